@@ -1,0 +1,1 @@
+"""Post Office Lab: learn why services talk through message queues — by breaking them."""

@@ -1,0 +1,121 @@
+"""Command line: python -m sandbox list | run | check | knobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sandbox.catalog import find_scenario, scenario_paths
+from sandbox.model.errors import ScenarioError
+from sandbox.model.knobs import KNOBS
+from sandbox.model.scenario import Scenario, load_scenario
+from sandbox.report import format_run, run_document
+from sandbox.runner import RunResult, run_scenario
+from sandbox.sim.engine import SimEngine
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description="Post Office Lab: run and check failure scenarios.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the scenarios in scenarios/")
+    run = commands.add_parser("run", help="run one scenario and check its expectations")
+    run.add_argument("scenario", help="a scenario id from scenarios/, or the path of a TOML file")
+    run.add_argument("--engine", choices=["sim"], default="sim", help="the engine to run on (default: sim)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--json", metavar="PATH", type=Path, help="also write the run (frames, verdicts) as JSON")
+    commands.add_parser("check", help="run every scenario and summarise")
+    commands.add_parser("knobs", help="list every knob with its default and meaning")
+    return parser
+
+
+def run_one(scenario: Scenario, seed: int | None = None) -> RunResult:
+    seed = scenario.seed if seed is None else seed
+    engine = SimEngine(scenario, seed)
+    try:
+        return run_scenario(scenario, engine, seed)
+    finally:
+        engine.close()
+
+
+def _cmd_list() -> int:
+    status = EXIT_OK
+    for path in scenario_paths():
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            print(f"{path.stem:28} INVALID: {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        variants = " vs ".join(v.name for v in s.variants)
+        print(f"{s.id:28} {s.duration_s:>5g} s  {variants:34} {s.title}")
+    return status
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    scenario = find_scenario(args.scenario)
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError("--seed", "", f"{args.seed} must be 0 or more")
+    result = run_one(scenario, args.seed)
+    print(format_run(result))
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(run_document(result), indent=1, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise ScenarioError(str(args.json), "--json", f"cannot be written: {exc.strerror}") from None
+        print(f"wrote {args.json}")
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _cmd_check() -> int:
+    status = EXIT_OK
+    held_total = checked = 0
+    for path in scenario_paths():
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            print(f"✗ {path.stem}: INVALID — {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        result = run_one(scenario)
+        held = sum(v.passed for v in result.verdicts)
+        held_total += held
+        checked += len(result.verdicts)
+        mark = "✓" if result.passed else "✗"
+        print(f"{mark} {scenario.id:28} {held}/{len(result.verdicts)} expectations hold  ({result.wall_s:.2f} s)")
+        for verdict in result.verdicts:
+            if not verdict.passed:
+                observed = "nothing measured" if verdict.observed is None else f"{verdict.observed:.4g}"
+                print(f"    ✗ {verdict.expectation.describe(scenario.duration_s)}: observed {observed}")
+        if not result.passed and status == EXIT_OK:
+            status = EXIT_FAILED
+    print(f"{len(scenario_paths())} scenarios, {held_total}/{checked} expectations hold")
+    return status
+
+
+def _cmd_knobs() -> int:
+    for knob in KNOBS.values():
+        choices = f" ({' | '.join(knob.choices)})" if knob.choices else ""
+        print(f"{knob.key:28} {knob.default!s:12} {knob.doc}{choices}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "check":
+            return _cmd_check()
+        return _cmd_knobs()
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,264 @@
+"""The scenario format (DESIGN §6): schema, TOML loader and validation."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.model.actions import Action, action_to_table, parse_action
+from sandbox.model.errors import ScenarioError
+from sandbox.model.expectations import COMPARISONS, Expectation
+from sandbox.model.knobs import resolve, validate_knob, validate_knobs
+from sandbox.model.metrics import WINDOW_METRICS
+
+ARCHITECTURES = ("sync", "queue")
+TOP_LEVEL = ("id", "title", "summary", "duration", "seed", "load", "knobs", "variants", "timeline", "expect")
+LOAD_FIELDS = ("reads_per_s", "writes_per_s", "profile_updates_per_s")
+EXPECT_FIELDS = ("variant", "metric", "during", "why", *COMPARISONS)
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An architecture plus knob overrides (flat dotted keys)."""
+
+    name: str
+    architecture: str
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    summary: str
+    duration_s: float
+    seed: int
+    knobs: dict[str, Any]
+    variants: tuple[Variant, ...]
+    timeline: tuple[Action, ...]
+    expectations: tuple[Expectation, ...]
+    source: str = ""
+
+    def variant(self, name: str) -> Variant:
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise KeyError(name)
+
+    def knobs_for(self, variant: Variant) -> dict[str, Any]:
+        """Every knob's value for one variant: defaults, then scenario, then variant overrides."""
+        return resolve(self.knobs, variant.knobs)
+
+    def phase_bounds(self) -> list[float]:
+        """Times that split the run into phases: start, each timeline moment, end."""
+        return sorted({0.0, self.duration_s, *(a.at for a in self.timeline)})
+
+
+DEFAULT_VARIANTS = (Variant("sync", "sync"), Variant("queue", "queue"))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError naming the file and field."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, "", f"cannot be read: {exc}") from None
+    return parse_scenario_text(text, source, default_id=path.stem)
+
+
+def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str = "scenario") -> Scenario:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "TOML", f"not valid TOML ({exc})") from None
+    return parse_scenario(doc, source, default_id)
+
+
+def _require_number(doc: dict, key: str, source: str, *, positive: bool = False) -> float:
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ScenarioError(source, key, f"{value!r} is not a number")
+    if value in (float("inf"), float("-inf")):
+        raise ScenarioError(source, key, f"{value!r} is not a finite number")
+    if positive and value <= 0:
+        raise ScenarioError(source, key, f"{value!r} must be above 0")
+    return float(value)
+
+
+def _require_str(doc: dict, key: str, source: str, default: str = "") -> str:
+    value = doc.get(key, default)
+    if not isinstance(value, str):
+        raise ScenarioError(source, key, "must be a string")
+    return value
+
+
+def _require_table(value: Any, source: str, field_name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ScenarioError(source, field_name, "must be a table")
+    return value
+
+
+def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: str = "scenario") -> Scenario:
+    """Validate a decoded scenario document."""
+    if not isinstance(doc, dict):
+        raise ScenarioError(source, "", "must be a TOML document")
+    for key in doc:
+        if key not in TOP_LEVEL:
+            raise ScenarioError(source, key, f"unknown field; allowed: {', '.join(TOP_LEVEL)}")
+    for key in ("title", "duration"):
+        if key not in doc:
+            raise ScenarioError(source, key, "is required")
+    scenario_id = _require_str(doc, "id", source, default_id)
+    if not _ID.match(scenario_id):
+        raise ScenarioError(source, "id", f"{scenario_id!r}: use lower-case letters, digits and dashes")
+    title = _require_str(doc, "title", source)
+    summary = _require_str(doc, "summary", source)
+    duration_s = _require_number(doc, "duration", source, positive=True)
+    seed = doc.get("seed", 1)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ScenarioError(source, "seed", f"{seed!r} must be a whole number of 0 or more")
+
+    knobs = validate_knobs(_require_table(doc.get("knobs", {}), source, "knobs"), source)
+    load = _require_table(doc.get("load", {}), source, "load")
+    for key, value in load.items():
+        if key not in LOAD_FIELDS:
+            raise ScenarioError(source, f"load.{key}", f"unknown field; allowed: {', '.join(LOAD_FIELDS)}")
+        knobs[f"load.{key}"] = validate_knob(f"load.{key}", value, source, f"load.{key}")
+
+    variants = _parse_variants(doc.get("variants"), source)
+    names = {v.name for v in variants}
+    timeline = tuple(_parse_timeline(doc.get("timeline", []), source, duration_s, names))
+    expectations = tuple(_parse_expectations(doc.get("expect", []), source, duration_s, names))
+    return Scenario(scenario_id, title, summary, duration_s, seed, knobs, variants, timeline,
+                    expectations, source)
+
+
+def _parse_variants(raw: Any, source: str) -> tuple[Variant, ...]:
+    if raw is None:
+        return DEFAULT_VARIANTS
+    table = _require_table(raw, source, "variants")
+    if not 1 <= len(table) <= 3:
+        raise ScenarioError(source, "variants", f"has {len(table)} variants; a scenario compares 1 to 3")
+    variants = []
+    for name, body in table.items():
+        where = f"variants.{name}"
+        body = _require_table(body, source, where)
+        architecture = body.get("architecture")
+        if architecture not in ARCHITECTURES:
+            raise ScenarioError(source, f"{where}.architecture",
+                                f"{architecture!r} is not allowed; use one of {', '.join(ARCHITECTURES)}")
+        overrides = {k: v for k, v in body.items() if k != "architecture"}
+        variants.append(Variant(name, architecture, validate_knobs(overrides, source, where)))
+    return tuple(variants)
+
+
+def _check_variant(value: Any, names: set[str], source: str, where: str) -> None:
+    if value is not None and value not in names:
+        raise ScenarioError(source, where, f"{value!r} is not a variant here; use one of {', '.join(sorted(names))}")
+
+
+def _parse_timeline(raw: Any, source: str, duration_s: float, names: set[str]) -> list[Action]:
+    if not isinstance(raw, list):
+        raise ScenarioError(source, "timeline", "must be an array of tables ([[timeline]])")
+    actions = []
+    for i, entry in enumerate(raw):
+        where = f"timeline[{i}]"
+        if isinstance(entry, dict) and "at" not in entry:
+            raise ScenarioError(source, f"{where}.at", "is required")
+        action = parse_action(entry, source, where)
+        if action.at > duration_s:
+            raise ScenarioError(source, f"{where}.at",
+                                f"{action.at:g} is outside the run; use 0 to {duration_s:g}")
+        _check_variant(action.variant, names, source, f"{where}.variant")
+        actions.append(action)
+    return sorted(actions, key=lambda a: a.at)
+
+
+def _parse_expectations(raw: Any, source: str, duration_s: float, names: set[str]) -> list[Expectation]:
+    if not isinstance(raw, list):
+        raise ScenarioError(source, "expect", "must be an array of tables ([[expect]])")
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"expect[{i}]"
+        entry = _require_table(entry, source, where)
+        for key in entry:
+            if key not in EXPECT_FIELDS:
+                raise ScenarioError(source, f"{where}.{key}", f"unknown field; allowed: {', '.join(EXPECT_FIELDS)}")
+        for key in ("variant", "metric"):
+            if key not in entry:
+                raise ScenarioError(source, f"{where}.{key}", "is required")
+        _check_variant(entry["variant"], names, source, f"{where}.variant")
+        metric = entry["metric"]
+        if metric not in WINDOW_METRICS:
+            raise ScenarioError(source, f"{where}.metric",
+                                f"{metric!r} is not a metric; use one of {', '.join(WINDOW_METRICS)}")
+        ops = [op for op in COMPARISONS if op in entry]
+        if len(ops) != 1:
+            raise ScenarioError(source, where, f"needs exactly one of {', '.join(COMPARISONS)}")
+        bound = entry[ops[0]]
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound != bound:
+            raise ScenarioError(source, f"{where}.{ops[0]}", f"{bound!r} is not a number")
+        during = entry.get("during")
+        if during is not None:
+            during = _parse_window(during, source, f"{where}.during", duration_s)
+        why = entry.get("why", "")
+        if not isinstance(why, str):
+            raise ScenarioError(source, f"{where}.why", "must be a string")
+        out.append(Expectation(entry["variant"], metric, ops[0], float(bound), during, why))
+    return out
+
+
+def _parse_window(raw: Any, source: str, where: str, duration_s: float) -> tuple[float, float]:
+    if (not isinstance(raw, list) or len(raw) != 2
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in raw)):
+        raise ScenarioError(source, where, "must be [start, end] in seconds")
+    start, end = float(raw[0]), float(raw[1])
+    if not 0 <= start < end <= duration_s:
+        raise ScenarioError(source, where,
+                            f"[{start:g}, {end:g}] must satisfy 0 ≤ start < end ≤ duration ({duration_s:g})")
+    return (start, end)
+
+
+def scenario_to_document(scenario: Scenario) -> dict[str, Any]:
+    """The TOML document that loads back as `scenario` (used to save recordings)."""
+    doc: dict[str, Any] = {
+        "id": scenario.id, "title": scenario.title, "summary": scenario.summary,
+        "duration": scenario.duration_s, "seed": scenario.seed,
+    }
+    if scenario.knobs:
+        doc["knobs"] = _nest(scenario.knobs)
+    doc["variants"] = {
+        v.name: {"architecture": v.architecture, **_nest(v.knobs)} for v in scenario.variants
+    }
+    doc["timeline"] = [action_to_table(a) for a in scenario.timeline]
+    doc["expect"] = [_expectation_table(e) for e in scenario.expectations]
+    return doc
+
+
+def _expectation_table(e: Expectation) -> dict[str, Any]:
+    table: dict[str, Any] = {"variant": e.variant, "metric": e.metric, e.comparison: e.bound}
+    if e.during is not None:
+        table["during"] = list(e.during)
+    if e.why:
+        table["why"] = e.why
+    return table
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+

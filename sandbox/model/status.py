@@ -1,0 +1,45 @@
+"""What an engine reports for the diagram: each part's health, the calls between parts, the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HEALTHS = ("up", "slow", "saturated", "hung", "down", "absent")
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    health: str
+    busy: int = 0
+    waiting: int = 0
+    workers: int = 0
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Calls from `source` to `target` in the last whole second, and the fraction that failed."""
+
+    source: str
+    target: str
+    calls_per_s: float
+    error_rate: float
+
+
+@dataclass(frozen=True)
+class VariantStatus:
+    variant: str
+    architecture: str
+    now_s: float
+    components: dict[str, Component]
+    edges: tuple[Edge, ...] = ()
+    breakers: dict[str, str] = field(default_factory=dict)
+    queue_ready: int = 0
+    queue_unacked: int = 0
+    dead_letters: int = 0
+    outbox_pending: int = 0
+    db_version: int = 0
+    cache_version: int | None = None
+    directory: dict[str, int] = field(default_factory=dict)

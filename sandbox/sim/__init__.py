@@ -1,0 +1,1 @@
+"""The SimPy engine: a deterministic discrete-event model of both architectures."""

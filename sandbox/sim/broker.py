@@ -1,0 +1,196 @@
+"""RabbitMQ as the simulation sees it: the cache-invalidation queue, publishing, delivery, acks.
+
+What a broker restart loses is what RabbitMQ loses: a transient queue with all
+its messages, and the non-persistent messages of a durable queue. Unacked
+messages go back to the head of the queue with the redelivered flag when their
+consumer's channel closes; auto-acked ones are the consumer's alone.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from sandbox.sim.faults import DOWN, HUNG, UP, Faults
+
+if TYPE_CHECKING:
+    from sandbox.sim.consumers import Consumer
+    from sandbox.sim.world import World
+
+LOST_IN_FLIGHT = "unconfirmed publish on the wire when the broker went down"
+LOST_TRANSIENT_QUEUE = "transient queue deleted by the broker restart"
+LOST_TRANSIENT_MESSAGE = "non-persistent message dropped by the broker restart"
+
+
+class Message:
+    """One `{"action": "invalidateCache", "keys": ["blogs:*"]}` (or a malformed one)."""
+
+    __slots__ = ("counted", "deliveries", "persistent", "poison", "returns")
+
+    def __init__(self, persistent: bool, poison: bool = False):
+        self.persistent = persistent
+        self.poison = poison
+        self.deliveries = 0
+        self.returns = 0
+        self.counted = False
+
+
+class Broker(Faults):
+    def __init__(self, world: World):
+        super().__init__()
+        self.world = world
+        self.durable = world.knobs["broker.durable"]
+        self.ready: deque[Message] = deque()
+        self.stored: list[Message] = []
+        self.consumers: list[Consumer] = []
+        self.epoch = 0
+        self.publishing = 0
+        self.dead_letters = 0
+        self._next = 0
+
+    # publishing ---------------------------------------------------------------
+
+    def publish(self, msg: Message, confirm: bool):
+        """Hand a message to the broker; True when it is (or, without confirms, seems) accepted."""
+        world = self.world
+        env = world.env
+        k = world.knobs
+        if not msg.counted:
+            msg.counted = True
+            world.measurements.count(env.now, "msg.published")
+        if self.state == DOWN:
+            return False
+        self.publishing += 1
+        if self.state == HUNG:
+            yield env.timeout(k["publish.timeout_s"])
+            self.publishing -= 1
+            return False
+        epoch = self.epoch
+        delay_s = k["broker.rtt_ms"] / 1000.0 + self.delay_s(world.rng)
+        if not confirm:
+            env.timeout(delay_s / 2).callbacks.append(lambda _timer: self._arrive(msg, epoch))
+            return True
+        if msg.persistent:
+            delay_s += k["broker.fsync_ms"] / 1000.0
+        yield env.timeout(delay_s)
+        self.publishing -= 1
+        if self.epoch != epoch or self.state != UP or self.fails(world.rng):
+            return False
+        self.enqueue(msg)
+        return True
+
+    def _arrive(self, msg: Message, epoch: int) -> None:
+        self.publishing -= 1
+        if self.epoch == epoch and self.state != DOWN:
+            self.enqueue(msg)
+        else:
+            self.lose(msg, LOST_IN_FLIGHT)
+
+    def enqueue(self, msg: Message) -> None:
+        self.ready.append(msg)
+        self.dispatch()
+
+    def lose(self, msg: Message, cause: str) -> None:
+        self.world.measurements.lose(self.world.env.now, cause)
+        self.world.log(f"message lost: {cause}")
+
+    # delivering ---------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Push ready messages to connected consumers with room, round robin."""
+        if self.state != UP or not self.ready:
+            return
+        consumers = [c for c in self.consumers if c.connected]
+        if not consumers:
+            return
+        count = len(consumers)
+        full = 0
+        while self.ready and full < count:
+            consumer = consumers[self._next % count]
+            self._next += 1
+            if consumer.has_room():
+                msg = self.ready.popleft()
+                msg.deliveries += 1
+                if msg.deliveries > 1:
+                    self.world.measurements.count(self.world.env.now, "msg.redelivered")
+                consumer.deliver(msg)
+                full = 0
+            else:
+                full += 1
+
+    def ack(self, msg: Message) -> None:
+        self.world.measurements.count(self.world.env.now, "msg.consumed")
+        self.dispatch()
+
+    def requeue(self, messages: list[Message]) -> None:
+        """Return messages to the head of the queue in order (nack with requeue, or a closed channel);
+        past the delivery limit they go to the dead-letter queue."""
+        limit = self.world.knobs["consumer.delivery_limit"]
+        for msg in reversed(messages):
+            msg.returns += 1
+            if limit and msg.returns >= limit:
+                self.dead_letters += 1
+                self.world.measurements.count(self.world.env.now, "msg.dead_lettered")
+            else:
+                self.ready.appendleft(msg)
+        self.dispatch()
+
+    # faults -------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """The node stops: every connection drops; on disk stays only what is durable and persistent."""
+        if self.state == DOWN:
+            return
+        self.state = DOWN
+        self.epoch += 1
+        unacked: list[Message] = []
+        for consumer in self.consumers:
+            unacked.extend(consumer.disconnect())
+        for msg in unacked:
+            msg.returns += 1
+        kept = []
+        for msg in (*unacked, *self.ready):
+            if not self.durable:
+                self.lose(msg, LOST_TRANSIENT_QUEUE)
+            elif not msg.persistent:
+                self.lose(msg, LOST_TRANSIENT_MESSAGE)
+            else:
+                kept.append(msg)
+        self.ready.clear()
+        self.stored = kept
+
+    def revive(self) -> None:
+        """The node starts, recovers its durable queue and waits for clients to reconnect."""
+        if self.state != DOWN:
+            return
+        self.state = UP
+        self.durable = self.world.knobs["broker.durable"]
+        self.ready = deque(self.stored)
+        self.stored = []
+        self.world.env.process(self._reconnect())
+
+    def _reconnect(self):
+        yield self.world.env.timeout(self.world.knobs["consumer.reconnect_s"])
+        if self.state == DOWN:
+            return
+        for consumer in self.consumers:
+            consumer.connected = True
+        self.dispatch()
+
+    def heal(self) -> None:
+        super().heal()
+        self.dispatch()
+
+    # gauges -------------------------------------------------------------------
+
+    @property
+    def ready_count(self) -> int:
+        return len(self.ready) + len(self.stored)
+
+    @property
+    def unacked_count(self) -> int:
+        return sum(len(c.buffer) for c in self.consumers if c.manual and c.connected)
+
+    @property
+    def auto_acked_held(self) -> int:
+        return sum(len(c.buffer) for c in self.consumers if not c.manual)

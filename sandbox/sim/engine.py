@@ -1,0 +1,64 @@
+"""The simulation engine: every variant of a scenario as its own deterministic SimPy world."""
+
+from __future__ import annotations
+
+from sandbox.model.actions import Action
+from sandbox.model.metrics import Measurements
+from sandbox.model.scenario import Scenario
+from sandbox.model.status import VariantStatus
+from sandbox.sim.world import World
+
+
+class SimEngine:
+    name = "sim"
+
+    def __init__(self, scenario: Scenario, seed: int | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.worlds = {
+            v.name: World(v.name, v.architecture, scenario.knobs_for(v), self.seed) for v in scenario.variants
+        }
+        self._now = 0.0
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    def apply(self, action: Action) -> list[str]:
+        notes = []
+        for name, world in self.worlds.items():
+            if action.variant is None or action.variant == name:
+                note = world.apply(action)
+                if note:
+                    notes.append(note)
+        return notes
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        target = self._now + seconds
+        for world in self.worlds.values():
+            world.advance_to(target)
+        self._now = target
+
+    def frames(self) -> list[dict]:
+        per_variant = {name: w.measurements.frames() for name, w in self.worlds.items()}
+        seconds = min(len(f) for f in per_variant.values())
+        return [
+            {"t": t, "variant": name, **{k: v for k, v in frames[t].items() if k != "t"}}
+            for t in range(seconds)
+            for name, frames in per_variant.items()
+        ]
+
+    def measurements(self, variant: str) -> Measurements:
+        return self.worlds[variant].measurements
+
+    def status(self) -> dict[str, VariantStatus]:
+        return {name: world.status() for name, world in self.worlds.items()}
+
+    def log(self) -> list[tuple[float, str, str]]:
+        lines = [(t, name, text) for name, w in self.worlds.items() for t, text in w.lines]
+        return sorted(lines, key=lambda line: line[0])
+
+    def close(self) -> None:
+        """Nothing to release: a simulation holds no processes, ports or connections."""

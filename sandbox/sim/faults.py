@@ -1,0 +1,37 @@
+"""The injectable fault state every simulated part carries."""
+
+from __future__ import annotations
+
+import random
+
+UP, DOWN, HUNG = "up", "down", "hung"
+
+
+class Faults:
+    """Up, down (refuses at once) or hung (accepts, never answers); plus latency and error rate."""
+
+    def __init__(self) -> None:
+        self.state = UP
+        self.latency_ms = 0.0
+        self.jitter_ms = 0.0
+        self.error_rate = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.latency_ms or self.jitter_ms or self.error_rate)
+
+    def delay_s(self, rng: random.Random) -> float:
+        """Injected one-way delay for one request: latency ± uniform jitter, never negative."""
+        delay_ms = self.latency_ms
+        if self.jitter_ms:
+            delay_ms += rng.uniform(-self.jitter_ms, self.jitter_ms)
+        return max(0.0, delay_ms) / 1000.0
+
+    def fails(self, rng: random.Random) -> bool:
+        return self.error_rate > 0 and rng.random() < self.error_rate
+
+    def heal(self) -> None:
+        """Clear latency, errors and a hang; a killed part stays down until revived."""
+        self.latency_ms = self.jitter_ms = self.error_rate = 0.0
+        if self.state == HUNG:
+            self.state = UP
