@@ -166,6 +166,7 @@ class OutboxRelay:
         self.world = world
         self.broker = broker
         self.pending: deque[Message] = deque()
+        self._sending: Message | None = None
         world.env.process(self._run())
 
     def add(self, msg: Message) -> None:
@@ -176,7 +177,9 @@ class OutboxRelay:
         while True:
             yield env.timeout(self.world.knobs["outbox.poll_ms"] / 1000.0)
             while self.pending and self.broker.state != DOWN:
-                sent = yield from self.broker.publish(self.pending[0], confirm=True)
+                self._sending = self.pending[0]
+                sent = yield from self.broker.publish(self._sending, confirm=True)
+                self._sending = None
                 if not sent:
                     break
                 self.pending.popleft()
@@ -184,4 +187,4 @@ class OutboxRelay:
     @property
     def counted_pending(self) -> int:
         """Rows already counted as published (a failed attempt) and waiting to be sent again."""
-        return sum(1 for msg in self.pending if msg.counted)
+        return sum(1 for msg in self.pending if msg.counted and msg is not self._sending)

@@ -30,6 +30,13 @@ class Faults:
     def fails(self, rng: random.Random) -> bool:
         return self.error_rate > 0 and rng.random() < self.error_rate
 
+    def kill(self) -> None:
+        self.state = DOWN
+
+    def revive(self) -> None:
+        if self.state == DOWN:
+            self.state = UP
+
     def heal(self) -> None:
         """Clear latency, errors and a hang; a killed part stays down until revived."""
         self.latency_ms = self.jitter_ms = self.error_rate = 0.0

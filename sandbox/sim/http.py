@@ -63,7 +63,7 @@ class Http:
                     breaker.record(env.now, outcome.ok)
                     if breaker.state != before:
                         world.log(f"{caller} → {callee}: circuit breaker {breaker.state}")
-            world.edge(caller, callee, outcome)
+                world.edge(caller, callee, outcome)
             if outcome.ok or outcome is BREAKER_OPEN or attempt >= retries:
                 return outcome
             attempt += 1

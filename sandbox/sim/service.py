@@ -73,9 +73,6 @@ class Service(Faults):
                 reply.succeed(RESET)
         self._hung.clear()
 
-    def revive(self) -> None:
-        self.state = "up"
-
     @property
     def busy(self) -> int:
         return self.pool.count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from sandbox.sim.faults import Faults
 
@@ -25,9 +26,10 @@ class Database:
 class Cache(Faults):
     """The `blogs:*` keys in Redis: the version of the list they hold, and when they expire."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         super().__init__()
         self.db = db
+        self._clock = clock
         self.version: int | None = None
         self.expires_at = math.inf
         self.generation = 0
@@ -65,6 +67,11 @@ class Cache(Faults):
         self.version = None
         self.expires_at = math.inf
         self.generation += 1
+
+    def kill(self) -> None:
+        """Redis dies and comes back empty (no persistence for a cache)."""
+        super().kill()
+        self.delete(self._clock())
 
     def peak_staleness_s(self, now: float) -> float:
         """Highest staleness since the last call (read once a second)."""

@@ -40,7 +40,7 @@ class World:
         self.measurements = Measurements()
         self.lines: list[tuple[float, str]] = []
         self.db = Database()
-        self.cache = Cache(self.db)
+        self.cache = Cache(self.db, clock=lambda: self.env.now)
         self.services = {name: Service(self, name) for name in SERVICES}
         self.http = Http(self)
         self.broker = Broker(self) if self.queue else None

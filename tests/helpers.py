@@ -1,0 +1,40 @@
+"""Shared test helpers: scenarios built from plain dicts, and the live-server switch."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from sandbox.model.scenario import Scenario, parse_scenario
+from sandbox.runner import RunResult, run_scenario
+from sandbox.sim.engine import SimEngine
+
+REQUIRE_LIVE = os.environ.get("SANDBOX_REQUIRE_LIVE") == "1"
+
+
+def scenario(duration: float = 30, **fields: Any) -> Scenario:
+    """A valid scenario document with sensible defaults, overridden by `fields`."""
+    doc: dict[str, Any] = {"title": "test", "duration": duration, **fields}
+    return parse_scenario(doc, "<test>")
+
+
+def run(s: Scenario, seed: int | None = None) -> RunResult:
+    seed = s.seed if seed is None else seed
+    return run_scenario(s, SimEngine(s, seed), seed)
+
+
+def observe(result: RunResult, variant: str, metric: str, start: float = 0, end: float | None = None) -> float:
+    end = result.scenario.duration_s if end is None else end
+    value = result.engine.measurements(variant).observe(metric, start, end)
+    assert value is not None, f"nothing measured for {variant} {metric} in [{start}, {end})"
+    return value
+
+
+def unavailable(reason: str, start_with: str) -> None:
+    """Skip a test that needs a server, or fail it when CI requires the live lab."""
+    message = f"{reason}; start it with: {start_with}"
+    if REQUIRE_LIVE:
+        pytest.fail(f"SANDBOX_REQUIRE_LIVE=1 but {message}")
+    pytest.skip(message)

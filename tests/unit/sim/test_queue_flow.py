@@ -1,0 +1,153 @@
+"""The queue side: what the broker keeps, what it loses and why, and the conservation of messages."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sandbox.sim import broker as broker_causes
+from sandbox.sim import consumers as consumer_causes
+from sandbox.sim import world as world_causes
+from tests.helpers import observe, run, scenario
+
+WRITES_ONLY = {"reads_per_s": 2, "writes_per_s": 5}
+
+
+def queue(**knobs) -> dict:
+    return {"variants": {"queue": {"architecture": "queue", **knobs}}}
+
+
+def lost(result, variant: str = "queue") -> dict[str, int]:
+    return result.engine.measurements(variant).lost_by_cause
+
+
+def test_healthy_queue_delivers_every_message_once_and_the_cache_lags_briefly():
+    result = run(scenario(duration=60, **queue(), load=WRITES_ONLY))
+    published = observe(result, "queue", "msg.published")
+    assert published > 250
+    assert observe(result, "queue", "msg.consumed") >= published - 1
+    assert observe(result, "queue", "msg.lost") == 0
+    assert observe(result, "queue", "msg.redelivered") == 0
+    assert 0 < observe(result, "queue", "staleness.max_s") < 0.1
+
+
+def test_a_dead_consumer_leaves_a_backlog_that_drains_when_it_returns():
+    result = run(scenario(duration=60, **queue(), load=WRITES_ONLY, timeline=[
+        {"at": 10, "do": "kill", "target": "cache-worker"},
+        {"at": 30, "do": "revive", "target": "cache-worker"}]))
+    assert observe(result, "queue", "queue.depth_max", 10, 30) >= 80
+    assert 19 < observe(result, "queue", "staleness.max_s", 10, 31) < 21, "the first unapplied write is ~20 s old"
+    assert observe(result, "queue", "queue.depth_last", 35, 60) == 0
+    assert observe(result, "queue", "msg.lost") == 0
+
+
+def test_a_crashed_consumer_loses_auto_acked_messages_and_returns_manual_ones():
+    def crash(ack: str):
+        return run(scenario(duration=40, **queue(**{"consumer.ack": ack, "consumer.work_ms": 400}),
+                            load=WRITES_ONLY,
+                            timeline=[{"at": 20, "do": "kill", "target": "cache-worker"},
+                                      {"at": 25, "do": "revive", "target": "cache-worker"}]))
+    auto, manual = crash("auto"), crash("manual")
+    assert lost(auto) == {consumer_causes.LOST_AUTO_ACK_DIED: observe(auto, "queue", "msg.lost")}
+    assert observe(auto, "queue", "msg.lost") > 30, "auto ack pushes the whole backlog to the consumer"
+    assert observe(manual, "queue", "msg.lost") == 0
+    assert observe(manual, "queue", "msg.redelivered", 25, 40) >= 1
+
+
+def test_a_broker_restart_keeps_durable_persistent_messages_only():
+    def restart(durable: bool, persistent: bool):
+        return run(scenario(duration=60, **queue(**{"broker.durable": durable, "broker.persistent": persistent,
+                                         "publish.on_error": "outbox"}),
+                            load=WRITES_ONLY,
+                            timeline=[{"at": 5, "do": "kill", "target": "cache-worker"},
+                                      {"at": 20, "do": "restart", "target": "broker", "down_s": 2},
+                                      {"at": 30, "do": "revive", "target": "cache-worker"}]))
+    kept = restart(True, True)
+    assert observe(kept, "queue", "msg.lost") == 0
+    assert observe(kept, "queue", "queue.depth_max", 22, 30) > 70, "the backlog is back after the restart"
+    transient_queue = restart(False, True)
+    assert lost(transient_queue) == {broker_causes.LOST_TRANSIENT_QUEUE: observe(transient_queue, "queue", "msg.lost")}
+    assert observe(transient_queue, "queue", "msg.lost") > 50
+    transient_messages = restart(True, False)
+    assert set(lost(transient_messages)) == {broker_causes.LOST_TRANSIENT_MESSAGE}
+
+
+def test_broker_down_fire_and_forget_loses_the_outbox_does_not_and_fail_answers_500():
+    def outage(on_error: str):
+        return run(scenario(duration=60, **queue(**{"publish.on_error": on_error}), load=WRITES_ONLY,
+                            timeline=[{"at": 10, "do": "kill", "target": "broker"},
+                                      {"at": 30, "do": "revive", "target": "broker"}]))
+    drop, outbox, fail = outage("drop"), outage("outbox"), outage("fail")
+    assert observe(drop, "queue", "write.error_rate", 10, 30) == 0
+    assert set(lost(drop)) == {world_causes.LOST_DROPPED}
+    assert observe(drop, "queue", "msg.lost") > 70
+    assert observe(outbox, "queue", "write.error_rate", 10, 30) == 0
+    assert observe(outbox, "queue", "msg.lost") == 0
+    assert observe(outbox, "queue", "staleness.max_s", 10, 32) > 15, "stale until the relay delivers"
+    assert observe(outbox, "queue", "staleness.max_s", 40, 60) < 1
+    assert observe(fail, "queue", "write.error_rate", 11, 30) == 1.0
+    assert set(lost(fail)) == {world_causes.LOST_WRITE_FAILED}
+
+
+def test_a_poison_message_loops_forever_without_a_delivery_limit_and_is_dead_lettered_with_one():
+    def poison(limit: int):
+        return run(scenario(duration=30, **queue(**{"consumer.delivery_limit": limit}), load=WRITES_ONLY,
+                            timeline=[{"at": 5, "do": "poison", "count": 2}]))
+    looping, limited = poison(0), poison(3)
+    assert observe(looping, "queue", "msg.redelivered") > 1000
+    assert observe(looping, "queue", "queue.depth_last") >= 2
+    assert observe(looping, "queue", "msg.dead_lettered") == 0
+    assert observe(limited, "queue", "msg.dead_lettered") == 2
+    assert observe(limited, "queue", "msg.redelivered") == 4, "two poison messages, two redeliveries each"
+    assert observe(limited, "queue", "queue.depth_last", 10, 30) == 0
+
+
+def test_a_hung_consumer_stops_and_resumes_on_heal():
+    result = run(scenario(duration=40, **queue(), load=WRITES_ONLY, timeline=[
+        {"at": 10, "do": "hang", "target": "cache-worker"}, {"at": 20, "do": "heal", "target": "cache-worker"}]))
+    assert observe(result, "queue", "msg.consumed", 11, 20) == 0
+    assert observe(result, "queue", "queue.depth_last", 25, 40) == 0
+    assert observe(result, "queue", "msg.lost") == 0
+
+
+QUEUE_KNOBS = st.fixed_dictionaries({
+    "consumer.ack": st.sampled_from(["manual", "auto"]),
+    "consumer.prefetch": st.integers(0, 20),
+    "consumer.count": st.integers(1, 3),
+    "consumer.work_ms": st.sampled_from([1.0, 20.0, 300.0]),
+    "consumer.delivery_limit": st.integers(0, 4),
+    "publish.on_error": st.sampled_from(["fail", "drop", "outbox"]),
+    "publish.confirms": st.booleans(),
+    "broker.durable": st.booleans(),
+    "broker.persistent": st.booleans(),
+})
+TARGETS = ["cache-worker", "broker", "redis", "author", "blog"]
+ACTIONS = st.one_of(
+    st.builds(lambda at, verb, target: {"at": at, "do": verb, "target": target},
+              st.integers(0, 30), st.sampled_from(["kill", "revive", "hang", "heal"]), st.sampled_from(TARGETS)),
+    st.builds(lambda at, target, down: {"at": at, "do": "restart", "target": target, "down_s": down},
+              st.integers(0, 30), st.sampled_from(TARGETS), st.integers(0, 5)),
+    st.builds(lambda at, target, rate: {"at": at, "do": "errors", "target": target, "rate": rate},
+              st.integers(0, 30), st.sampled_from(TARGETS), st.sampled_from([0.0, 0.3, 1.0])),
+    st.builds(lambda at, target, ms: {"at": at, "do": "latency", "target": target, "ms": ms},
+              st.integers(0, 30), st.sampled_from(TARGETS), st.sampled_from([0, 50, 800])),
+    st.builds(lambda at, count: {"at": at, "do": "poison", "count": count}, st.integers(0, 30), st.integers(1, 3)),
+    st.builds(lambda at, n: {"at": at, "do": "set", "key": "consumer.count", "value": n},
+              st.integers(0, 30), st.integers(1, 3)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(knobs=QUEUE_KNOBS, actions=st.lists(ACTIONS, max_size=8), seed=st.integers(0, 1000))
+def test_messages_are_conserved_at_every_second(knobs, actions, seed):
+    result = run(scenario(duration=40, seed=seed, **queue(**knobs), load={"reads_per_s": 5, "writes_per_s": 8},
+                          timeline=actions))
+    published = consumed = lost_total = dead = 0
+    for frame in result.engine.frames():
+        published += frame["msg.published"]
+        consumed += frame["msg.consumed"]
+        lost_total += frame["msg.lost"]
+        dead += frame["msg.dead_lettered"]
+        held = frame["queue.ready"] + frame["queue.unacked"] + frame["msg.in_flight"]
+        assert published == consumed + held + dead + lost_total, f"at second {frame['t']}: {frame}"
+    assert sum(lost(result).values()) == lost_total, "every loss has its cause"
