@@ -60,6 +60,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = find_scenario(args.scenario)
     if args.seed is not None and args.seed < 0:
         raise ScenarioError("--seed", "", f"{args.seed} must be 0 or more")
+    if args.json and not args.json.parent.is_dir():
+        raise ScenarioError(str(args.json), "--json", "its folder does not exist")
     result = run_one(scenario, args.seed)
     print(format_run(result))
     if args.json:
