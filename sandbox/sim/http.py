@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import simpy
+
 from sandbox.sim.breaker import CircuitBreaker
 from sandbox.sim.faults import DOWN
 from sandbox.sim.outcome import BREAKER_OPEN, REFUSED, TIMEOUT, Outcome
@@ -13,10 +15,10 @@ if TYPE_CHECKING:
     from sandbox.sim.world import World
 
 
-def arm_timeout(env, reply, timeout_s: float) -> None:
-    """Answer `reply` with TIMEOUT after `timeout_s` unless something answered first; 0 waits forever."""
-    if timeout_s > 0:
-        env.timeout(timeout_s).callbacks.append(lambda _timer: reply.triggered or reply.succeed(TIMEOUT))
+def _time_out(caller: simpy.Process, response: simpy.Event) -> None:
+    """The caller stops waiting for `response` (if it still is)."""
+    if caller.is_alive and caller.target is response:
+        caller.interrupt(TIMEOUT)
 
 
 class Http:
@@ -30,10 +32,16 @@ class Http:
         service = world.services[callee]
         if service.state == DOWN:
             return REFUSED
-        reply = world.env.event()
-        service.accept(handler, reply)
-        arm_timeout(world.env, reply, timeout_s)
-        outcome = yield reply
+        response = service.accept(handler)
+        if timeout_s > 0:
+            caller = world.env.active_process
+            world.deadlines.arm(response, timeout_s, lambda: _time_out(caller, response))
+        try:
+            outcome = yield response
+        except simpy.Interrupt as interrupt:
+            if interrupt.cause is not TIMEOUT:
+                raise
+            return TIMEOUT
         return outcome
 
     def breaker(self, caller: str, callee: str) -> CircuitBreaker:

@@ -9,6 +9,7 @@ import simpy
 
 from sandbox.sim.faults import DOWN, HUNG, Faults
 from sandbox.sim.outcome import ERROR_500, OK, RESET, Outcome
+from sandbox.sim.pool import Pool
 
 if TYPE_CHECKING:
     from sandbox.sim.world import World
@@ -16,34 +17,32 @@ if TYPE_CHECKING:
 Handler = Callable[[], Generator] | None
 
 
-class Pool(simpy.Resource):
-    """A worker pool whose size a knob may change while it runs."""
-
-    def resize(self, workers: int) -> None:
-        self._capacity = workers
-        self._trigger_put(None)
-
-
 class Service(Faults):
     def __init__(self, world: World, name: str):
         super().__init__()
         self.world = world
         self.name = name
-        self.pool = Pool(world.env, capacity=world.knobs[f"services.{name}.workers"])
+        self.pool = Pool(world.env, world.knobs[f"services.{name}.workers"])
         self._service_key = f"services.{name}.service_ms"
         self._inflight: set[simpy.Process] = set()
         self._hung: list[simpy.Event] = []
 
-    def accept(self, handler: Handler, reply: simpy.Event) -> None:
-        """A connection arrived (the service is not down): serve it, or swallow it when hung."""
-        if self.state == HUNG:
-            self._hung.append(reply)
-        else:
-            self._inflight.add(self.world.env.process(self._serve(handler, reply)))
+    def accept(self, handler: Handler) -> simpy.Event:
+        """A connection arrived (the service is not down): the event of its response.
 
-    def _serve(self, handler: Handler, reply: simpy.Event):
+        Served by a process whose value is the Outcome; when hung, an event only a kill answers."""
+        if self.state == HUNG:
+            swallowed = self.world.env.event()
+            self._hung.append(swallowed)
+            return swallowed
+        process = self.world.env.process(self._serve(handler))
+        self._inflight.add(process)
+        return process
+
+    def _serve(self, handler: Handler):
         world = self.world
         env = world.env
+        pool = self.pool
         result: Outcome
         try:
             if self.latency_ms or self.jitter_ms:
@@ -51,15 +50,22 @@ class Service(Faults):
             if self.error_rate and self.fails(world.rng):
                 result = ERROR_500
             else:
-                with self.pool.request() as slot:
-                    yield slot
+                ticket = pool.acquire()
+                if ticket is not None:
+                    try:
+                        yield ticket
+                    except simpy.Interrupt:
+                        pool.cancel(ticket)
+                        raise
+                try:
                     yield env.timeout(world.rtt_s + world.work_s(world.knobs[self._service_key]))
                     result = OK if handler is None else (yield from handler())
+                finally:
+                    pool.release()
         except simpy.Interrupt:
             result = RESET
         self._inflight.discard(env.active_process)
-        if not reply.triggered:
-            reply.succeed(result)
+        return result
 
     def kill(self) -> None:
         """SIGKILL: refuse new connections; every request in flight or queued gets a reset."""
@@ -68,15 +74,14 @@ class Service(Faults):
             if process.is_alive:
                 process.interrupt("killed")
         self._inflight.clear()
-        for reply in self._hung:
-            if not reply.triggered:
-                reply.succeed(RESET)
+        for swallowed in self._hung:
+            swallowed.succeed(RESET)
         self._hung.clear()
 
     @property
     def busy(self) -> int:
-        return self.pool.count
+        return self.pool.busy
 
     @property
     def waiting(self) -> int:
-        return len(self.pool.queue)
+        return self.pool.waiting

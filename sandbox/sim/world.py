@@ -15,9 +15,10 @@ from sandbox.model.metrics import Measurements
 from sandbox.model.status import Component, Edge, VariantStatus
 from sandbox.sim.broker import Broker, Message
 from sandbox.sim.consumers import CacheWorker, OutboxRelay
-from sandbox.sim.faults import DOWN, HUNG, Faults
-from sandbox.sim.http import Http, arm_timeout
-from sandbox.sim.outcome import DEPENDENCY_FAILED, ERROR_500, OK, REFUSED, Outcome
+from sandbox.sim.deadlines import Deadlines
+from sandbox.sim.faults import DOWN, HUNG, UP, Faults
+from sandbox.sim.http import Http
+from sandbox.sim.outcome import DEPENDENCY_FAILED, ERROR_500, OK, REFUSED, TIMEOUT, Outcome
 from sandbox.sim.service import Service
 from sandbox.sim.store import Cache, Database
 
@@ -38,6 +39,7 @@ class World:
         self.rng = random.Random(f"{seed}:work")
         self._arrival_rngs = {kind: random.Random(f"{seed}:{kind}") for kind in ("reads", "writes", "profile_updates")}
         self.measurements = Measurements()
+        self.deadlines = Deadlines(self.env)
         self.lines: list[tuple[float, str]] = []
         self.db = Database()
         self.cache = Cache(self.db, clock=lambda: self.env.now)
@@ -114,22 +116,14 @@ class World:
             start()
 
     def _start_read(self) -> None:
-        env = self.env
-        started = env.now
-        committed = self.db.version
+        read = _Read(self)
         blog = self.services["blog"]
         if blog.state == DOWN:
-            self._finish_read(started, committed, REFUSED)
+            read.finish(REFUSED)
             return
-        reply = env.event()
-        blog.accept(self._blog_read, reply)
-        arm_timeout(env, reply, self.knobs["client.timeout_s"])
-        reply.callbacks.append(lambda event: self._finish_read(started, committed, event.value))
-
-    def _finish_read(self, started: float, committed: int, outcome: Outcome) -> None:
-        now = self.env.now
-        self.measurements.read(now, (now - started) * 1000.0, outcome.ok, outcome.version < committed)
-        self.edge("client", "blog", outcome)
+        response = blog.accept(self._blog_read)
+        response.callbacks.append(read.answered)
+        self.deadlines.arm(response, self.knobs["client.timeout_s"], read.timed_out)
 
     def _start_write(self) -> None:
         self.env.process(self._client_write())
@@ -177,7 +171,11 @@ class World:
         """GET /blogs: the cached list, else the database plus author names."""
         env = self.env
         k = self.knobs
-        cached = yield from self.redis(self.cache.get)
+        cache = self.cache
+        if cache.state == UP and not cache.degraded:
+            cached = cache.get(env.now)  # the hot path: no generator for a healthy Redis
+        else:
+            cached = yield from self.redis(cache.get)
         if cached is not None and cached is not self.REDIS_FAILED:
             self.measurements.count(env.now, "cache.hits")
             return Outcome(True, "200 OK (cache)", cached)
@@ -331,7 +329,7 @@ class World:
         return gauges
 
     def status(self) -> VariantStatus:
-        components = {name: _component(name, svc, svc.busy, svc.waiting, svc.pool.capacity)
+        components = {name: _component(name, svc, svc.busy, svc.waiting, svc.pool.workers)
                       for name, svc in self.services.items()}
         components["redis"] = _component("redis", self.cache, 0, 0, 0)
         for name in ("broker", "cache-worker"):
@@ -358,6 +356,33 @@ class World:
             db_version=self.db.version, cache_version=self.cache.version,
             directory=dict(self.directory),
         )
+
+
+class _Read:
+    """One GET /blogs from the outside client: finished by its response or by the client's timeout."""
+
+    __slots__ = ("committed", "done", "started", "world")
+
+    def __init__(self, world: World):
+        self.world = world
+        self.started = world.env.now
+        self.committed = world.db.version
+        self.done = False
+
+    def answered(self, response) -> None:
+        self.finish(response.value)
+
+    def timed_out(self) -> None:
+        self.finish(TIMEOUT)
+
+    def finish(self, outcome: Outcome) -> None:
+        if self.done:
+            return
+        self.done = True
+        world = self.world
+        now = world.env.now
+        world.measurements.read(now, (now - self.started) * 1000.0, outcome.ok, outcome.version < self.committed)
+        world.edge("client", "blog", outcome)
 
 
 def _component(name: str, part: Faults, busy: int, waiting: int, workers: int) -> Component:
