@@ -92,7 +92,6 @@ class Broker(Faults):
 
     def lose(self, msg: Message, cause: str) -> None:
         self.world.measurements.lose(self.world.env.now, cause)
-        self.world.log(f"message lost: {cause}")
 
     # delivering ---------------------------------------------------------------
 
@@ -149,7 +148,8 @@ class Broker(Faults):
         for msg in unacked:
             msg.returns += 1
         kept = []
-        for msg in (*unacked, *self.ready):
+        held = (*unacked, *self.ready)
+        for msg in held:
             if not self.durable:
                 self.lose(msg, LOST_TRANSIENT_QUEUE)
             elif not msg.persistent:
@@ -158,6 +158,7 @@ class Broker(Faults):
                 kept.append(msg)
         self.ready.clear()
         self.stored = kept
+        self.world.log(f"broker stopped: {len(kept)} messages kept on disk, {len(held) - len(kept)} lost")
 
     def revive(self) -> None:
         """The node starts, recovers its durable queue and waits for clients to reconnect."""

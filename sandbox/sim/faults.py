@@ -38,7 +38,9 @@ class Faults:
             self.state = UP
 
     def heal(self) -> None:
-        """Clear latency, errors and a hang; a killed part stays down until revived."""
+        """Clear latency, errors and a hang; a killed part stays down until revived.
+
+        Requests a hang already swallowed stay unanswered: their callers time out (or wait forever)."""
         self.latency_ms = self.jitter_ms = self.error_rate = 0.0
         if self.state == HUNG:
             self.state = UP

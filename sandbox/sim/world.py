@@ -279,6 +279,8 @@ class World:
             part.kill()
             self.env.process(self._revive_later(part, action.down_s))
         elif verb == "hang":
+            if part.state == DOWN:
+                return f"{self.name}: {action.target} is down; revive it before it can hang"
             part.state = HUNG
         elif verb == "heal":
             part.heal()

@@ -144,3 +144,14 @@ def test_ignoring_invalidation_errors_answers_ok_and_leaves_the_cache_stale():
     result = run(s)
     assert observe(result, "sync", "write.error_rate", 10, 20) == 0.0
     assert observe(result, "sync", "staleness.max_s", 10, 20) > 5
+
+
+def test_a_dead_service_cannot_hang_and_the_log_tells_what_happened():
+    engine = SimEngine(scenario(duration=5, **SYNC))
+    engine.apply(parse_action({"do": "kill", "target": "user"}))
+    assert engine.apply(parse_action({"do": "hang", "target": "user"})) == [
+        "sync: user is down; revive it before it can hang"]
+    engine.advance(1)
+    engine.apply(parse_action({"do": "revive", "target": "user"}))
+    assert [text for _, _, text in engine.log()] == ["kill user", "revive user"]
+    assert engine.status()["sync"].components["user"].health == "up"

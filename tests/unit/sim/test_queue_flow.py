@@ -64,6 +64,8 @@ def test_a_broker_restart_keeps_durable_persistent_messages_only():
                                       {"at": 30, "do": "revive", "target": "cache-worker"}]))
     kept = restart(True, True)
     assert observe(kept, "queue", "msg.lost") == 0
+    stopped = [text for _, _, text in kept.engine.log() if text.startswith("broker stopped")]
+    assert len(stopped) == 1 and stopped[0].endswith("messages kept on disk, 0 lost")
     assert observe(kept, "queue", "queue.depth_max", 22, 30) > 70, "the backlog is back after the restart"
     transient_queue = restart(False, True)
     assert lost(transient_queue) == {broker_causes.LOST_TRANSIENT_QUEUE: observe(transient_queue, "queue", "msg.lost")}
