@@ -104,7 +104,9 @@ _ALL = [
     Knob("consumer.prefetch", 10, "unacked messages a consumer may hold (basic_qos); 0 = no limit"),
     Knob("consumer.count", 1, "competing cache-worker consumers", minimum=1),
     Knob("consumer.work_ms", 5.0, "SCAN + UNLINK of blogs:* per message, in milliseconds"),
-    Knob("consumer.delivery_limit", 0, "failed deliveries before dead-lettering; 0 = no limit"),
+    Knob("consumer.delivery_limit", 0,
+         "RabbitMQ's x-delivery-limit: a message returned more than this many times is dead-lettered; "
+         "0 = no limit"),
     Knob("consumer.reconnect_s", 1.0, "a consumer's wait before reconnecting to the broker"),
     Knob("client.timeout_s", 10.0, "the outside client's timeout on GET and POST /blogs; 0 waits forever"),
     Knob("client.retries", 0, "the outside client's retries of a failed POST /blogs"),

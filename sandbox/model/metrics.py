@@ -53,7 +53,7 @@ WINDOW_METRICS: dict[str, str] = {
     "queue.depth_max": "most messages in cache-invalidation (ready + unacked) at a second's end",
     "queue.depth_last": "messages in cache-invalidation at the window's last second",
     "staleness.max_s": "age of the oldest committed write the cache did not yet reflect",
-    "msg.published": "messages handed to the broker (sum)",
+    "msg.published": "messages producers published, including those a dead broker never got (sum)",
     "msg.consumed": "messages processed and acknowledged (sum)",
     "msg.lost": "messages gone without being processed (sum)",
     "msg.redelivered": "deliveries of a message a consumer had already been given (sum)",

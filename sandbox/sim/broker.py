@@ -123,11 +123,11 @@ class Broker(Faults):
 
     def requeue(self, messages: list[Message]) -> None:
         """Return messages to the head of the queue in order (nack with requeue, or a closed channel);
-        past the delivery limit they go to the dead-letter queue."""
+        one returned more than the delivery limit goes to the dead-letter queue instead."""
         limit = self.world.knobs["consumer.delivery_limit"]
         for msg in reversed(messages):
             msg.returns += 1
-            if limit and msg.returns >= limit:
+            if limit and msg.returns > limit:
                 self.dead_letters += 1
                 self.world.measurements.count(self.world.env.now, "msg.dead_lettered")
             else:
