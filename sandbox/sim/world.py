@@ -51,6 +51,7 @@ class World:
         self.directory = {"applied": 0, "missed": 0}
         self._edges: dict[tuple[str, str], list[int]] = {}
         self.last_edges: dict[tuple[str, str], list[int]] = {}
+        self._edge_status: dict[tuple[str, str], tuple[str, float]] = {}
         self._closed_s = 0
         self._arrivals = {
             "reads": self.env.process(self._arrive("reads", self._start_read)),
@@ -94,12 +95,18 @@ class World:
         self.lines.append((self.env.now, text))
 
     def edge(self, caller: str, callee: str, outcome: Outcome) -> None:
-        counts = self._edges.get((caller, callee))
+        """Count a call for the diagram; log when what a link answers changes (at most once a second)."""
+        key = (caller, callee)
+        counts = self._edges.get(key)
         if counts is None:
-            counts = self._edges[(caller, callee)] = [0, 0]
+            counts = self._edges[key] = [0, 0]
         counts[0] += 1
         if not outcome.ok:
             counts[1] += 1
+        status, logged_s = self._edge_status.get(key, ("200 OK", -1.0))
+        if outcome.status != status and self.env.now - logged_s >= 1.0 and (not outcome.ok or status != "200 OK"):
+            self._edge_status[key] = (outcome.status, self.env.now)
+            self.log(f"{caller} → {callee}: {outcome.status}")
 
     # load ---------------------------------------------------------------------
 

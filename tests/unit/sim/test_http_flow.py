@@ -155,3 +155,15 @@ def test_a_dead_service_cannot_hang_and_the_log_tells_what_happened():
     engine.apply(parse_action({"do": "revive", "target": "user"}))
     assert [text for _, _, text in engine.log()] == ["kill user", "revive user"]
     assert engine.status()["sync"].components["user"].health == "up"
+
+
+def test_the_log_says_in_plain_words_when_a_link_starts_and_stops_failing():
+    result = run(scenario(duration=40, **SYNC, timeline=timeline(
+        {"at": 10, "do": "kill", "target": "user"}, {"at": 30, "do": "revive", "target": "user"})))
+    lines = [(t, text) for t, _, text in result.engine.log()]
+    texts = [text for _, text in lines]
+    assert texts[0] == "kill user"
+    assert "blog → user: connection refused" in texts
+    assert "client → blog: 500: a downstream call failed" in texts
+    assert texts.index("revive user") < texts.index("blog → user: 200 OK")
+    assert len(lines) < 10, "a link's state is logged when it changes, not per request"
