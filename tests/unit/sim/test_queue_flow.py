@@ -153,3 +153,13 @@ def test_messages_are_conserved_at_every_second(knobs, actions, seed):
         held = frame["queue.ready"] + frame["queue.unacked"] + frame["msg.in_flight"]
         assert published == consumed + held + dead + lost_total, f"at second {frame['t']}: {frame}"
     assert sum(lost(result).values()) == lost_total, "every loss has its cause"
+
+
+def test_author_directory_follows_user_updated_events_and_misses_them_while_the_broker_is_down():
+    result = run(scenario(duration=40, load={"reads_per_s": 5, "writes_per_s": 1, "profile_updates_per_s": 2},
+                          timeline=[{"at": 10, "do": "kill", "target": "broker"},
+                                    {"at": 20, "do": "revive", "target": "broker"}]))
+    directory = result.engine.status()["queue"].directory
+    assert directory["applied"] > 40
+    assert 10 < directory["missed"] < 35, "the updates of the ten broker-less seconds never arrive"
+    assert result.engine.status()["sync"].directory == {"applied": 0, "missed": 0}, "sync asks user on every miss"
