@@ -1,0 +1,1 @@
+"""The live lab: real services, real RabbitMQ, real Redis, real HTTP."""
