@@ -12,6 +12,9 @@ from sandbox.runner import RunResult, run_scenario
 from sandbox.sim.engine import SimEngine
 
 REQUIRE_LIVE = os.environ.get("SANDBOX_REQUIRE_LIVE") == "1"
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
 
 
 def scenario(duration: float = 30, **fields: Any) -> Scenario:

@@ -7,7 +7,6 @@ SANDBOX_REQUIRE_LIVE=1 and .ci/run installs and starts both.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import httpx
@@ -15,15 +14,10 @@ import pika
 import pytest
 import redis
 
-from tests.helpers import unavailable
+from sandbox.live.servers import START_RABBITMQ, START_REDIS
+from tests.helpers import MANAGEMENT_URL, RABBITMQ_URL, REDIS_URL, unavailable
 
 pytestmark = pytest.mark.live
-
-RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
-START_RABBITMQ = "docker compose up -d rabbitmq (or: rabbitmq-server -detached)"
-START_REDIS = "docker compose up -d redis (or: redis-server --daemonize yes)"
 
 
 @pytest.fixture

@@ -1,0 +1,82 @@
+"""The servers the lab needs — RabbitMQ and Redis — checked before anything starts, in plain words."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pika
+import pika.exceptions
+import redis
+
+from sandbox.live.supervisor import free_port
+
+START_RABBITMQ = "docker compose up -d rabbitmq (or a local install: rabbitmq-server -detached)"
+START_REDIS = "docker compose up -d redis (or a local install: redis-server --daemonize yes)"
+
+
+class LabUnavailable(RuntimeError):
+    """A server the live lab needs is missing or refuses us; the message says what to do."""
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or ''}".rstrip(":")
+
+
+def check_rabbitmq(url: str, timeout_s: float = 3.0) -> None:
+    """Open and close one AMQP connection; raise LabUnavailable saying why it failed."""
+    params = pika.URLParameters(url)
+    params.connection_attempts = 1
+    params.socket_timeout = timeout_s
+    params.blocked_connection_timeout = timeout_s
+    try:
+        pika.BlockingConnection(params).close()
+    except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
+        raise LabUnavailable(
+            f"RabbitMQ at {_where(url)} refused the credentials of user {params.credentials.username!r}; "
+            "fix the user and password in RABBITMQ_URL") from None
+    except pika.exceptions.ProbableAccessDeniedError:
+        raise LabUnavailable(
+            f"RabbitMQ at {_where(url)} denies user {params.credentials.username!r} the virtual host "
+            f"{params.virtual_host!r}; grant it (rabbitmqctl set_permissions) or fix RABBITMQ_URL") from None
+    except pika.exceptions.AMQPError:
+        raise LabUnavailable(f"RabbitMQ is not reachable at {_where(url)}; start it: {START_RABBITMQ}") from None
+
+
+@dataclass
+class RedisServer:
+    """The Redis the lab uses: the one at REDIS_URL, or fakeredis's TCP server when none answers."""
+
+    url: str
+    note: str = ""
+    _fake: object | None = None
+
+    @property
+    def fake(self) -> bool:
+        return self._fake is not None
+
+    def close(self) -> None:
+        if self._fake is not None:
+            self._fake.shutdown()
+            self._fake.server_close()
+            self._fake = None
+
+
+def redis_or_fake(url: str, timeout_s: float = 1.0) -> RedisServer:
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        client.ping()
+        client.close()
+        return RedisServer(url)
+    except redis.exceptions.ConnectionError:
+        pass
+    from fakeredis import TcpFakeServer
+
+    port = free_port()
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True).start()
+    note = (f"no Redis answered at {_where(url)}; the lab uses fakeredis's TCP server on 127.0.0.1:{port} "
+            f"(for a real one: {START_REDIS})")
+    return RedisServer(f"redis://127.0.0.1:{port}/0", note, server)
