@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -41,3 +44,26 @@ def unavailable(reason: str, start_with: str) -> None:
     if REQUIRE_LIVE:
         pytest.fail(f"SANDBOX_REQUIRE_LIVE=1 but {message}")
     pytest.skip(message)
+
+
+@contextlib.contextmanager
+def serving(app, port: int | None = None):
+    """Serve an ASGI app with uvicorn on 127.0.0.1 in a thread; yield its base URL; stop it after."""
+    import uvicorn
+
+    from sandbox.live.supervisor import free_port
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{port}")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
