@@ -40,3 +40,14 @@ def test_every_service_has_a_healthcheck_with_retries():
     for name, service in COMPOSE["services"].items():
         check = service["healthcheck"]
         assert check["retries"] >= 3 and check["interval"].endswith("s"), name
+
+
+def test_github_ci_runs_the_readme_test_command_against_real_servers():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    assert set(job["services"]) == {"rabbitmq", "redis"}
+    assert job["services"]["rabbitmq"]["image"] == "rabbitmq:3-management"
+    assert all("--health-cmd" in service["options"] for service in job["services"].values())
+    assert job["env"]["SANDBOX_REQUIRE_LIVE"] == "1"
+    assert job["steps"][-1]["run"] == "./dev test"
+    assert "./dev test" in (ROOT / "README.md").read_text()

@@ -49,7 +49,9 @@ def test_rabbitmq_confirms_and_returns_the_invalidation_message(channel):
 
 def test_rabbitmq_management_api_reports_queues():
     try:
-        response = httpx.get(f"{MANAGEMENT_URL}/api/overview", auth=("guest", "guest"), timeout=3)
+        credentials = pika.URLParameters(RABBITMQ_URL).credentials
+        response = httpx.get(f"{MANAGEMENT_URL}/api/overview", auth=(credentials.username, credentials.password),
+                             timeout=3)
     except httpx.TransportError as exc:
         unavailable(f"the RabbitMQ management API is not reachable at {MANAGEMENT_URL} ({type(exc).__name__})",
                     "rabbitmq-plugins enable rabbitmq_management")
