@@ -1,0 +1,150 @@
+"""author: the write API. `POST /blogs` commits the post, then invalidates the blog list cache.
+
+sync variant: calls `POST {blog}/internal/cache/invalidate` and waits; when that fails it answers 500
+(`sync.on_invalidate_error = "fail"`) or 201 anyway (`"ignore"`).
+queue variant: publishes `{"action": "invalidateCache", "keys": ["blogs:*"]}` to `cache-invalidation`
+and answers at once. When the publish fails (`publish.on_error`): `fail` answers 500, `drop` answers
+201 and counts the message lost, `outbox` never publishes in the request at all: the message is an
+outbox row in the post's own transaction, sent by the relay thread.
+
+A 500 here never means "nothing happened": the post is committed before the invalidation is tried,
+and the error body says so (a client that retries it writes the post twice).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from sandbox.live.messaging import INVALIDATE_BODY, Publisher, PublishError, declare_topology
+from sandbox.live.services.calls import Caller, CallFailed, make_client
+from sandbox.live.services.config import ServiceConfig
+from sandbox.live.services.outbox import OutboxRelay
+from sandbox.live.services.web import Counters, error, json_object, service_app
+from sandbox.live.storage import Storage
+
+NAME = "author"
+
+
+def publisher_for(config: ServiceConfig, confirms: bool, name: str) -> Publisher:
+    """A publisher to the variant's invalidation queue; it declares the queue before its first publish."""
+    k = config.knobs
+    declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
+                      delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
+    return Publisher(config.rabbitmq_url, config.invalidation_queue, declare=declare, confirms=confirms,
+                     persistent=k["broker.persistent"], timeout_s=k["publish.timeout_s"],
+                     reconnect_s=k["consumer.reconnect_s"], name=f"{NAME}-{config.variant}-{name}")
+
+
+class Author:
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        k = config.knobs
+        self.storage = Storage(config.database)
+        # published: every invalidation message once, as the simulation counts msg.published: it is either
+        # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
+        flow = ("published", "sent", "publish_failures", "lost") if config.queue else ("invalidate_failures",)
+        self.counters = Counters("requests", "errors", "rejected", *flow)
+        self.caller: Caller | None = None
+        self.publisher: Publisher | None = None
+        self.relay: OutboxRelay | None = None
+        if not config.queue:
+            self.caller = Caller(make_client(k, config.workers(NAME)), k)
+        elif k["publish.on_error"] == "outbox":
+            # the relay always waits for confirms: a row is marked sent only once the broker has it
+            self.relay = OutboxRelay(self.storage, publisher_for(config, True, "outbox"), k["outbox.poll_ms"],
+                                     self.counters)
+        else:
+            self.publisher = publisher_for(config, k["publish.confirms"], "publisher")
+
+    def start(self) -> None:
+        if self.relay is not None:
+            self.relay.start()
+
+    def close(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay.publisher.close()
+        if self.publisher is not None:
+            self.publisher.close()
+        if self.caller is not None:
+            self.caller.client.close()
+        self.storage.close()
+
+    def gauges(self) -> dict:
+        if self.relay is None:
+            return {}
+        return {"outbox_pending": self.storage.outbox_pending(), "outbox_connected": self.relay.publisher.connected,
+                "outbox_error": self.relay.last_error}
+
+    def create_post(self, author_id: int, title: str, body: str) -> JSONResponse:
+        """Runs on a worker thread: commit, then invalidate the way this variant does."""
+        self.counters.add("requests")
+        outbox = self.relay is not None
+        post, version = self.storage.insert_post(author_id, title, body,
+                                                 outbox_body=INVALIDATE_BODY if outbox else None)
+        created = {"id": post.id, "version": version}
+        if outbox:
+            return JSONResponse(created, status_code=201)
+        if self.caller is not None:
+            return self._invalidate_over_http(created)
+        return self._publish(created)
+
+    def _invalidate_over_http(self, created: dict) -> JSONResponse:
+        try:
+            self.caller.call("blog", "POST", f"{self.config.blog_url}/internal/cache/invalidate")
+        except CallFailed as exc:
+            self.counters.add("invalidate_failures")
+            if self.config.knob("sync.on_invalidate_error") == "fail":
+                self.counters.add("errors")
+                return error(500, f"the post was saved, but invalidating the blog cache failed: {exc}", **created)
+        return JSONResponse(created, status_code=201)
+
+    def _publish(self, created: dict) -> JSONResponse:
+        self.counters.add("published")
+        try:
+            self.publisher.publish(INVALIDATE_BODY, message_id=f"post-{created['id']}")
+        except PublishError as exc:
+            self.counters.add("publish_failures")
+            self.counters.add("lost")  # nobody will send this invalidation again
+            if self.config.knob("publish.on_error") == "drop":
+                return JSONResponse(created, status_code=201)
+            self.counters.add("errors")
+            return error(500, f"the post was saved, but publishing the cache invalidation failed: {exc}",
+                         **created)
+        self.counters.add("sent")
+        return JSONResponse(created, status_code=201)
+
+
+def create_app(config: ServiceConfig) -> Starlette:
+    author = Author(config)
+
+    async def create(request: Request) -> JSONResponse:
+        doc = await json_object(request)
+        problem = _invalid_post(doc)
+        if problem:
+            author.counters.add("rejected")
+            return error(400, problem)
+        return await run_in_threadpool(author.create_post, doc["author_id"], doc["title"], doc["body"])
+
+    app = service_app(NAME, [Route("/blogs", create, methods=["POST"])], counters=author.counters,
+                      workers=config.workers(NAME), start=author.start, stop=author.close, gauges=author.gauges)
+    app.state.service = author
+    return app
+
+
+def _invalid_post(doc: dict | None) -> str:
+    if doc is None:
+        return 'the body must be a JSON object: {"title": ..., "body": ..., "author_id": ...}'
+    author_id = doc.get("author_id")
+    if isinstance(author_id, bool) or not isinstance(author_id, int) or author_id < 1:
+        return "author_id must be a whole number of at least 1"
+    for name in ("title", "body"):
+        if not isinstance(doc.get(name), str):
+            return f"{name} must be a string"
+    return ""

@@ -1,0 +1,92 @@
+"""cache-worker (queue variant): consumes `cache-invalidation` and deletes the blog list from Redis.
+
+For each message `{"action": "invalidateCache", "keys": ["blogs:*"]}` it works `consumer.work_ms`,
+then bumps the cache generation, SCANs `<prefix>blogs:*` and deletes what matched with one UNLINK,
+and only then acks (`consumer.ack = "manual"`). A malformed message or a Redis failure is nacked with
+requeue; past `consumer.delivery_limit` returns RabbitMQ moves it to `cache-invalidation.dlq`.
+`consumer.count` competing consumers share one connection, a channel each.
+
+Any producer works: the body is all the worker reads.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import partial
+
+from starlette.applications import Starlette
+
+from sandbox.live.messaging import Consumer, declare_topology
+from sandbox.live.services.cache import BlogCache, redis_client
+from sandbox.live.services.config import ServiceConfig
+from sandbox.live.services.web import Counters, service_app
+
+NAME = "cache-worker"
+ACTION = "invalidateCache"
+
+
+class MalformedMessage(ValueError):
+    """A message body that is not an invalidateCache message."""
+
+
+def parse_invalidation(body: bytes) -> list[str]:
+    """The key patterns of an invalidateCache message; MalformedMessage for anything else."""
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedMessage(f"not JSON: {body[:80]!r}") from None
+    if not isinstance(message, dict) or message.get("action") != ACTION:
+        raise MalformedMessage(f'not {{"action": "{ACTION}", ...}}: {body[:80]!r}')
+    keys = message.get("keys")
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+        raise MalformedMessage(f'"keys" must be a non-empty list of key patterns: {body[:80]!r}')
+    return keys
+
+
+class CacheWorker:
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        k = config.knobs
+        self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
+        self.work_s = k["consumer.work_ms"] / 1000.0
+        self.deleted = Counters("keys_deleted")
+        declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
+                          delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
+        self.consumer = Consumer(
+            config.rabbitmq_url, config.invalidation_queue, self.handle, declare=declare,
+            prefetch=k["consumer.prefetch"], auto_ack=k["consumer.ack"] == "auto", channels=k["consumer.count"],
+            delivery_limit=k["consumer.delivery_limit"], reconnect_s=k["consumer.reconnect_s"],
+            timeout_s=k["publish.timeout_s"], name=f"{NAME}-{config.variant}")
+
+    def handle(self, body: bytes, _properties: object = None) -> None:
+        """One message: the work, then SCAN + UNLINK. Raises on a malformed message or a Redis error."""
+        if self.work_s > 0:
+            time.sleep(self.work_s)
+        patterns = parse_invalidation(body)
+        self.deleted.add("keys_deleted", self.cache.invalidate(patterns))
+
+    def start(self) -> None:
+        self.consumer.start()
+
+    def run(self) -> None:
+        """Consume in this thread until `stop()` (from another thread or a signal handler)."""
+        self.consumer.run()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+        self.cache.client.close()
+
+    def metrics(self) -> dict:
+        consumer = self.consumer
+        return {**consumer.stats.snapshot(), **self.deleted.snapshot(), "workers": len(consumer.lanes),
+                "busy": consumer.busy, "holding": consumer.holding, "connected": consumer.connected}
+
+
+def create_app(config: ServiceConfig) -> Starlette:
+    """/health and /metrics for the worker; the lifespan runs the consumer on its own thread."""
+    worker = CacheWorker(config)
+    app = service_app(NAME, [], counters=Counters(), workers=1, start=worker.start, stop=worker.stop,
+                      gauges=worker.metrics, health=lambda: {"connected": worker.consumer.connected})
+    app.state.service = worker
+    return app

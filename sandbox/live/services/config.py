@@ -1,0 +1,169 @@
+"""What one service process needs to know: its variant, the other services, the servers, the knobs.
+
+The supervisor hands it over as one JSON object in the environment variable `SANDBOX_SERVICE_CONFIG`;
+`RABBITMQ_URL` and `REDIS_URL` fill in the servers when the JSON does not name them. Knobs use the
+keys of `sandbox/model/knobs.py` (flat dotted keys or nested tables), checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from sandbox.model.errors import ScenarioError
+from sandbox.model.knobs import resolve, validate_knobs
+
+CONFIG_ENV = "SANDBOX_SERVICE_CONFIG"
+PORT_ENV = "SANDBOX_PORT"
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+ARCHITECTURES = ("sync", "queue")
+SERVICES = ("author", "blog", "user", "cache-worker")
+INVALIDATION_QUEUE = "cache-invalidation"
+USER_EXCHANGE = "user.updated"
+DIRECTORY_QUEUE = "blog.user-updated"
+
+_SUFFIX = re.compile(r"[A-Za-z0-9._-]*")
+_GLOB_CHARS = set("*?[]\\")
+
+
+class ConfigError(ValueError):
+    """The service configuration is not valid; the message names the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One variant's settings, shared by its four services."""
+
+    variant: str = "default"
+    architecture: str = "queue"
+    author_url: str = ""
+    blog_url: str = ""
+    user_url: str = ""
+    rabbitmq_url: str = DEFAULT_RABBITMQ_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    database: str = ""
+    redis_prefix: str = ""
+    queue_suffix: str = ""
+    knobs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError(f"architecture: {self.architecture!r} is not allowed; use 'sync' or 'queue'")
+        if not self.variant:
+            raise ConfigError("variant: must not be empty")
+        if _GLOB_CHARS & set(self.redis_prefix):
+            raise ConfigError(f"redis_prefix: {self.redis_prefix!r} must not contain * ? [ ] or \\ "
+                              "(the cache-worker uses it in a SCAN pattern)")
+        if not _SUFFIX.fullmatch(self.queue_suffix):
+            raise ConfigError(f"queue_suffix: {self.queue_suffix!r} may contain only letters, digits, '.', '_' "
+                              "and '-'")
+        try:
+            knobs = resolve(validate_knobs(dict(self.knobs), field="knobs"))
+        except ScenarioError as exc:
+            raise ConfigError(str(exc)) from None
+        object.__setattr__(self, "knobs", MappingProxyType(knobs))
+        if not self.database:
+            path = os.path.join(tempfile.gettempdir(), f"post-office-lab-{self.variant}.sqlite3")
+            object.__setattr__(self, "database", path)
+        for name in ("author_url", "blog_url", "user_url"):
+            object.__setattr__(self, name, getattr(self, name).rstrip("/"))
+
+    # reading ------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, text: str, environ: Mapping[str, str] | None = None) -> ServiceConfig:
+        """Parse the JSON object of `SANDBOX_SERVICE_CONFIG`; servers default to RABBITMQ_URL / REDIS_URL."""
+        environ = os.environ if environ is None else environ
+        try:
+            doc = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{CONFIG_ENV} is not valid JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{CONFIG_ENV} must be a JSON object, not {type(doc).__name__}")
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(doc) - allowed)
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: unknown field; use one of {', '.join(sorted(allowed))}")
+        for name, value in doc.items():
+            if name == "knobs":
+                if not isinstance(value, dict):
+                    raise ConfigError("knobs: must be a JSON object of knob keys and values")
+            elif not isinstance(value, str):
+                raise ConfigError(f"{name}: must be a string, not {json.dumps(value)}")
+        doc.setdefault("rabbitmq_url", environ.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL)
+        doc.setdefault("redis_url", environ.get("REDIS_URL") or DEFAULT_REDIS_URL)
+        return cls(**doc)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
+        environ = os.environ if environ is None else environ
+        return cls.from_json(environ.get(CONFIG_ENV, ""), environ)
+
+    def to_json(self) -> str:
+        doc = {f.name: getattr(self, f.name) for f in fields(self)} | {"knobs": dict(self.knobs)}
+        return json.dumps(doc, sort_keys=True)
+
+    def env(self, port: int | None = None) -> dict[str, str]:
+        """The environment a service process of this variant needs (for the supervisor)."""
+        env = {CONFIG_ENV: self.to_json()}
+        if port is not None:
+            env[PORT_ENV] = str(port)
+        return env
+
+    def knob(self, key: str) -> Any:
+        return self.knobs[key]
+
+    def require(self, service: str) -> None:
+        """Raise ConfigError when `service` in this architecture lacks a URL it calls."""
+        if service not in SERVICES:
+            raise ConfigError(f"unknown service {service!r}; use one of {', '.join(SERVICES)}")
+        needs = {("author", "sync"): "blog_url", ("blog", "sync"): "user_url"}
+        name = needs.get((service, self.architecture))
+        if name and not getattr(self, name):
+            raise ConfigError(f"{name}: {service} in a sync variant calls it; give its base URL "
+                              "(e.g. http://127.0.0.1:8002)")
+
+    # names --------------------------------------------------------------------
+
+    @property
+    def queue(self) -> bool:
+        return self.architecture == "queue"
+
+    @property
+    def invalidation_queue(self) -> str:
+        """`cache-invalidation` for the default variant; a suffix keeps parallel variants apart."""
+        return INVALIDATION_QUEUE + self.queue_suffix
+
+    @property
+    def user_exchange(self) -> str:
+        return USER_EXCHANGE + self.queue_suffix
+
+    @property
+    def directory_queue(self) -> str:
+        """The blog's own queue on the user.updated fanout exchange."""
+        return DIRECTORY_QUEUE + self.queue_suffix
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.redis_prefix}blogs:list"
+
+    @property
+    def cache_pattern_prefix(self) -> str:
+        """What the cache-worker puts before each pattern of a message (`blogs:*`)."""
+        return self.redis_prefix
+
+    @property
+    def generation_key(self) -> str:
+        """Bumped by every invalidation; deliberately outside `blogs:*` so invalidations never delete it."""
+        return f"{self.redis_prefix}cache-generation:blogs"
+
+    def workers(self, service: str) -> int:
+        return self.knobs[f"services.{service}.workers"]

@@ -1,0 +1,89 @@
+"""What every lab service's Starlette app shares: a finite worker pool, /health, /metrics, counters.
+
+Handlers are plain `def` functions, which Starlette runs on anyio's worker threads. The app's lifespan
+sets that pool to `services.<name>.workers` threads, shared by all the service's endpoints: when
+slow downstream calls hold every thread, new requests wait in line — the mechanism of a cascade, as
+the simulation models it. /health and /metrics are `async` and answer from the event loop, so probes
+can read a saturated service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+
+class Counters:
+    """Named event counts, safe to bump from any thread."""
+
+    def __init__(self, *names: str):
+        self._values = dict.fromkeys(names, 0)
+        self._lock = threading.Lock()
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._values[name] = self._values.get(name, 0) + n
+
+    def __getitem__(self, name: str) -> int:
+        return self._values.get(name, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._values)
+
+
+def error(status: int, message: str, **fields: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **fields}, status_code=status)
+
+
+async def json_object(request: Request) -> dict | None:
+    """The request's JSON object, or None when the body is not one."""
+    try:
+        doc = await request.json()
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def service_app(name: str, routes: list[BaseRoute], *, counters: Counters, workers: int,
+                start: Callable[[], None] | None = None, stop: Callable[[], None] | None = None,
+                gauges: Callable[[], dict[str, Any]] | None = None,
+                health: Callable[[], dict[str, Any]] | None = None) -> Starlette:
+    """A Starlette app with `routes` plus /health and /metrics, its worker pool limited to `workers`."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = workers
+        app.state.limiter = limiter
+        if start is not None:
+            start()
+        try:
+            yield
+        finally:
+            if stop is not None:
+                await anyio.to_thread.run_sync(stop)
+
+    async def health_endpoint(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "service": name, **(health() if health else {})})
+
+    async def metrics_endpoint(request: Request) -> JSONResponse:
+        doc: dict[str, Any] = {"service": name, **counters.snapshot()}
+        limiter = getattr(request.app.state, "limiter", None)
+        if limiter is not None:
+            doc |= {"workers": int(limiter.total_tokens), "busy": int(limiter.borrowed_tokens),
+                    "waiting": limiter.statistics().tasks_waiting}
+        if gauges is not None:
+            doc |= gauges()
+        return JSONResponse(doc)
+
+    routes = [*routes, Route("/health", health_endpoint), Route("/metrics", metrics_endpoint)]
+    return Starlette(routes=routes, lifespan=lifespan)
