@@ -28,6 +28,7 @@ class Sample:
     error: str = ""
     version: int | None = None  # for reads: the list version served
     committed: int | None = None  # for reads: the database version when the read was due
+    cached: bool | None = None  # for reads: served from Redis
 
     @property
     def ok(self) -> bool:
@@ -71,8 +72,9 @@ class LoadGenerator:
         self._rates_changed = True
         self._wake.set()
 
-    def start(self) -> None:
-        self._started = time.monotonic()
+    def start(self, origin: float | None = None) -> None:
+        """Start sending; times are seconds since `origin` (a time.monotonic() value; default now)."""
+        self._started = time.monotonic() if origin is None else origin
         self._scheduler = threading.Thread(target=self._schedule, name="load-scheduler", daemon=True)
         self._scheduler.start()
 
@@ -110,11 +112,12 @@ class LoadGenerator:
         except httpx.HTTPError as exc:
             self.samples.put(Sample(kind, due_s, self.now_s(), 0, type(exc).__name__, committed=committed))
             return
-        version = None
+        version = cached = None
         if kind == "read" and response.status_code == 200:
-            version = response.json().get("version")
+            page = response.json()
+            version, cached = page.get("version"), page.get("cached")
         self.samples.put(Sample(kind, due_s, self.now_s(), response.status_code, version=version,
-                                committed=committed))
+                                committed=committed, cached=cached))
 
     def drain(self) -> list[Sample]:
         """The samples finished since the last drain."""

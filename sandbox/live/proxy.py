@@ -178,6 +178,11 @@ class FaultProxy:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def listening(self) -> bool:
+        """Running and not down: new connections are accepted."""
+        return self._loop is not None and self._server is not None
+
     # faults
 
     def down(self) -> None:
