@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sandbox.catalog import find_scenario, scenario_paths
+from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS
 from sandbox.model.scenario import Scenario, load_scenario
@@ -25,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="list the scenarios in scenarios/")
     run = commands.add_parser("run", help="run one scenario and check its expectations")
     run.add_argument("scenario", help="a scenario id from scenarios/, or the path of a TOML file")
-    run.add_argument("--engine", choices=["sim"], default="sim", help="the engine to run on (default: sim)")
+    run.add_argument("--engine", choices=["sim", "live"], default="sim",
+                     help="sim: the simulation (default); live: real processes, RabbitMQ and Redis")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--json", metavar="PATH", type=Path, help="also write the run (frames, verdicts) as JSON")
     commands.add_parser("check", help="run every scenario and summarise")
@@ -33,9 +35,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_one(scenario: Scenario, seed: int | None = None) -> RunResult:
+def run_one(scenario: Scenario, seed: int | None = None, engine_name: str = "sim") -> RunResult:
     seed = scenario.seed if seed is None else seed
-    engine = SimEngine(scenario, seed)
+    if engine_name == "live":
+        from sandbox.live.engine import LiveEngine  # the lab's dependencies load only when asked for
+
+        scenario = scenario.on_live_clock()
+        engine = LiveEngine(scenario, seed)
+    else:
+        engine = SimEngine(scenario, seed)
     try:
         return run_scenario(scenario, engine, seed)
     finally:
@@ -62,7 +70,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ScenarioError("--seed", "", f"{args.seed} must be 0 or more")
     if args.json and not args.json.parent.is_dir():
         raise ScenarioError(str(args.json), "--json", "its folder does not exist")
-    result = run_one(scenario, args.seed)
+    if args.engine == "live":
+        print(f"running {scenario.id} on the live lab: {scenario.on_live_clock().duration_s:g} s of wall-clock time",
+              flush=True)
+    result = run_one(scenario, args.seed, args.engine)
     print(format_run(result))
     if args.json:
         try:
@@ -118,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return _cmd_check()
         return _cmd_knobs()
-    except ScenarioError as exc:
+    except (ScenarioError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

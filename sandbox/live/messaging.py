@@ -28,6 +28,8 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
+from sandbox.live.errors import LabError
+
 log = logging.getLogger(__name__)
 
 INVALIDATE_CACHE = {"action": "invalidateCache", "keys": ["blogs:*"]}
@@ -44,7 +46,7 @@ class PublishError(RuntimeError):
     """The broker did not take the message: unreachable, refused (nack), unroutable, or no answer in time."""
 
 
-class TopologyError(RuntimeError):
+class TopologyError(LabError):
     """A queue or exchange exists with other settings than this variant asks for."""
 
 

@@ -23,6 +23,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, Literal
 
+from sandbox.live.errors import LabError
+
 HOST = "127.0.0.1"
 CHUNK_BYTES = 64 * 1024
 DELAY_LINE_CHUNKS = 32
@@ -43,7 +45,7 @@ _EOF = b""  # on a delay line: pass the half-close on
 _SILENT_END = None  # on a delay line: stop without passing anything on (a black hole keeps its close)
 
 
-class ProxyError(RuntimeError):
+class ProxyError(LabError):
     """The proxy cannot do what was asked (its port is taken, it is not running); the message says what to do."""
 
 

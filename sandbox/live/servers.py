@@ -10,13 +10,14 @@ import pika
 import pika.exceptions
 import redis
 
+from sandbox.live.errors import LabError
 from sandbox.live.supervisor import free_port
 
 START_RABBITMQ = "docker compose up -d rabbitmq (or a local install: rabbitmq-server -detached)"
 START_REDIS = "docker compose up -d redis (or a local install: redis-server --daemonize yes)"
 
 
-class LabUnavailable(RuntimeError):
+class LabUnavailable(LabError):
     """A server the live lab needs is missing or refuses us; the message says what to do."""
 
 

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import httpx
 
+from sandbox.live.errors import LabError
+
 _PR_SET_PDEATHSIG = 1
 
 
-class SupervisorError(RuntimeError):
+class SupervisorError(LabError):
     """A service could not be started or did not become healthy; the message says what to do."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from sandbox.model.knobs import resolve, validate_knob, validate_knobs
 from sandbox.model.metrics import WINDOW_METRICS
 
 ARCHITECTURES = ("sync", "queue")
-TOP_LEVEL = ("id", "title", "summary", "duration", "seed", "load", "knobs", "variants", "timeline", "expect")
+TOP_LEVEL = ("id", "title", "summary", "duration", "seed", "load", "knobs", "variants", "timeline", "expect", "live")
+LIVE_FIELDS = ("duration",)
 LOAD_FIELDS = ("reads_per_s", "writes_per_s", "profile_updates_per_s")
 EXPECT_FIELDS = ("variant", "metric", "during", "why", *COMPARISONS)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -42,6 +43,7 @@ class Scenario:
     timeline: tuple[Action, ...]
     expectations: tuple[Expectation, ...]
     source: str = ""
+    live_duration_s: float | None = None
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
@@ -52,6 +54,19 @@ class Scenario:
     def knobs_for(self, variant: Variant) -> dict[str, Any]:
         """Every knob's value for one variant: defaults, then scenario, then variant overrides."""
         return resolve(self.knobs, variant.knobs)
+
+    def on_live_clock(self) -> Scenario:
+        """The scenario as the live lab runs it: with `[live] duration`, every moment scaled to fit it."""
+        if self.live_duration_s is None or self.live_duration_s == self.duration_s:
+            return self
+        factor = self.live_duration_s / self.duration_s
+        timeline = tuple(replace(a, at=a.at * factor, down_s=None if a.down_s is None else a.down_s * factor)
+                         for a in self.timeline)
+        expectations = tuple(replace(e, during=None if e.during is None else (e.during[0] * factor,
+                                                                              e.during[1] * factor))
+                             for e in self.expectations)
+        return replace(self, duration_s=self.live_duration_s, timeline=timeline, expectations=expectations,
+                       live_duration_s=None)
 
     def phase_bounds(self) -> list[float]:
         """Times that split the run into phases: start, each timeline moment, end."""
@@ -82,14 +97,15 @@ def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str =
     return parse_scenario(doc, source, default_id)
 
 
-def _require_number(doc: dict, key: str, source: str, *, positive: bool = False) -> float:
+def _require_number(doc: dict, key: str, source: str, *, positive: bool = False, where: str = "") -> float:
     value = doc[key]
+    where = where or key
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ScenarioError(source, key, f"{value!r} is not a number")
+        raise ScenarioError(source, where, f"{value!r} is not a number")
     if value in (float("inf"), float("-inf")):
-        raise ScenarioError(source, key, f"{value!r} is not a finite number")
+        raise ScenarioError(source, where, f"{value!r} is not a finite number")
     if positive and value <= 0:
-        raise ScenarioError(source, key, f"{value!r} must be above 0")
+        raise ScenarioError(source, where, f"{value!r} must be above 0")
     return float(value)
 
 
@@ -137,8 +153,23 @@ def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: 
     names = {v.name for v in variants}
     timeline = tuple(_parse_timeline(doc.get("timeline", []), source, duration_s, names))
     expectations = tuple(_parse_expectations(doc.get("expect", []), source, duration_s, names))
+    live_duration_s = _parse_live(doc.get("live", {}), source, duration_s)
     return Scenario(scenario_id, title, summary, duration_s, seed, knobs, variants, timeline,
-                    expectations, source)
+                    expectations, source, live_duration_s)
+
+
+def _parse_live(raw: Any, source: str, duration_s: float) -> float | None:
+    """`[live] duration`: a shorter wall-clock run for the live lab; the timeline is scaled to fit."""
+    table = _require_table(raw, source, "live")
+    for key in table:
+        if key not in LIVE_FIELDS:
+            raise ScenarioError(source, f"live.{key}", f"unknown field; allowed: {', '.join(LIVE_FIELDS)}")
+    if "duration" not in table:
+        return None
+    value = _require_number(table, "duration", source, positive=True, where="live.duration")
+    if value > duration_s:
+        raise ScenarioError(source, "live.duration", f"{value:g} is longer than the run ({duration_s:g} s)")
+    return value
 
 
 def _parse_variants(raw: Any, source: str) -> tuple[Variant, ...]:
@@ -238,6 +269,8 @@ def scenario_to_document(scenario: Scenario) -> dict[str, Any]:
     doc["variants"] = {
         v.name: {"architecture": v.architecture, **_nest(v.knobs)} for v in scenario.variants
     }
+    if scenario.live_duration_s is not None:
+        doc["live"] = {"duration": scenario.live_duration_s}
     doc["timeline"] = [action_to_table(a) for a in scenario.timeline]
     doc["expect"] = [_expectation_table(e) for e in scenario.expectations]
     return doc

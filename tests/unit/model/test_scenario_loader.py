@@ -156,3 +156,23 @@ def test_a_bad_file_names_the_file_the_field_and_what_is_allowed(text, field, pr
 def test_a_missing_file_is_a_scenario_error(tmp_path):
     with pytest.raises(ScenarioError, match="no such file"):
         load_scenario(tmp_path / "absent.toml")
+
+
+def test_a_shorter_live_duration_scales_the_timeline_and_the_windows():
+    s = parse_scenario_text(DESIGN_EXAMPLE + "\n[live]\nduration = 30\n", "design.toml")
+    assert s.live_duration_s == 30 and s.duration_s == 60
+    live = s.on_live_clock()
+    assert live.duration_s == 30 and live.live_duration_s is None
+    assert [a.at for a in live.timeline] == [5, 15]
+    assert live.expectations[0].during == (6, 15)
+    assert parse_scenario(scenario_to_document(s), "again").live_duration_s == 30
+    assert scenario(duration=10).on_live_clock() == scenario(duration=10)
+
+
+@pytest.mark.parametrize(("live", "problem"), [("duration = 90", "longer than the run"),
+                                               ("duration = -1", "must be above 0"),
+                                               ("speed = 2", "unknown field")])
+def test_a_bad_live_table_is_named(live, problem):
+    with pytest.raises(ScenarioError, match=problem) as caught:
+        parse_scenario_text(f'title = "x"\nduration = 60\n[live]\n{live}\n', "bad.toml")
+    assert caught.value.field.startswith("live.")

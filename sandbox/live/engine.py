@@ -1,0 +1,414 @@
+"""The live engine: a scenario's variants on real processes, real RabbitMQ, real Redis and real HTTP.
+
+Per variant: author, blog, user and (queue) cache-worker as their own processes, each HTTP service
+behind a fault proxy, and the variant's AMQP and Redis connections through proxies of their own — so a
+fault hits one variant only. The load generator drives the proxies; once a second the engine reads
+queue depths, cache staleness and the services' counters, and files everything in the same
+Measurements the simulation fills.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import pika
+import redis
+
+from sandbox.live.loadgen import LoadGenerator
+from sandbox.live.messaging import delete_topology
+from sandbox.live.proxy import FaultProxy
+from sandbox.live.servers import check_rabbitmq, redis_or_fake
+from sandbox.live.services.cache import BlogCache
+from sandbox.live.services.config import ServiceConfig
+from sandbox.live.storage import Storage
+from sandbox.live.supervisor import ServiceSpec, Supervisor, free_port, python_module
+from sandbox.model.actions import Action
+from sandbox.model.metrics import Measurements
+from sandbox.model.scenario import Scenario, Variant
+from sandbox.model.status import Component, Edge, VariantStatus
+
+HTTP_SERVICES = ("user", "blog", "author")
+POISON_BODY = b'{"action": "invalidateCache", "keys": '  # cut short: not JSON
+COUNTED = {"author": ("published", "lost"), "cache-worker": ("consumed", "redelivered", "dead_lettered")}
+TICK_S = 0.05
+
+
+def _env_url(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _via(url: str, port: int) -> str:
+    """`url` with its host and port replaced by 127.0.0.1:port (the proxy in front of that server)."""
+    parts = urlsplit(url)
+    netloc = f"127.0.0.1:{port}"
+    if parts.username:
+        credentials = quote(parts.username, safe="") + (f":{quote(parts.password, safe='')}" if parts.password else "")
+        netloc = f"{credentials}@{netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _address(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+@dataclass
+class _Lab:
+    """One variant's running parts."""
+
+    variant: Variant
+    config: ServiceConfig
+    ports: dict[str, int]
+    proxies: dict[str, FaultProxy]
+    storage: Storage
+    cache: BlogCache
+    load: LoadGenerator
+    measurements: Measurements = field(default_factory=Measurements)
+    counters: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, dict] = field(default_factory=dict)
+
+
+class LiveEngine:
+    name = "live"
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, rabbitmq_url: str | None = None,
+                 redis_url: str | None = None, management_url: str | None = None, workdir: Path | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.rabbitmq_url = rabbitmq_url or _env_url("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+        self.management_url = management_url or _env_url("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
+        check_rabbitmq(self.rabbitmq_url)
+        self.redis = redis_or_fake(redis_url or _env_url("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        self._lines: list[tuple[float, str, str]] = []
+        self._run_id = uuid.uuid4().hex[:8]
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="post-office-lab-"))
+        self.supervisor = Supervisor(self.workdir / "logs")
+        self._probe = httpx.Client(timeout=1.0)
+        self._timers: list[threading.Timer] = []
+        self.labs: dict[str, _Lab] = {}
+        self._t0 = time.monotonic()
+        self._closed_s = 0
+        if self.redis.note:
+            self._log("", self.redis.note)
+        try:
+            for variant in scenario.variants:
+                self.labs[variant.name] = self._start_variant(variant)
+        except BaseException:
+            self.close()
+            raise
+        self._t0 = time.monotonic()
+        for lab in self.labs.values():
+            lab.load.start(self._t0)
+
+    # starting -----------------------------------------------------------------
+
+    def _start_variant(self, variant: Variant) -> _Lab:
+        knobs = self.scenario.knobs_for(variant)
+        ports = {name: free_port() for name in (*HTTP_SERVICES, "cache-worker")}
+        proxies = {name: FaultProxy(("127.0.0.1", ports[name]), name=f"{variant.name}/{name}").start()
+                   for name in HTTP_SERVICES}
+        proxies["broker"] = FaultProxy(_address(self.rabbitmq_url, 5672), name=f"{variant.name}/broker").start()
+        proxies["redis"] = FaultProxy(_address(self.redis.url, 6379), name=f"{variant.name}/redis").start()
+        config = ServiceConfig(
+            variant=variant.name, architecture=variant.architecture,
+            **{f"{name}_url": f"http://127.0.0.1:{proxies[name].port}" for name in HTTP_SERVICES},
+            rabbitmq_url=_via(self.rabbitmq_url, proxies["broker"].port),
+            redis_url=_via(self.redis.url, proxies["redis"].port),
+            database=str(self.workdir / f"{variant.name}.sqlite3"),
+            redis_prefix=f"lab:{self._run_id}:{variant.name}:",
+            queue_suffix=f".{self._run_id}.{variant.name}",
+            knobs=knobs,
+        )
+        services = [*HTTP_SERVICES, "cache-worker"] if config.queue else list(HTTP_SERVICES)
+        for name in services:
+            self.supervisor.start(ServiceSpec(f"{variant.name}:{name}", python_module("sandbox.live.services", name),
+                                              env=config.env(ports[name]), port=ports[name]))
+        storage = Storage(config.database)
+        duration_s = self.scenario.duration_s
+        load = LoadGenerator(
+            config.blog_url, config.author_url, reads_per_s=knobs["load.reads_per_s"],
+            writes_per_s=knobs["load.writes_per_s"], timeout_s=knobs["client.timeout_s"],
+            max_requests=int(duration_s * (knobs["load.reads_per_s"] + knobs["load.writes_per_s"]) * 10) + 1000,
+            max_duration_s=duration_s + 1, seed=self.seed, db_version=storage.version)
+        cache = BlogCache(redis.Redis.from_url(self.redis.url, socket_timeout=1.0), config.redis_prefix)
+        return _Lab(variant, config, ports, proxies, storage, cache, load)
+
+    # the contract -------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _log(self, variant: str, text: str) -> None:
+        self._lines.append((round(self.now, 3), variant, text))
+
+    def log(self) -> list[tuple[float, str, str]]:
+        return list(self._lines)
+
+    def apply(self, action: Action) -> list[str]:
+        notes = []
+        for name, lab in self.labs.items():
+            if action.variant is None or action.variant == name:
+                note = self._apply(lab, action)
+                if note:
+                    notes.append(f"{name}: {note}")
+                else:
+                    self._log(name, action.describe())
+        return notes
+
+    def _apply(self, lab: _Lab, action: Action) -> str | None:
+        verb, target = action.verb, action.target
+        if verb == "load":
+            lab.load.set_rates(action.reads_per_s, action.writes_per_s)
+            return None
+        if verb == "set":
+            if action.key in ("load.reads_per_s", "load.writes_per_s"):
+                lab.load.set_rates(**{action.key.removeprefix("load."): action.value})
+                return None
+            return f"the live lab cannot change {action.key} while it runs; set it in the scenario's knobs"
+        if verb == "poison":
+            if not lab.config.queue:
+                return "no broker in a sync variant; poison does nothing"
+            self._publish_raw(lab, [POISON_BODY] * action.count)
+            return None
+        if target in ("broker", "cache-worker") and not lab.config.queue:
+            return f"no {target} in a sync variant; `{verb}` does nothing"
+        if verb == "restart":
+            self._apply(lab, Action("kill", target=target))
+            timer = threading.Timer(action.down_s, self._apply, (lab, Action("revive", target=target)))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
+            return None
+        if target == "cache-worker":
+            return self._fault_worker(lab, verb)
+        return self._fault_through_proxy(lab, target, action)
+
+    def _fault_worker(self, lab: _Lab, verb: str) -> str | None:
+        name = f"{lab.variant.name}:cache-worker"
+        process = self.supervisor.processes.get(name)
+        if verb == "kill":
+            self.supervisor.kill(name)
+        elif verb == "revive":
+            self.supervisor.revive(name)
+        elif verb == "hang" and process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGSTOP)  # a real hang: the process stops, its connection stays open
+        elif verb == "heal" and process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+        else:
+            return f"`{verb}` on the cache-worker is not available in the live lab"
+        return None
+
+    def _fault_through_proxy(self, lab: _Lab, target: str, action: Action) -> str | None:
+        proxy = lab.proxies[target]
+        verb = action.verb
+        if verb == "kill":
+            proxy.down()
+            if target in HTTP_SERVICES:
+                self.supervisor.kill(f"{lab.variant.name}:{target}")
+            elif target == "redis":
+                self._forget_cache(lab)  # a cache comes back empty
+        elif verb == "revive":
+            if target in HTTP_SERVICES:
+                self.supervisor.revive(f"{lab.variant.name}:{target}")
+            proxy.up()
+        elif verb == "hang":
+            proxy.black_hole()
+        elif verb == "heal":
+            proxy.heal()
+        elif verb == "latency":
+            proxy.latency(action.ms, action.jitter_ms or 0.0, direction="upstream")
+        else:
+            return f"`{verb}` on {target} is not available in the live lab (its fault proxy speaks TCP, not HTTP)"
+        return None
+
+    def _forget_cache(self, lab: _Lab) -> None:
+        client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
+        try:
+            keys = list(client.scan_iter(match=f"{lab.config.redis_prefix}*"))
+            if keys:
+                client.unlink(*keys)
+        finally:
+            client.close()
+
+    def _publish_raw(self, lab: _Lab, bodies: list[bytes]) -> None:
+        """Publish bodies as any outside producer would: straight to the variant's queue."""
+        connection = pika.BlockingConnection(pika.URLParameters(self.rabbitmq_url))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            for body in bodies:
+                channel.basic_publish("", lab.config.invalidation_queue, body,
+                                      pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent))
+        finally:
+            connection.close()
+        lab.measurements.count(self.now, "msg.published", len(bodies))
+
+    def advance(self, seconds: float) -> None:
+        """Let wall-clock time pass while the load runs, filing samples and reading gauges each second."""
+        end = self.now + seconds
+        while True:
+            now = self.now
+            for lab in self.labs.values():
+                self._file_samples(lab)
+            while self._closed_s + 1 <= now:
+                for lab in self.labs.values():
+                    self._close_second(lab, self._closed_s)
+                self._closed_s += 1
+            if now >= end:
+                return
+            time.sleep(min(TICK_S, end - now))
+
+    def _file_samples(self, lab: _Lab) -> None:
+        m = lab.measurements
+        for sample in lab.load.drain():
+            if sample.kind == "read":
+                stale = sample.ok and sample.version is not None and sample.committed is not None \
+                    and sample.version < sample.committed
+                m.read(sample.done_s, sample.latency_ms, sample.ok, stale)
+                if sample.cached is not None:
+                    m.count(sample.done_s, "cache.hits" if sample.cached else "cache.misses")
+            else:
+                m.write(sample.done_s, sample.latency_ms, sample.ok)
+
+    def _close_second(self, lab: _Lab, second: int) -> None:
+        gauges: dict[str, float] = {"staleness.max_s": self._staleness_s(lab)}
+        for name in (*HTTP_SERVICES, "cache-worker"):
+            metrics = self._metrics(lab, name)
+            lab.metrics[name] = metrics
+            gauges[f"{name}.busy"] = metrics.get("busy", 0)
+            gauges[f"{name}.waiting"] = metrics.get("waiting", 0)
+            for counter in COUNTED.get(name, ()):
+                self._count_delta(lab, second, name, counter, metrics.get(counter))
+        ready, unacked = self._queue_depth(lab) if lab.config.queue else (0, 0)
+        gauges |= {"queue.ready": ready, "queue.unacked": unacked, "msg.in_flight": 0,
+                   "outbox.pending": lab.storage.outbox_pending() if lab.config.queue else 0}
+        lab.measurements.close_second(second, gauges)
+
+    def _count_delta(self, lab: _Lab, second: int, service: str, counter: str, value: int | None) -> None:
+        if value is None:
+            return
+        key = f"{service}.{counter}"
+        last = lab.counters.get(key, 0)
+        delta = value - last if value >= last else value  # a revived process starts again from 0
+        lab.counters[key] = value
+        if delta and counter == "lost":
+            lab.measurements.lose(second, "publish failed (counted by the author)", delta)
+        elif delta:
+            lab.measurements.count(second, f"msg.{counter}", delta)
+
+    def _metrics(self, lab: _Lab, service: str) -> dict:
+        """A service's /metrics, read on its own port (behind the proxy, so faults do not blind the probe)."""
+        if not self.supervisor.alive(f"{lab.variant.name}:{service}"):
+            return {}
+        try:
+            return self._probe.get(f"http://127.0.0.1:{lab.ports[service]}/metrics").json()
+        except (httpx.HTTPError, ValueError):
+            return {}
+
+    def _queue_depth(self, lab: _Lab) -> tuple[int, int]:
+        """Ready and unacked messages of the variant's queue from the management API (0, 0 if unavailable)."""
+        params = pika.URLParameters(self.rabbitmq_url)
+        vhost = quote(params.virtual_host, safe="")
+        url = f"{self.management_url}/api/queues/{vhost}/{quote(lab.config.invalidation_queue, safe='')}"
+        try:
+            doc = self._probe.get(url, auth=(params.credentials.username, params.credentials.password)).json()
+        except (httpx.HTTPError, ValueError):
+            return 0, 0
+        return doc.get("messages_ready", 0), doc.get("messages_unacknowledged", 0)
+
+    def _staleness_s(self, lab: _Lab) -> float:
+        """Age of the oldest committed post the cached list does not show (0 when fresh or not cached)."""
+        try:
+            page = lab.cache.get()
+        except redis.RedisError:
+            return 0.0
+        if page is None:
+            return 0.0
+        first_missing = lab.storage.commit_time(page["version"] + 1)
+        return 0.0 if first_missing is None else max(0.0, time.time() - first_missing)
+
+    def frames(self) -> list[dict]:
+        per_variant = {name: lab.measurements.frames() for name, lab in self.labs.items()}
+        seconds = min((len(f) for f in per_variant.values()), default=0)
+        return [{"t": t, "variant": name, **{k: v for k, v in frames[t].items() if k != "t"}}
+                for t in range(seconds) for name, frames in per_variant.items()]
+
+    def measurements(self, variant: str) -> Measurements:
+        return self.labs[variant].measurements
+
+    def status(self) -> dict[str, VariantStatus]:
+        return {name: self._status(lab) for name, lab in self.labs.items()}
+
+    def _status(self, lab: _Lab) -> VariantStatus:
+        components = {}
+        for name in (*HTTP_SERVICES, "cache-worker"):
+            alive = self.supervisor.alive(f"{lab.variant.name}:{name}")
+            metrics = lab.metrics.get(name, {})
+            if name == "cache-worker" and not lab.config.queue:
+                health = "absent"
+            elif not alive:
+                health = "down"
+            elif metrics.get("workers") and metrics.get("busy", 0) >= metrics["workers"] and metrics.get("waiting"):
+                health = "saturated"
+            else:
+                health = "up"
+            components[name] = Component(name, health, metrics.get("busy", 0), metrics.get("waiting", 0),
+                                         metrics.get("workers", 0))
+        for name in ("broker", "redis"):
+            up = "up" if lab.proxies[name].listening else "down"
+            components[name] = Component(name, "absent" if name == "broker" and not lab.config.queue else up)
+        last = lab.measurements.frame(self._closed_s - 1) if self._closed_s else {}
+        edges = []
+        for kind, target in (("read", "blog"), ("write", "author")):
+            calls = (last.get(f"{kind}.ok") or 0) + (last.get(f"{kind}.errors") or 0)
+            if calls:
+                edges.append(Edge("client", target, calls, (last.get(f"{kind}.errors") or 0) / calls))
+        return VariantStatus(
+            variant=lab.variant.name, architecture=lab.variant.architecture, now_s=self.now,
+            components=components, edges=tuple(edges),
+            queue_ready=int(last.get("queue.ready") or 0), queue_unacked=int(last.get("queue.unacked") or 0),
+            outbox_pending=int(last.get("outbox.pending") or 0), db_version=lab.storage.version())
+
+    def close(self) -> None:
+        """Stop the load, every process and proxy; delete the variant queues and cache keys; idempotent."""
+        for timer in self._timers:
+            timer.cancel()
+        for lab in self.labs.values():
+            lab.load.stop(wait_s=2)
+        self.supervisor.close()
+        for lab in self.labs.values():
+            for proxy in lab.proxies.values():
+                proxy.stop()
+            with contextlib.suppress(redis.RedisError):
+                self._forget_cache(lab)
+            lab.cache.client.close()
+            lab.storage.close()
+            if lab.config.queue:
+                self._delete_queues(lab)
+        self.labs.clear()
+        self._probe.close()
+        self.redis.close()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _delete_queues(self, lab: _Lab) -> None:
+        with contextlib.suppress(pika.exceptions.AMQPError):
+            connection = pika.BlockingConnection(pika.URLParameters(self.rabbitmq_url))
+            try:
+                delete_topology(connection.channel(), lab.config.invalidation_queue, lab.config.user_exchange,
+                                (lab.config.directory_queue,))
+            finally:
+                connection.close()
