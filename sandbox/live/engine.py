@@ -98,6 +98,7 @@ class LiveEngine:
         self._probe = httpx.Client(timeout=1.0)
         self._timers: list[threading.Timer] = []
         self.labs: dict[str, _Lab] = {}
+        self._closed = False
         self._t0 = time.monotonic()
         self._closed_s = 0
         if self.redis.note:
@@ -202,7 +203,7 @@ class LiveEngine:
         if verb == "kill":
             self.supervisor.kill(name)
         elif verb == "revive":
-            self.supervisor.revive(name)
+            self._revive(lab, "cache-worker")
         elif verb == "hang" and process is not None and process.poll() is None:
             os.kill(process.pid, signal.SIGSTOP)  # a real hang: the process stops, its connection stays open
         elif verb == "heal" and process is not None and process.poll() is None:
@@ -222,7 +223,7 @@ class LiveEngine:
                 self._forget_cache(lab)  # a cache comes back empty
         elif verb == "revive":
             if target in HTTP_SERVICES:
-                self.supervisor.revive(f"{lab.variant.name}:{target}")
+                self._revive(lab, target)
             proxy.up()
         elif verb == "hang":
             proxy.black_hole()
@@ -233,6 +234,12 @@ class LiveEngine:
         else:
             return f"`{verb}` on {target} is not available in the live lab (its fault proxy speaks TCP, not HTTP)"
         return None
+
+    def _revive(self, lab: _Lab, service: str) -> None:
+        """Start a killed service again; its counters start from zero in the new process."""
+        self.supervisor.revive(f"{lab.variant.name}:{service}")
+        for key in [k for k in lab.counters if k.startswith(f"{service}.")]:
+            del lab.counters[key]
 
     def _forget_cache(self, lab: _Lab) -> None:
         client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
@@ -302,7 +309,7 @@ class LiveEngine:
             return
         key = f"{service}.{counter}"
         last = lab.counters.get(key, 0)
-        delta = value - last if value >= last else value  # a revived process starts again from 0
+        delta = value - last
         lab.counters[key] = value
         if delta and counter == "lost":
             lab.measurements.lose(second, "publish failed (counted by the author)", delta)
@@ -383,7 +390,12 @@ class LiveEngine:
             outbox_pending=int(last.get("outbox.pending") or 0), db_version=lab.storage.version())
 
     def close(self) -> None:
-        """Stop the load, every process and proxy; delete the variant queues and cache keys; idempotent."""
+        """Stop the load, every process and proxy; delete the variant queues and cache keys; idempotent.
+
+        The measurements stay readable."""
+        if self._closed:
+            return
+        self._closed = True
         for timer in self._timers:
             timer.cancel()
         for lab in self.labs.values():
@@ -398,7 +410,6 @@ class LiveEngine:
             lab.storage.close()
             if lab.config.queue:
                 self._delete_queues(lab)
-        self.labs.clear()
         self._probe.close()
         self.redis.close()
         if self._own_workdir:

@@ -1,0 +1,120 @@
+"""The stories of the simulation, run for real: processes, RabbitMQ, Redis and HTTP, measured on the wall clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sandbox.live.engine import LiveEngine
+from sandbox.live.servers import START_RABBITMQ, LabUnavailable
+from sandbox.runner import run_scenario
+from tests.helpers import scenario, unavailable
+
+pytestmark = pytest.mark.live
+
+
+def live_run(duration: float, **fields: Any):
+    """Run a scenario on the live lab; return the result with its engine closed (its measurements stay)."""
+    s = scenario(duration=duration, **fields)
+    try:
+        engine = LiveEngine(s)
+    except LabUnavailable as exc:
+        unavailable(str(exc), START_RABBITMQ)
+    try:
+        return run_scenario(s, engine, s.seed)
+    finally:
+        pids = list(engine.supervisor.processes.values())
+        engine.close()
+        assert all(p.poll() is not None for p in pids), "a lab process outlived close()"
+
+
+def totals(result, variant: str, start: float = 0, end: float | None = None) -> dict[str, int]:
+    return result.engine.measurements(variant).totals(start, end or result.scenario.duration_s)
+
+
+def metric(result, variant: str, name: str, start: float, end: float) -> float:
+    value = result.engine.measurements(variant).observe(name, start, end)
+    assert value is not None, f"nothing measured: {variant} {name} [{start}, {end})"
+    return value
+
+
+def test_user_down_fails_sync_reads_and_leaves_queue_reads_alone():
+    result = live_run(16, load={"reads_per_s": 20, "writes_per_s": 2},
+                      timeline=[{"at": 4, "do": "kill", "target": "user"},
+                                {"at": 11, "do": "revive", "target": "user"}])
+    assert metric(result, "sync", "read.error_rate", 5, 11) > 0.5
+    assert metric(result, "queue", "read.error_rate", 5, 11) < 0.01
+    assert metric(result, "sync", "read.error_rate", 12, 16) < 0.05
+    assert metric(result, "sync", "write.error_rate", 0, 16) < 0.01
+
+
+def test_a_dead_cache_worker_leaves_a_backlog_that_drains_with_nothing_lost():
+    result = live_run(18, load={"reads_per_s": 10, "writes_per_s": 5},
+                      variants={"queue": {"architecture": "queue"}},
+                      timeline=[{"at": 2, "do": "kill", "target": "cache-worker"},
+                                {"at": 9, "do": "revive", "target": "cache-worker"}])
+    assert metric(result, "queue", "queue.depth_max", 3, 9) >= 15
+    assert metric(result, "queue", "staleness.max_s", 3, 10) > 3
+    assert metric(result, "queue", "queue.depth_last", 14, 18) == 0
+    assert metric(result, "queue", "staleness.max_s", 15, 18) < 1
+    t = totals(result, "queue")
+    assert t["msg.lost"] == 0 and t["write.errors"] == 0
+    assert t["msg.consumed"] >= t["msg.published"] - 1
+
+
+@pytest.mark.parametrize("ack", ["auto", "manual"])
+def test_a_consumer_killed_mid_work_loses_auto_acked_messages_and_returns_manual_ones(ack):
+    # a backlog builds while the worker is away; it comes back slow, takes what it may, and dies again
+    result = live_run(16, load={"reads_per_s": 2, "writes_per_s": 8},
+                      variants={"queue": {"architecture": "queue", "consumer": {"ack": ack, "work_ms": 300,
+                                                                                "prefetch": 10}}},
+                      timeline=[{"at": 1, "do": "kill", "target": "cache-worker"},
+                                {"at": 5, "do": "revive", "target": "cache-worker"},
+                                {"at": 7, "do": "kill", "target": "cache-worker"},
+                                {"at": 8, "do": "set", "key": "load.writes_per_s", "value": 0},
+                                {"at": 8, "do": "revive", "target": "cache-worker"}])
+    t = totals(result, "queue")
+    left = metric(result, "queue", "queue.depth_last", 15, 16)
+    unaccounted = t["msg.published"] - t["msg.consumed"] - left
+    if ack == "auto":
+        assert unaccounted >= 10, "the dead worker had been handed the backlog and took it with it"
+    else:
+        assert t["msg.redelivered"] >= 1
+        assert unaccounted <= 3, "only acks the probe missed before the kill"
+
+
+@pytest.mark.parametrize("on_error", ["drop", "outbox", "fail"])
+def test_a_cut_broker_loses_fire_and_forget_messages_and_none_from_the_outbox(on_error):
+    result = live_run(16, load={"reads_per_s": 5, "writes_per_s": 5},
+                      variants={"queue": {"architecture": "queue", "publish": {"on_error": on_error}}},
+                      timeline=[{"at": 3, "do": "kill", "target": "broker"},
+                                {"at": 8, "do": "revive", "target": "broker"}])
+    during = totals(result, "queue", 4, 8)
+    t = totals(result, "queue")
+    if on_error == "drop":
+        assert during["write.errors"] == 0 and t["msg.lost"] >= 5
+    elif on_error == "outbox":
+        assert during["write.errors"] == 0 and t["msg.lost"] == 0
+        assert metric(result, "queue", "staleness.max_s", 13, 16) < 1, "the relay delivered the backlog"
+    else:
+        assert during["write.errors"] >= 5 and t["msg.lost"] >= 5
+
+
+def test_a_poison_message_reaches_the_dead_letter_queue_while_the_queue_keeps_flowing():
+    result = live_run(14, load={"reads_per_s": 5, "writes_per_s": 4},
+                      variants={"queue": {"architecture": "queue", "consumer": {"delivery_limit": 2}}},
+                      timeline=[{"at": 3, "do": "poison", "count": 3}])
+    t = totals(result, "queue")
+    assert t["msg.dead_lettered"] == 3
+    assert t["msg.redelivered"] >= 6, "each poison message came back twice before the broker gave up"
+    assert metric(result, "queue", "queue.depth_last", 10, 14) == 0
+    assert totals(result, "queue", 5, 14)["msg.consumed"] >= 20, "good messages kept flowing"
+
+
+def test_an_unknown_knob_change_is_refused_in_plain_words():
+    result = live_run(3, load={"reads_per_s": 2, "writes_per_s": 1},
+                      variants={"sync": {"architecture": "sync"}},
+                      timeline=[{"at": 1, "do": "set", "key": "http.retries", "value": 3}])
+    assert result.notes == ["sync: the live lab cannot change http.retries while it runs; "
+                            "set it in the scenario's knobs"]
