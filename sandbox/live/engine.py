@@ -77,6 +77,7 @@ class _Lab:
     measurements: Measurements = field(default_factory=Measurements)
     counters: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, dict] = field(default_factory=dict)
+    error_rates: dict[str, float] = field(default_factory=dict)
 
 
 class LiveEngine:
@@ -193,9 +194,23 @@ class LiveEngine:
             self._timers.append(timer)
             timer.start()
             return None
+        if verb == "errors" and target in (*HTTP_SERVICES, "cache-worker"):
+            lab.error_rates[target] = action.rate
+            return self._send_error_rate(lab, target)
+        if verb == "heal" and lab.error_rates.pop(target, 0):
+            self._send_error_rate(lab, target)
         if target == "cache-worker":
             return self._fault_worker(lab, verb)
         return self._fault_through_proxy(lab, target, action)
+
+    def _send_error_rate(self, lab: _Lab, service: str) -> str | None:
+        """Tell a service what fraction of its requests (or messages) to fail, on its own port."""
+        rate = lab.error_rates.get(service, 0.0)
+        try:
+            self._probe.post(f"http://127.0.0.1:{lab.ports[service]}/internal/faults", json={"error_rate": rate})
+        except httpx.HTTPError:
+            return f"{service} is not running; its error rate of {rate:.0%} applies once it is revived"
+        return None
 
     def _fault_worker(self, lab: _Lab, verb: str) -> str | None:
         name = f"{lab.variant.name}:cache-worker"
@@ -240,6 +255,8 @@ class LiveEngine:
         self.supervisor.revive(f"{lab.variant.name}:{service}")
         for key in [k for k in lab.counters if k.startswith(f"{service}.")]:
             del lab.counters[key]
+        if lab.error_rates.get(service):
+            self._send_error_rate(lab, service)
 
     def _forget_cache(self, lab: _Lab) -> None:
         client = redis.Redis.from_url(self.redis.url, socket_timeout=2)

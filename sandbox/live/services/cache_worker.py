@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from sandbox.live.messaging import Consumer, declare_topology
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, service_app
+from sandbox.live.services.web import Counters, InjectedErrors, service_app
 
 NAME = "cache-worker"
 ACTION = "invalidateCache"
@@ -44,6 +44,10 @@ def parse_invalidation(body: bytes) -> list[str]:
     return keys
 
 
+class InjectedFailure(RuntimeError):
+    """The `errors` fault on the worker: this message's handling fails on purpose."""
+
+
 class CacheWorker:
     def __init__(self, config: ServiceConfig):
         self.config = config
@@ -51,6 +55,7 @@ class CacheWorker:
         self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
         self.work_s = k["consumer.work_ms"] / 1000.0
         self.deleted = Counters("keys_deleted")
+        self.errors = InjectedErrors()
         declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
                           delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
         self.consumer = Consumer(
@@ -64,6 +69,8 @@ class CacheWorker:
         if self.work_s > 0:
             time.sleep(self.work_s)
         patterns = parse_invalidation(body)
+        if self.errors.strike():
+            raise InjectedFailure("injected handler failure")
         self.deleted.add("keys_deleted", self.cache.invalidate(patterns))
 
     def start(self) -> None:
@@ -87,6 +94,7 @@ def create_app(config: ServiceConfig) -> Starlette:
     """/health and /metrics for the worker; the lifespan runs the consumer on its own thread."""
     worker = CacheWorker(config)
     app = service_app(NAME, [], counters=Counters(), workers=1, start=worker.start, stop=worker.stop,
-                      gauges=worker.metrics, health=lambda: {"connected": worker.consumer.connected})
+                      gauges=worker.metrics, health=lambda: {"connected": worker.consumer.connected},
+                      errors=worker.errors)
     app.state.service = worker
     return app

@@ -10,12 +10,15 @@ can read a saturated service.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -40,6 +43,24 @@ class Counters:
             return dict(self._values)
 
 
+class InjectedErrors:
+    """The `errors` fault: this fraction of requests (or, in the worker, of messages) fails on purpose."""
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self._rng = random.Random()
+        self._lock = threading.Lock()
+
+    def strike(self) -> bool:
+        if self.rate <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < self.rate
+
+
+_NOT_FAULTED = ("/health", "/metrics", "/internal/faults")
+
+
 def error(status: int, message: str, **fields: Any) -> JSONResponse:
     return JSONResponse({"error": message, **fields}, status_code=status)
 
@@ -56,8 +77,11 @@ async def json_object(request: Request) -> dict | None:
 def service_app(name: str, routes: list[BaseRoute], *, counters: Counters, workers: int,
                 start: Callable[[], None] | None = None, stop: Callable[[], None] | None = None,
                 gauges: Callable[[], dict[str, Any]] | None = None,
-                health: Callable[[], dict[str, Any]] | None = None) -> Starlette:
-    """A Starlette app with `routes` plus /health and /metrics, its worker pool limited to `workers`."""
+                health: Callable[[], dict[str, Any]] | None = None,
+                errors: InjectedErrors | None = None) -> Starlette:
+    """A Starlette app with `routes` plus /health, /metrics and /internal/faults, its worker pool limited
+    to `workers`. An injected error answers 500 before the request takes a worker, as a proxy would."""
+    errors = errors or InjectedErrors()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -85,5 +109,20 @@ def service_app(name: str, routes: list[BaseRoute], *, counters: Counters, worke
             doc |= gauges()
         return JSONResponse(doc)
 
-    routes = [*routes, Route("/health", health_endpoint), Route("/metrics", metrics_endpoint)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def faults_endpoint(request: Request) -> JSONResponse:
+        doc = await json_object(request)
+        rate = doc.get("error_rate") if doc else None
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            return error(400, 'send {"error_rate": a fraction from 0 to 1}')
+        errors.rate = float(rate)
+        return JSONResponse({"error_rate": errors.rate})
+
+    async def inject(request: Request, call_next):
+        if request.url.path not in _NOT_FAULTED and errors.strike():
+            counters.add("errors")
+            return error(500, "injected fault")
+        return await call_next(request)
+
+    routes = [*routes, Route("/health", health_endpoint), Route("/metrics", metrics_endpoint),
+              Route("/internal/faults", faults_endpoint, methods=["POST"])]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BaseHTTPMiddleware, dispatch=inject)])

@@ -118,3 +118,25 @@ def test_an_unknown_knob_change_is_refused_in_plain_words():
                       timeline=[{"at": 1, "do": "set", "key": "http.retries", "value": 3}])
     assert result.notes == ["sync: the live lab cannot change http.retries while it runs; "
                             "set it in the scenario's knobs"]
+
+
+def test_an_error_rate_on_the_user_service_fails_that_share_of_sync_misses():
+    result = live_run(12, load={"reads_per_s": 20, "writes_per_s": 4},
+                      variants={"sync": {"architecture": "sync"}, "queue": {"architecture": "queue"}},
+                      knobs={"services": {"user": {"workers": 8}}},
+                      timeline=[{"at": 3, "do": "errors", "target": "user", "rate": 1.0},
+                                {"at": 8, "do": "heal", "target": "user"}])
+    assert metric(result, "sync", "read.error_rate", 4, 8) > 0.3
+    assert metric(result, "queue", "read.error_rate", 4, 8) < 0.01
+    assert metric(result, "sync", "read.error_rate", 9, 12) < 0.05
+
+
+def test_a_failing_worker_handler_redelivers_until_healed_and_loses_nothing():
+    result = live_run(14, load={"reads_per_s": 4, "writes_per_s": 4},
+                      variants={"queue": {"architecture": "queue", "consumer": {"prefetch": 1, "work_ms": 20}}},
+                      timeline=[{"at": 2, "do": "errors", "target": "cache-worker", "rate": 1.0},
+                                {"at": 7, "do": "heal", "target": "cache-worker"}])
+    assert totals(result, "queue", 2, 8)["msg.redelivered"] >= 10
+    assert metric(result, "queue", "staleness.max_s", 3, 8) > 2
+    assert metric(result, "queue", "queue.depth_last", 11, 14) == 0
+    assert totals(result, "queue")["msg.lost"] == 0
