@@ -13,10 +13,12 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -27,12 +29,13 @@ import redis
 
 from sandbox.live.loadgen import LoadGenerator
 from sandbox.live.messaging import delete_topology
+from sandbox.live.probes import QueueProbe
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import check_rabbitmq, redis_or_fake
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.storage import Storage
-from sandbox.live.supervisor import ServiceSpec, Supervisor, free_port, python_module
+from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, free_port, python_module
 from sandbox.model.actions import Action
 from sandbox.model.metrics import Measurements
 from sandbox.model.scenario import Scenario, Variant
@@ -56,6 +59,19 @@ def _via(url: str, port: int) -> str:
         credentials = quote(parts.username, safe="") + (f":{quote(parts.password, safe='')}" if parts.password else "")
         netloc = f"{credentials}@{netloc}"
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    try:
+        return subprocess.run(["rabbitmqctl", "-q", "--timeout", "60", *args], capture_output=True,
+                              timeout=90).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _start_node() -> None:
+    if _rabbitmqctl("start_app"):
+        _rabbitmqctl("await_startup")
 
 
 def _address(url: str, default_port: int) -> tuple[str, int]:
@@ -97,13 +113,18 @@ class LiveEngine:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="post-office-lab-"))
         self.supervisor = Supervisor(self.workdir / "logs")
         self._probe = httpx.Client(timeout=1.0)
+        self._queues = QueueProbe(self.rabbitmq_url, self.management_url)
         self._timers: list[threading.Timer] = []
         self.labs: dict[str, _Lab] = {}
         self._closed = False
+        self._node_control: bool | None = None
+        self._node_commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabbitmqctl")
         self._t0 = time.monotonic()
         self._closed_s = 0
         if self.redis.note:
             self._log("", self.redis.note)
+        if any(a.target == "broker" and a.variant is None for a in scenario.timeline):
+            self._owns_broker_node()
         try:
             for variant in scenario.variants:
                 self.labs[variant.name] = self._start_variant(variant)
@@ -160,6 +181,9 @@ class LiveEngine:
         return list(self._lines)
 
     def apply(self, action: Action) -> list[str]:
+        if action.target == "broker" and action.variant is None and action.verb in ("kill", "revive", "restart") \
+                and self._owns_broker_node():
+            self._restart_node(action)
         notes = []
         for name, lab in self.labs.items():
             if action.variant is None or action.variant == name:
@@ -169,6 +193,31 @@ class LiveEngine:
                 else:
                     self._log(name, action.describe())
         return notes
+
+    def _owns_broker_node(self) -> bool:
+        """A RabbitMQ node on this machine that rabbitmqctl controls: broker faults then restart it for real."""
+        if self._node_control is None:
+            host = urlsplit(self.rabbitmq_url).hostname
+            self._node_control = host in ("127.0.0.1", "localhost") and shutil.which("rabbitmqctl") is not None \
+                and _rabbitmqctl("status")
+            if self._node_control:
+                self._log("", "the lab controls the local RabbitMQ node: broker faults stop and start it for real")
+        return self._node_control
+
+    def _restart_node(self, action: Action) -> None:
+        """Stop the node's app (what is not durable and persistent is gone) and start it again.
+
+        The commands run one after another on their own thread, so a slow stop (seconds, while it closes
+        connections) does not hold up the clock; the proxies have cut every connection at once already."""
+        if action.verb in ("kill", "restart"):
+            self._node_commands.submit(_rabbitmqctl, "stop_app")
+        if action.verb == "revive":
+            self._node_commands.submit(_start_node).result()
+        if action.verb == "restart":
+            timer = threading.Timer(action.down_s, self._node_commands.submit, (_start_node,))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
 
     def _apply(self, lab: _Lab, action: Action) -> str | None:
         verb, target = action.verb, action.target
@@ -218,7 +267,7 @@ class LiveEngine:
         if verb == "kill":
             self.supervisor.kill(name)
         elif verb == "revive":
-            self._revive(lab, "cache-worker")
+            return self._revive(lab, "cache-worker")
         elif verb == "hang" and process is not None and process.poll() is None:
             os.kill(process.pid, signal.SIGSTOP)  # a real hang: the process stops, its connection stays open
         elif verb == "heal" and process is not None and process.poll() is None:
@@ -237,9 +286,9 @@ class LiveEngine:
             elif target == "redis":
                 self._forget_cache(lab)  # a cache comes back empty
         elif verb == "revive":
-            if target in HTTP_SERVICES:
-                self._revive(lab, target)
             proxy.up()
+            if target in HTTP_SERVICES:
+                return self._revive(lab, target)
         elif verb == "hang":
             proxy.black_hole()
         elif verb == "heal":
@@ -250,13 +299,17 @@ class LiveEngine:
             return f"`{verb}` on {target} is not available in the live lab (its fault proxy speaks TCP, not HTTP)"
         return None
 
-    def _revive(self, lab: _Lab, service: str) -> None:
+    def _revive(self, lab: _Lab, service: str) -> str | None:
         """Start a killed service again; its counters start from zero in the new process."""
-        self.supervisor.revive(f"{lab.variant.name}:{service}")
+        try:
+            self.supervisor.revive(f"{lab.variant.name}:{service}")
+        except SupervisorError as exc:
+            return f"{service} did not come back: {exc}"
         for key in [k for k in lab.counters if k.startswith(f"{service}.")]:
             del lab.counters[key]
         if lab.error_rates.get(service):
             self._send_error_rate(lab, service)
+        return None
 
     def _forget_cache(self, lab: _Lab) -> None:
         client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
@@ -316,7 +369,7 @@ class LiveEngine:
             gauges[f"{name}.waiting"] = metrics.get("waiting", 0)
             for counter in COUNTED.get(name, ()):
                 self._count_delta(lab, second, name, counter, metrics.get(counter))
-        ready, unacked = self._queue_depth(lab) if lab.config.queue else (0, 0)
+        ready, unacked = self._queues.depth(lab.config.invalidation_queue) if lab.config.queue else (0, 0)
         gauges |= {"queue.ready": ready, "queue.unacked": unacked, "msg.in_flight": 0,
                    "outbox.pending": lab.storage.outbox_pending() if lab.config.queue else 0}
         lab.measurements.close_second(second, gauges)
@@ -341,17 +394,6 @@ class LiveEngine:
             return self._probe.get(f"http://127.0.0.1:{lab.ports[service]}/metrics").json()
         except (httpx.HTTPError, ValueError):
             return {}
-
-    def _queue_depth(self, lab: _Lab) -> tuple[int, int]:
-        """Ready and unacked messages of the variant's queue from the management API (0, 0 if unavailable)."""
-        params = pika.URLParameters(self.rabbitmq_url)
-        vhost = quote(params.virtual_host, safe="")
-        url = f"{self.management_url}/api/queues/{vhost}/{quote(lab.config.invalidation_queue, safe='')}"
-        try:
-            doc = self._probe.get(url, auth=(params.credentials.username, params.credentials.password)).json()
-        except (httpx.HTTPError, ValueError):
-            return 0, 0
-        return doc.get("messages_ready", 0), doc.get("messages_unacknowledged", 0)
 
     def _staleness_s(self, lab: _Lab) -> float:
         """Age of the oldest committed post the cached list does not show (0 when fresh or not cached)."""
@@ -415,6 +457,9 @@ class LiveEngine:
         self._closed = True
         for timer in self._timers:
             timer.cancel()
+        if self._node_control:
+            self._node_commands.submit(_start_node)  # never leave the node stopped
+        self._node_commands.shutdown(wait=True)
         for lab in self.labs.values():
             lab.load.stop(wait_s=2)
         self.supervisor.close()
@@ -428,6 +473,7 @@ class LiveEngine:
             if lab.config.queue:
                 self._delete_queues(lab)
         self._probe.close()
+        self._queues.close()
         self.redis.close()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -140,3 +140,33 @@ def test_a_failing_worker_handler_redelivers_until_healed_and_loses_nothing():
     assert metric(result, "queue", "staleness.max_s", 3, 8) > 2
     assert metric(result, "queue", "queue.depth_last", 11, 14) == 0
     assert totals(result, "queue")["msg.lost"] == 0
+
+
+def test_a_real_broker_restart_keeps_a_durable_persistent_backlog_and_drops_a_transient_queue():
+    s = scenario(duration=24, load={"reads_per_s": 2, "writes_per_s": 6},
+                 variants={"durable": {"architecture": "queue", "publish": {"on_error": "outbox"}},
+                           "transient": {"architecture": "queue", "publish": {"on_error": "outbox"},
+                                         "broker": {"durable": False, "persistent": False}}},
+                 timeline=[{"at": 1, "do": "kill", "target": "cache-worker"},
+                           {"at": 7, "do": "restart", "target": "broker", "down_s": 5},
+                           {"at": 16, "do": "revive", "target": "cache-worker"},
+                           {"at": 16, "do": "load", "writes_per_s": 0}])
+    try:
+        engine = LiveEngine(s)
+    except LabUnavailable as exc:
+        unavailable(str(exc), START_RABBITMQ)
+    try:
+        if not engine._owns_broker_node():
+            unavailable("a real broker restart needs a local RabbitMQ node that rabbitmqctl controls",
+                        "rabbitmq-server -detached")
+        result = run_scenario(s, engine, s.seed)
+    finally:
+        engine.close()
+    before = {v: metric(result, v, "queue.depth_max", 5, 7) for v in ("durable", "transient")}
+    assert min(before.values()) >= 20, "a backlog built up while the worker was away"
+    assert metric(result, "durable", "queue.depth_max", 13, 16) >= before["durable"], "it survived the restart"
+    durable = totals(result, "durable")
+    assert durable["msg.consumed"] >= durable["msg.published"] - 1, "every message was processed in the end"
+    transient = totals(result, "transient")
+    lost = transient["msg.published"] - transient["msg.consumed"]
+    assert lost >= before["transient"] - 2, "the restart deleted the transient queue with its backlog"
