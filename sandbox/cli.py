@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="PATH", type=Path, help="also write the run (frames, verdicts) as JSON")
     commands.add_parser("check", help="run every scenario and summarise")
     commands.add_parser("knobs", help="list every knob with its default and meaning")
+    lab = commands.add_parser("lab", help="a standing live lab on real RabbitMQ and Redis: up, status, down")
+    lab.add_argument("action", choices=["up", "status", "down"])
     return parser
 
 
@@ -110,6 +112,34 @@ def _cmd_check() -> int:
     return status
 
 
+def _cmd_lab(action: str) -> int:
+    from sandbox.live import lab
+
+    if action == "up":
+        state = lab.up()
+        print(f"the lab runs (process {state['pid']}); RabbitMQ {state['rabbitmq_url'].split('@')[-1]}, "
+              f"Redis {state['redis_url']}")
+        if state.get("redis_note"):
+            print(f"note: {state['redis_note']}")
+        for variant, services in state["services"].items():
+            print(f"  {variant}: " + ", ".join(f"{name} {url}" for name, url in services.items()))
+        for variant, queue in state["queues"].items():
+            print(f"  {variant}: the cache-worker consumes {queue!r}")
+        print("stop it with: python -m sandbox lab down")
+        return EXIT_OK
+    if action == "status":
+        report = lab.status()
+        if report is None:
+            print("no lab runs; start one with: python -m sandbox lab up")
+            return EXIT_FAILED
+        for variant, services in report.items():
+            for name, line in services.items():
+                print(f"{variant:6} {name:7} {line}")
+        return EXIT_OK
+    print("the lab is down" if lab.down() else "no lab was running")
+    return EXIT_OK
+
+
 def _cmd_knobs() -> int:
     for knob in KNOBS.values():
         choices = f" ({' | '.join(knob.choices)})" if knob.choices else ""
@@ -128,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "check":
             return _cmd_check()
+        if args.command == "lab":
+            return _cmd_lab(args.action)
         return _cmd_knobs()
     except (ScenarioError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -100,8 +100,12 @@ class LiveEngine:
     name = "live"
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, rabbitmq_url: str | None = None,
-                 redis_url: str | None = None, management_url: str | None = None, workdir: Path | None = None):
+                 redis_url: str | None = None, management_url: str | None = None, workdir: Path | None = None,
+                 standing: bool = False):
+        """`standing`: the lab of `python -m sandbox lab up`, whose queue variant uses the exact queue name
+        `cache-invalidation` so outside producers reach it (only one such lab may run on a broker)."""
         self.scenario = scenario
+        self._standing = standing
         self.seed = scenario.seed if seed is None else seed
         self.rabbitmq_url = rabbitmq_url or _env_url("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
         self.management_url = management_url or _env_url("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
@@ -140,10 +144,10 @@ class LiveEngine:
     def _start_variant(self, variant: Variant) -> _Lab:
         knobs = self.scenario.knobs_for(variant)
         ports = {name: free_port() for name in (*HTTP_SERVICES, "cache-worker")}
-        proxies = {name: FaultProxy(("127.0.0.1", ports[name]), name=f"{variant.name}/{name}").start()
-                   for name in HTTP_SERVICES}
-        proxies["broker"] = FaultProxy(_address(self.rabbitmq_url, 5672), name=f"{variant.name}/broker").start()
-        proxies["redis"] = FaultProxy(_address(self.redis.url, 6379), name=f"{variant.name}/redis").start()
+        upstreams = {name: ("127.0.0.1", ports[name]) for name in HTTP_SERVICES}
+        upstreams |= {"broker": _address(self.rabbitmq_url, 5672), "redis": _address(self.redis.url, 6379)}
+        proxies = {name: FaultProxy(upstream, listen_port=free_port(), name=f"{variant.name}/{name}").start()
+                   for name, upstream in upstreams.items()}
         config = ServiceConfig(
             variant=variant.name, architecture=variant.architecture,
             **{f"{name}_url": f"http://127.0.0.1:{proxies[name].port}" for name in HTTP_SERVICES},
@@ -151,7 +155,7 @@ class LiveEngine:
             redis_url=_via(self.redis.url, proxies["redis"].port),
             database=str(self.workdir / f"{variant.name}.sqlite3"),
             redis_prefix=f"lab:{self._run_id}:{variant.name}:",
-            queue_suffix=f".{self._run_id}.{variant.name}",
+            queue_suffix="" if self._standing else f".{self._run_id}.{variant.name}",
             knobs=knobs,
         )
         services = [*HTTP_SERVICES, "cache-worker"] if config.queue else list(HTTP_SERVICES)
