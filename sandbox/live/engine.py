@@ -21,7 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pika
@@ -31,7 +31,7 @@ from sandbox.live.loadgen import LoadGenerator
 from sandbox.live.messaging import delete_topology
 from sandbox.live.probes import QueueProbe
 from sandbox.live.proxy import FaultProxy
-from sandbox.live.servers import check_rabbitmq, redis_or_fake
+from sandbox.live.servers import check_rabbitmq, redis_or_fake, through
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.storage import Storage
@@ -49,16 +49,6 @@ TICK_S = 0.05
 
 def _env_url(name: str, default: str) -> str:
     return os.environ.get(name) or default
-
-
-def _via(url: str, port: int) -> str:
-    """`url` with its host and port replaced by 127.0.0.1:port (the proxy in front of that server)."""
-    parts = urlsplit(url)
-    netloc = f"127.0.0.1:{port}"
-    if parts.username:
-        credentials = quote(parts.username, safe="") + (f":{quote(parts.password, safe='')}" if parts.password else "")
-        netloc = f"{credentials}@{netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _rabbitmqctl(*args: str) -> bool:
@@ -127,8 +117,8 @@ class LiveEngine:
         self._closed_s = 0
         if self.redis.note:
             self._log("", self.redis.note)
-        if any(a.target == "broker" and a.variant is None for a in scenario.timeline):
-            self._owns_broker_node()
+        if any(a.target == "broker" and a.verb == "restart" and a.variant is None for a in scenario.timeline):
+            self.controls_broker_node()
         try:
             for variant in scenario.variants:
                 self.labs[variant.name] = self._start_variant(variant)
@@ -151,8 +141,8 @@ class LiveEngine:
         config = ServiceConfig(
             variant=variant.name, architecture=variant.architecture,
             **{f"{name}_url": f"http://127.0.0.1:{proxies[name].port}" for name in HTTP_SERVICES},
-            rabbitmq_url=_via(self.rabbitmq_url, proxies["broker"].port),
-            redis_url=_via(self.redis.url, proxies["redis"].port),
+            rabbitmq_url=through(self.rabbitmq_url, proxies["broker"].port),
+            redis_url=through(self.redis.url, proxies["redis"].port),
             database=str(self.workdir / f"{variant.name}.sqlite3"),
             redis_prefix=f"lab:{self._run_id}:{variant.name}:",
             queue_suffix="" if self._standing else f".{self._run_id}.{variant.name}",
@@ -185,8 +175,8 @@ class LiveEngine:
         return list(self._lines)
 
     def apply(self, action: Action) -> list[str]:
-        if action.target == "broker" and action.variant is None and action.verb in ("kill", "revive", "restart") \
-                and self._owns_broker_node():
+        if action.target == "broker" and action.verb == "restart" and action.variant is None \
+                and self.controls_broker_node():
             self._restart_node(action)
         notes = []
         for name, lab in self.labs.items():
@@ -198,30 +188,27 @@ class LiveEngine:
                     self._log(name, action.describe())
         return notes
 
-    def _owns_broker_node(self) -> bool:
+    def controls_broker_node(self) -> bool:
         """A RabbitMQ node on this machine that rabbitmqctl controls: broker faults then restart it for real."""
         if self._node_control is None:
             host = urlsplit(self.rabbitmq_url).hostname
             self._node_control = host in ("127.0.0.1", "localhost") and shutil.which("rabbitmqctl") is not None \
                 and _rabbitmqctl("status")
             if self._node_control:
-                self._log("", "the lab controls the local RabbitMQ node: broker faults stop and start it for real")
+                self._log("", "the lab controls the local RabbitMQ node: `restart broker` stops and starts it")
         return self._node_control
 
     def _restart_node(self, action: Action) -> None:
-        """Stop the node's app (what is not durable and persistent is gone) and start it again.
+        """`restart broker`: stop the node's app (what is not durable and persistent is gone), start it again.
 
         The commands run one after another on their own thread, so a slow stop (seconds, while it closes
-        connections) does not hold up the clock; the proxies have cut every connection at once already."""
-        if action.verb in ("kill", "restart"):
-            self._node_commands.submit(_rabbitmqctl, "stop_app")
-        if action.verb == "revive":
-            self._node_commands.submit(_start_node).result()
-        if action.verb == "restart":
-            timer = threading.Timer(action.down_s, self._node_commands.submit, (_start_node,))
-            timer.daemon = True
-            self._timers.append(timer)
-            timer.start()
+        connections) does not hold up the clock; the proxies have cut every connection at once already.
+        `kill broker` only cuts the connections: the node and its queues stay as they are."""
+        self._node_commands.submit(_rabbitmqctl, "stop_app")
+        timer = threading.Timer(action.down_s, self._node_commands.submit, (_start_node,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     def _apply(self, lab: _Lab, action: Action) -> str | None:
         verb, target = action.verb, action.target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
 import pika.exceptions
@@ -19,6 +19,18 @@ START_REDIS = "docker compose up -d redis (or a local install: redis-server --da
 
 class LabUnavailable(LabError):
     """A server the live lab needs is missing or refuses us; the message says what to do."""
+
+
+def through(url: str, port: int) -> str:
+    """`url` with its host and port replaced by 127.0.0.1:port (a proxy in front of that server)."""
+    parts = urlsplit(url)
+    netloc = f"127.0.0.1:{port}"
+    if parts.username:
+        credentials = quote(parts.username, safe="")
+        if parts.password:
+            credentials += f":{quote(parts.password, safe='')}"
+        netloc = f"{credentials}@{netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _where(url: str) -> str:

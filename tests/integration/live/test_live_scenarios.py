@@ -156,7 +156,7 @@ def test_a_real_broker_restart_keeps_a_durable_persistent_backlog_and_drops_a_tr
     except LabUnavailable as exc:
         unavailable(str(exc), START_RABBITMQ)
     try:
-        if not engine._owns_broker_node():
+        if not engine.controls_broker_node():
             unavailable("a real broker restart needs a local RabbitMQ node that rabbitmqctl controls",
                         "rabbitmq-server -detached")
         result = run_scenario(s, engine, s.seed)

@@ -5,16 +5,10 @@ Every test declares its own queues (a random suffix) and deletes them at the end
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
-import pika
-import pika.exceptions
 import pytest
 
 from sandbox.live.messaging import (
@@ -23,13 +17,14 @@ from sandbox.live.messaging import (
     Publisher,
     PublishError,
     TopologyError,
-    connect,
     declare_topology,
     delete_topology,
 )
-from sandbox.live.servers import START_RABBITMQ
+from sandbox.live.proxy import FaultProxy
+from sandbox.live.servers import through
 from sandbox.live.supervisor import free_port
-from tests.helpers import RABBITMQ_URL, unavailable
+from tests.helpers import RABBITMQ_URL
+from tests.integration.live.support import rabbit_channel, rabbitmq_address, ready, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -37,109 +32,7 @@ pytestmark = pytest.mark.live
 # helpers shared with test_services.py ---------------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], object], timeout_s: float = 10.0, what: str = "the condition") -> object:
-    """Poll `condition` until it is truthy (bounded in time); return its value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def rabbit_channel():
-    """A plain pika channel for the test itself (skip or fail when RabbitMQ is not there)."""
-    try:
-        connection = connect(RABBITMQ_URL, timeout_s=3.0, name="test")
-    except pika.exceptions.AMQPError as exc:
-        unavailable(f"RabbitMQ is not reachable at {RABBITMQ_URL} ({type(exc).__name__})", START_RABBITMQ)
-    return connection, connection.channel()
-
-
-def ready(channel, queue_name: str) -> int:
-    """Messages ready in a queue (not counting those delivered and unacked)."""
-    return channel.queue_declare(queue_name, passive=True).method.message_count
-
-
-def url_with_port(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
-
-
-class TcpProxy:
-    """A loopback TCP forwarder: lets the test open, cut and close the road to a real server."""
-
-    def __init__(self, target_port: int, port: int | None = None):
-        self.target_port = target_port
-        self.port = port or free_port()
-        self._listener: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> TcpProxy:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(16)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-        return self
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=3)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        for s in (source, sink):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        """Drop every connection through the proxy (the listener stays)."""
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for s in sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-
-    def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        self.cut()
-
-
 # fixtures ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def channel():
-    connection, channel = rabbit_channel()
-    yield channel
-    with contextlib.suppress(pika.exceptions.AMQPError):
-        connection.close()
 
 
 @pytest.fixture
@@ -191,7 +84,7 @@ def test_an_unroutable_message_is_an_error_with_confirms(queue_name):
 
 
 def test_an_unreachable_broker_fails_fast_then_waits_out_the_backoff():
-    closed = url_with_port(RABBITMQ_URL, free_port())
+    closed = through(RABBITMQ_URL, free_port())
     publisher = Publisher(closed, "cache-invalidation", reconnect_s=30, timeout_s=3, name="test-publisher")
     try:
         started = time.monotonic()
@@ -206,17 +99,17 @@ def test_an_unreachable_broker_fails_fast_then_waits_out_the_backoff():
 
 
 def test_the_publisher_reopens_a_connection_that_dropped_while_it_was_idle(channel, queue_name):
-    proxy = TcpProxy(urlsplit(RABBITMQ_URL).port or 5672).start()
-    publisher = Publisher(url_with_port(RABBITMQ_URL, proxy.port), queue_name, declare=declare(queue_name),
+    proxy = FaultProxy(rabbitmq_address(), listen_port=free_port()).start()
+    publisher = Publisher(through(RABBITMQ_URL, proxy.port), queue_name, declare=declare(queue_name),
                           reconnect_s=30, name="test-publisher")
     try:
         publisher.publish(INVALIDATE_BODY)
-        proxy.cut()
+        proxy.reset_peer()
         wait_until(lambda: not publisher.connected, what="the publisher to notice the drop")
         publisher.publish(INVALIDATE_BODY)  # no backoff wait: only failed attempts to connect back off
     finally:
         publisher.close()
-        proxy.close()
+        proxy.stop()
     assert ready(channel, queue_name) == 2
 
 
@@ -271,7 +164,7 @@ def test_heartbeats_keep_flowing_while_a_slow_handler_works(channel, queue_name)
 
 def test_the_consumer_reconnects_after_its_connection_drops_and_gets_the_unacked_message_again(channel, queue_name):
     declare(queue_name)(channel)
-    proxy = TcpProxy(urlsplit(RABBITMQ_URL).port or 5672).start()
+    proxy = FaultProxy(rabbitmq_address(), listen_port=free_port()).start()
     first = threading.Event()
     seen = []
 
@@ -281,16 +174,16 @@ def test_the_consumer_reconnects_after_its_connection_drops_and_gets_the_unacked
             first.set()
             time.sleep(0.5)  # the connection is cut while this runs: the ack has nowhere to go
 
-    consumer = running(Consumer(url_with_port(RABBITMQ_URL, proxy.port), queue_name, handler, reconnect_s=0.1,
+    consumer = running(Consumer(through(RABBITMQ_URL, proxy.port), queue_name, handler, reconnect_s=0.1,
                                 name="test-reconnect"))
     try:
         channel.basic_publish("", queue_name, INVALIDATE_BODY)
         assert first.wait(5)
-        proxy.cut()
+        proxy.reset_peer()
         wait_until(lambda: consumer.stats.consumed == 1, timeout_s=10, what="the redelivered message acked")
     finally:
         consumer.stop()
-        proxy.close()
+        proxy.stop()
     assert consumer.stats.reconnects >= 1
     assert consumer.stats.redelivered == 1
     assert len(seen) == 2

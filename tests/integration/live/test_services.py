@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pika
@@ -26,7 +25,8 @@ import pytest
 import redis
 
 from sandbox.live.messaging import INVALIDATE_BODY, declare_topology, delete_topology
-from sandbox.live.servers import START_REDIS
+from sandbox.live.proxy import FaultProxy
+from sandbox.live.servers import START_REDIS, through
 from sandbox.live.services import author, blog, user
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.cache_worker import CacheWorker
@@ -34,7 +34,7 @@ from sandbox.live.services.config import ServiceConfig
 from sandbox.live.storage import Storage
 from sandbox.live.supervisor import free_port
 from tests.helpers import RABBITMQ_URL, REDIS_URL, serving, unavailable
-from tests.integration.live.test_messaging import TcpProxy, rabbit_channel, ready, url_with_port, wait_until
+from tests.integration.live.support import rabbit_channel, rabbitmq_address, ready, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -53,14 +53,6 @@ def cache_redis() -> Iterator[redis.Redis]:
         unavailable(f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__})", START_REDIS)
     yield client
     client.close()
-
-
-@pytest.fixture
-def channel():
-    connection, channel = rabbit_channel()
-    yield channel
-    with contextlib.suppress(pika.exceptions.AMQPError):
-        connection.close()
 
 
 class Variant:
@@ -342,7 +334,7 @@ def test_user_renames_reach_the_queue_blog_s_directory_without_a_call(queue_vari
 
 @pytest.mark.parametrize(("on_error", "status"), [("drop", 201), ("fail", 500)])
 def test_a_publish_to_an_unreachable_broker(variant, on_error, status):
-    closed = url_with_port(RABBITMQ_URL, free_port())
+    closed = through(RABBITMQ_URL, free_port())
     config = variant.config("queue", rabbitmq_url=closed, knobs={"publish.on_error": on_error})
     with served(author.create_app(config)) as client:
         response = client.post("/blogs", json={"title": "t", "body": "b", "author_id": 1})
@@ -354,10 +346,9 @@ def test_a_publish_to_an_unreachable_broker(variant, on_error, status):
 
 
 def test_outbox_rows_written_while_the_broker_is_unreachable_are_sent_in_order_later(queue_variant, channel):
-    rabbit_port = urlsplit(RABBITMQ_URL).port or 5672
-    proxy = TcpProxy(rabbit_port)  # not listening yet: the broker is unreachable
+    proxy = FaultProxy(rabbitmq_address(), listen_port=free_port())  # not started: the broker is unreachable
     queue = "cache-invalidation" + queue_variant.suffix
-    config = queue_variant.config("queue", rabbitmq_url=url_with_port(RABBITMQ_URL, proxy.port),
+    config = queue_variant.config("queue", rabbitmq_url=through(RABBITMQ_URL, proxy.port),
                                   knobs={"publish.on_error": "outbox", "outbox.poll_ms": 50})
     try:
         with served(author.create_app(config)) as client:
@@ -374,7 +365,7 @@ def test_outbox_rows_written_while_the_broker_is_unreachable_are_sent_in_order_l
             metrics = client.get("/metrics").json()
             assert (metrics["published"], metrics["sent"], metrics["lost"]) == (3, 3, 0)
     finally:
-        proxy.close()
+        proxy.stop()
     ids = [channel.basic_get(queue, auto_ack=True)[1].message_id for _ in range(3)]
     assert ids == ["outbox-1", "outbox-2", "outbox-3"]
 
@@ -471,7 +462,7 @@ def test_an_http_service_serves_on_its_port_and_exits_0_on_sigterm(variant):
 
 def test_unreachable_servers_and_a_taken_port_are_one_line_and_exit_2(variant):
     closed_redis = f"redis://127.0.0.1:{free_port()}/0"
-    closed_rabbit = url_with_port(RABBITMQ_URL, free_port())
+    closed_rabbit = through(RABBITMQ_URL, free_port())
     cases = [
         ("blog", variant.config("sync", user_url=closed_url(), redis_url=closed_redis), free_port(),
          "blog: Redis is not reachable at 127.0.0.1:"),
