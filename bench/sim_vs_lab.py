@@ -1,0 +1,212 @@
+"""Does the simulation tell the same story as the live lab? The same scenario text on both engines, side by side.
+
+Two scenarios, each written once below as TOML and run unchanged on SimEngine (seed SEED) and on LiveEngine
+(real processes, RabbitMQ, Redis, HTTP, on the wall clock):
+
+  user-down          sync and queue; kill user at 6 s, revive it at 20 s; 20 reads/s, 2 writes/s
+  cache-worker-down  queue and queue with a 5 s cache TTL; kill the cache-worker at 6 s, revive it at 21 s;
+                     20 reads/s, 5 writes/s, so a backlog builds while it is away
+
+Compared per variant (window metrics of sandbox/model/metrics.py, the same code for both engines):
+read.error_rate, write.error_rate, queue.depth_max and staleness.max_s over the fault window, which starts
+after the fault has taken hold and ends a second before the revive, so neither transition is in it; and
+msg.lost over the whole run. (With user down, sync reads fail only once a write has emptied the cache: the
+window starts 4 s after the kill, as a gap of 2-3 s between writes at 2 writes/s is not rare.)
+"sim 10 seeds" is the range of the simulation over seeds 1-10: how much of a difference the arrival noise
+alone makes (the lab's Poisson arrivals come from another random stream).
+
+Agreement: |sim - lab| / max(|lab|, floor) <= TOLERANCE. The floor is what the number is resolved to, so that
+0 vs 0.001 is not "infinitely" different: an error rate to 0.02, a queue depth to 2 messages, staleness to
+0.5 s (the lab reads it once a second; the sim keeps each second's peak), a loss count to 1 message. A row
+where both are exactly 0 agrees trivially; the headline says how many of the agreements are such rows.
+
+The lab shares its RabbitMQ node with whatever else runs on the machine: an idle AMQP connection is held for
+each live run, and if something restarts the node meanwhile (it closes every connection) the run is repeated
+once when the wall budget allows, else its queue-variant numbers are marked. Servers: RABBITMQ_URL,
+RABBITMQ_MANAGEMENT_URL and REDIS_URL, as for the lab.
+
+Run:  PYTHONPATH=. .venv/bin/python bench/sim_vs_lab.py    (about 65 s; at most ~3 min with a repeated run)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import pika
+import pika.exceptions
+
+from bench.live_runs import run_live
+from sandbox.live.errors import LabError
+from sandbox.model.metrics import Measurements
+from sandbox.model.scenario import Scenario, parse_scenario_text
+from sandbox.runner import run_scenario
+from sandbox.sim.engine import SimEngine
+
+SEED = 7
+SIM_SEEDS = range(1, 11)
+TOLERANCE = 0.25
+FLOORS = {"read.error_rate": 0.02, "write.error_rate": 0.02, "queue.depth_max": 2.0, "staleness.max_s": 0.5,
+          "msg.lost": 1.0}
+FAULT_METRICS = ("read.error_rate", "write.error_rate", "queue.depth_max", "staleness.max_s")
+RUN_METRICS = ("msg.lost",)
+WALL_BUDGET_S = 170.0
+
+USER_DOWN = """
+id = "bench-user-down"
+title = "user down, sim vs lab"
+duration = 28
+seed = 7
+
+[load]
+reads_per_s = 20
+writes_per_s = 2
+
+[[timeline]]
+at = 6
+do = "kill"
+target = "user"
+
+[[timeline]]
+at = 20
+do = "revive"
+target = "user"
+"""
+
+CACHE_WORKER_DOWN = """
+id = "bench-cache-worker-down"
+title = "cache-worker down, sim vs lab"
+duration = 28
+seed = 7
+
+[load]
+reads_per_s = 20
+writes_per_s = 5
+
+[variants.queue]
+architecture = "queue"
+
+[variants.queue-ttl]
+architecture = "queue"
+cache.ttl_s = 5
+
+[[timeline]]
+at = 6
+do = "kill"
+target = "cache-worker"
+
+[[timeline]]
+at = 21
+do = "revive"
+target = "cache-worker"
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str
+    fault_window: tuple[float, float]  # [start, end): after the fault took hold, a second before the revive
+
+    @property
+    def scenario(self) -> Scenario:
+        return parse_scenario_text(self.text, f"{self.name}.toml")
+
+
+CASES = (
+    Case("user-down", USER_DOWN, (10.0, 19.0)),
+    Case("cache-worker-down", CACHE_WORKER_DOWN, (7.0, 20.0)),
+)
+
+
+def window_values(m: Measurements, case: Case, duration_s: float) -> dict[str, float | None]:
+    start, end = case.fault_window
+    values = {name: m.observe(name, start, end) for name in FAULT_METRICS}
+    values |= {name: m.observe(name, 0, duration_s) for name in RUN_METRICS}
+    return values
+
+
+def sim_values(case: Case, seed: int) -> dict[str, dict[str, float | None]]:
+    scenario = case.scenario
+    engine = SimEngine(scenario, seed)
+    run_scenario(scenario, engine, seed)
+    return {v.name: window_values(engine.measurements(v.name), case, scenario.duration_s) for v in scenario.variants}
+
+
+def relative_difference(metric: str, sim: float, lab: float) -> float:
+    return abs(sim - lab) / max(abs(lab), FLOORS[metric])
+
+
+def fmt(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric.endswith("error_rate"):
+        return f"{value:.3f}"
+    if metric.endswith("_s"):
+        return f"{value:.2f}"
+    return f"{value:.0f}"
+
+
+def main() -> int:
+    started = time.monotonic()
+    rows = []
+    notes = []
+    for index, case in enumerate(CASES):
+        scenario = case.scenario
+        sim = sim_values(case, SEED)
+        spread = [sim_values(case, seed) for seed in SIM_SEEDS]
+        try:
+            live = run_live(scenario, SEED, started, runs_left=len(CASES) - index - 1, budget_s=WALL_BUDGET_S)
+        except (LabError, pika.exceptions.AMQPError) as exc:
+            print(f"the live lab cannot run: {exc!r}", file=sys.stderr)
+            return 2
+        if live.attempts > 1:
+            notes.append(f"{case.name}: RabbitMQ was restarted by something else during a run, so it was run "
+                         "twice" + (", and it happened again" if live.broker_restarted else ""))
+        elif live.broker_restarted:
+            notes.append(f"{case.name}: RabbitMQ was restarted by something else during the run (no time to repeat "
+                         "it): its queue-variant numbers are not the scenario's")
+        for variant in scenario.variants:
+            lab = window_values(live.measurements[variant.name], case, scenario.duration_s)
+            for metric in (*FAULT_METRICS, *RUN_METRICS):
+                seeds = [s[variant.name][metric] for s in spread if s[variant.name][metric] is not None]
+                rows.append((case, variant, metric, lab[metric], sim[variant.name][metric], seeds,
+                             live.broker_restarted and variant.architecture == "queue"))
+
+    print(f"sim vs lab: the same scenario text on SimEngine (seed {SEED}) and LiveEngine; agreement = "
+          f"|sim - lab| / max(lab, floor) <= {TOLERANCE:.0%}")
+    print(f"{'scenario':<18} {'variant':<10} {'metric':<17} {'window s':<9} {'lab':>7} {'sim':>7} "
+          f"{'sim 10 seeds':>13} {'rel diff':>9}  agree")
+    agree = trivial = compared = 0
+    for case, variant, metric, lab, sim, seeds, tainted in rows:
+        window = case.fault_window if metric in FAULT_METRICS else (0, case.scenario.duration_s)
+        spread = f"{fmt(metric, min(seeds))}-{fmt(metric, max(seeds))}" if seeds else "-"
+        if lab is None or sim is None:
+            verdict, rel_text = "n/a", "-"
+        else:
+            compared += 1
+            rel = relative_difference(metric, sim, lab)
+            ok = rel <= TOLERANCE
+            agree += ok
+            trivial += ok and lab == 0 and sim == 0
+            verdict = ("yes" if ok else "NO") + (" (both 0)" if lab == 0 and sim == 0 else "")
+            rel_text = f"{rel:.0%}"
+        if tainted:
+            verdict += " [broker restarted]"
+        window_text = f"{window[0]:g}-{window[1]:g}"
+        print(f"{case.name:<18} {variant.name:<10} {metric:<17} {window_text:<9} "
+              f"{fmt(metric, lab):>7} {fmt(metric, sim):>7} {spread:>13} {rel_text:>9}  {verdict}")
+    for note in notes:
+        print(f"note: {note}")
+    load1, load5, _ = os.getloadavg()
+    print(f"machine load average {load1:.1f} (1 min) {load5:.1f} (5 min) on {os.cpu_count()} CPUs; "
+          f"wall {time.monotonic() - started:.0f} s")
+    print(f"sim vs lab: {agree} of {compared} numbers agree within {TOLERANCE:.0%} "
+          f"({agree - trivial} of {compared - trivial} that are not 0 on both engines)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
