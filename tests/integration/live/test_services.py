@@ -379,6 +379,18 @@ def start_service(service: str, config: ServiceConfig, port: int | None = None) 
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@contextlib.contextmanager
+def service_process(service: str, config: ServiceConfig, port: int | None = None) -> Iterator[subprocess.Popen]:
+    """A service as its own process for the test's duration; killed at the end if it is still running."""
+    process = start_service(service, config, port)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
 def finished(process: subprocess.Popen, timeout_s: float = 15) -> tuple[int, str]:
     try:
         _, stderr = process.communicate(timeout=timeout_s)
@@ -399,8 +411,7 @@ def test_a_worker_killed_mid_work(queue_variant, cache_redis, channel, ack):
     queue = "cache-invalidation" + queue_variant.suffix
     config = queue_variant.config("queue", knobs={"consumer.ack": ack, "consumer.work_ms": 5000})
     cache_redis.set(queue_variant.cache_key, "stale list")
-    process = start_service("cache-worker", config)
-    try:
+    with service_process("cache-worker", config) as process:
         wait_until(lambda: consumers(channel, queue) == 1, what="the worker process consuming")
         channel.basic_publish("", queue, INVALIDATE_BODY, pika.BasicProperties(delivery_mode=2))
         wait_until(lambda: ready(channel, queue) == 0, what="the message delivered to the worker")
@@ -416,27 +427,18 @@ def test_a_worker_killed_mid_work(queue_variant, cache_redis, channel, ack):
         else:
             assert ready(channel, queue) == 0  # the invalidation is lost ...
         assert cache_redis.get(queue_variant.cache_key) == b"stale list"  # ... and was never applied
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
 
 
 def test_sigterm_lets_the_worker_finish_and_ack_its_message_then_exit_0(queue_variant, cache_redis, channel):
     queue = "cache-invalidation" + queue_variant.suffix
     config = queue_variant.config("queue", knobs={"consumer.work_ms": 500})
     cache_redis.set(queue_variant.cache_key, "stale list")
-    process = start_service("cache-worker", config)
-    try:
+    with service_process("cache-worker", config) as process:
         wait_until(lambda: consumers(channel, queue) == 1, what="the worker process consuming")
         channel.basic_publish("", queue, INVALIDATE_BODY)
         wait_until(lambda: ready(channel, queue) == 0, what="the message delivered")
         process.send_signal(signal.SIGTERM)
         code, stderr = finished(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert code == 0, stderr
     assert not cache_redis.exists(queue_variant.cache_key)
     assert ready(channel, queue) == 0
@@ -444,8 +446,7 @@ def test_sigterm_lets_the_worker_finish_and_ack_its_message_then_exit_0(queue_va
 
 def test_an_http_service_serves_on_its_port_and_exits_0_on_sigterm(variant):
     port = free_port()
-    process = start_service("user", variant.config("sync"), port)
-    try:
+    with service_process("user", variant.config("sync"), port) as process:
         def healthy():
             with contextlib.suppress(httpx.TransportError):
                 return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
@@ -453,10 +454,6 @@ def test_an_http_service_serves_on_its_port_and_exits_0_on_sigterm(variant):
         assert wait_until(healthy, what="user to answer /health") == {"status": "ok", "service": "user"}
         process.send_signal(signal.SIGTERM)
         code, stderr = finished(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert code == 0, stderr
 
 
