@@ -39,7 +39,7 @@ from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, fr
 from sandbox.model.actions import Action
 from sandbox.model.metrics import Measurements
 from sandbox.model.scenario import Scenario, Variant
-from sandbox.model.status import Component, Edge, VariantStatus
+from sandbox.model.status import Component, Edge, VariantStatus, health
 
 HTTP_SERVICES = ("user", "blog", "author")
 POISON_BODY = b'{"action": "invalidateCache", "keys": '  # cut short: not JSON
@@ -420,18 +420,14 @@ class LiveEngine:
     def _status(self, lab: _Lab) -> VariantStatus:
         components = {}
         for name in (*HTTP_SERVICES, "cache-worker"):
-            alive = self.supervisor.alive(f"{lab.variant.name}:{name}")
             metrics = lab.metrics.get(name, {})
+            busy, waiting, workers = metrics.get("busy", 0), metrics.get("waiting", 0), metrics.get("workers", 0)
             if name == "cache-worker" and not lab.config.queue:
-                health = "absent"
-            elif not alive:
-                health = "down"
-            elif metrics.get("workers") and metrics.get("busy", 0) >= metrics["workers"] and metrics.get("waiting"):
-                health = "saturated"
+                state = "absent"
             else:
-                health = "up"
-            components[name] = Component(name, health, metrics.get("busy", 0), metrics.get("waiting", 0),
-                                         metrics.get("workers", 0))
+                state = health(down=not self.supervisor.alive(f"{lab.variant.name}:{name}"), busy=busy,
+                               workers=workers, waiting=waiting)
+            components[name] = Component(name, state, busy, waiting, workers)
         for name in ("broker", "redis"):
             up = "up" if lab.proxies[name].listening else "down"
             components[name] = Component(name, "absent" if name == "broker" and not lab.config.queue else up)

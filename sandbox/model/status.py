@@ -7,6 +7,18 @@ from dataclasses import dataclass, field
 HEALTHS = ("up", "slow", "saturated", "hung", "down", "absent")
 
 
+def health(*, down: bool, hung: bool = False, busy: int = 0, workers: int = 0, waiting: int = 0,
+           degraded: bool = False) -> str:
+    """The diagram's word for a part; saturated means every worker is busy and requests wait in line."""
+    if down:
+        return "down"
+    if hung:
+        return "hung"
+    if workers and busy >= workers and waiting > 0:
+        return "saturated"
+    return "slow" if degraded else "up"
+
+
 @dataclass(frozen=True)
 class Component:
     name: str

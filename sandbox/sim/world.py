@@ -12,7 +12,7 @@ import simpy
 from sandbox.model.actions import Action
 from sandbox.model.knobs import SERVICES
 from sandbox.model.metrics import Measurements
-from sandbox.model.status import Component, Edge, VariantStatus
+from sandbox.model.status import Component, Edge, VariantStatus, health
 from sandbox.sim.broker import Broker, Message
 from sandbox.sim.consumers import CacheWorker, OutboxRelay
 from sandbox.sim.deadlines import Deadlines
@@ -395,14 +395,6 @@ class _Read:
 
 
 def _component(name: str, part: Faults, busy: int, waiting: int, workers: int) -> Component:
-    if part.state == DOWN:
-        health = "down"
-    elif part.state == HUNG:
-        health = "hung"
-    elif workers and busy >= workers and waiting > 0:
-        health = "saturated"
-    elif part.degraded:
-        health = "slow"
-    else:
-        health = "up"
-    return Component(name, health, busy, waiting, workers, part.latency_ms, part.error_rate)
+    state = health(down=part.state == DOWN, hung=part.state == HUNG, busy=busy, workers=workers, waiting=waiting,
+                   degraded=part.degraded)
+    return Component(name, state, busy, waiting, workers, part.latency_ms, part.error_rate)

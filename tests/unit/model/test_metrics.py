@@ -7,6 +7,7 @@ import pytest
 from sandbox.model.actions import action_to_table, parse_action
 from sandbox.model.expectations import Expectation, check
 from sandbox.model.metrics import FRAME_METRICS, Measurements, percentile
+from sandbox.model.status import health
 
 
 def test_percentile_is_nearest_rank():
@@ -97,3 +98,14 @@ def test_an_action_reads_back_from_its_table(table):
     action = parse_action(table, "t")
     assert parse_action(action_to_table(action), "t") == action
     assert action.describe()
+
+
+@pytest.mark.parametrize(("facts", "word"), [
+    ({"down": True, "busy": 8, "workers": 8, "waiting": 3}, "down"),
+    ({"down": False, "hung": True}, "hung"),
+    ({"down": False, "busy": 8, "workers": 8, "waiting": 3, "degraded": True}, "saturated"),
+    ({"down": False, "busy": 8, "workers": 8, "waiting": 0}, "up"),
+    ({"down": False, "busy": 2, "workers": 8, "degraded": True}, "slow"),
+])
+def test_the_diagram_names_a_parts_health_the_same_way_for_both_engines(facts, word):
+    assert health(**facts) == word
