@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 from sandbox.catalog import find_scenario, scenario_paths
+from sandbox.engines import run_one
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS
-from sandbox.model.scenario import Scenario, load_scenario
+from sandbox.model.scenario import load_scenario
 from sandbox.report import format_run, run_document
-from sandbox.runner import RunResult, run_scenario
-from sandbox.sim.engine import SimEngine
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -35,21 +34,6 @@ def _parser() -> argparse.ArgumentParser:
     lab = commands.add_parser("lab", help="a standing live lab on real RabbitMQ and Redis: up, status, down")
     lab.add_argument("action", choices=["up", "status", "down"])
     return parser
-
-
-def run_one(scenario: Scenario, seed: int | None = None, engine_name: str = "sim") -> RunResult:
-    seed = scenario.seed if seed is None else seed
-    if engine_name == "live":
-        from sandbox.live.engine import LiveEngine  # the lab's dependencies load only when asked for
-
-        scenario = scenario.on_live_clock()
-        engine = LiveEngine(scenario, seed)
-    else:
-        engine = SimEngine(scenario, seed)
-    try:
-        return run_scenario(scenario, engine, seed)
-    finally:
-        engine.close()
 
 
 def _cmd_list() -> int:

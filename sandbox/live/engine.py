@@ -32,6 +32,7 @@ from sandbox.live.messaging import delete_topology
 from sandbox.live.probes import QueueProbe
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import check_rabbitmq, redis_or_fake, through
+from sandbox.live.servers import rabbitmq_url as default_rabbitmq_url
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.storage import Storage
@@ -99,7 +100,7 @@ class LiveEngine:
         self.scenario = scenario
         self._standing = standing
         self.seed = scenario.seed if seed is None else seed
-        self.rabbitmq_url = rabbitmq_url or _env_url("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+        self.rabbitmq_url = rabbitmq_url or default_rabbitmq_url()
         self.management_url = management_url or _env_url("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
         check_rabbitmq(self.rabbitmq_url)
         self.redis = redis_or_fake(redis_url or _env_url("REDIS_URL", "redis://127.0.0.1:6379/0"))

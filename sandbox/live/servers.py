@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -13,6 +14,7 @@ import redis
 from sandbox.live.errors import LabError
 from sandbox.live.supervisor import free_port
 
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 START_RABBITMQ = "docker compose up -d rabbitmq (or a local install: rabbitmq-server -detached)"
 START_REDIS = "docker compose up -d redis (or a local install: redis-server --daemonize yes)"
 
@@ -31,6 +33,11 @@ def through(url: str, port: int) -> str:
             credentials += f":{quote(parts.password, safe='')}"
         netloc = f"{credentials}@{netloc}"
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def rabbitmq_url() -> str:
+    """The broker the lab uses: RABBITMQ_URL, else a local node with the default guest user."""
+    return os.environ.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL
 
 
 def _where(url: str) -> str:
