@@ -39,6 +39,23 @@ def format_value(value: float | None, kind: str) -> str:
     return f"{value:,.1f}"
 
 
+def metric_kind(metric: str) -> str:
+    """How a window metric's value reads: a fraction, milliseconds, seconds, a rate or a count."""
+    if metric.endswith(("error_rate", "stale_rate", "hit_rate")):
+        return "pct"
+    if metric.endswith("_ms"):
+        return "ms"
+    if metric == "staleness.max_s":
+        return "s"
+    if metric.endswith("throughput"):
+        return "rate"
+    return "int"
+
+
+def format_metric(value: float | None, metric: str) -> str:
+    return format_value(value, metric_kind(metric))
+
+
 def phases(scenario: Scenario) -> list[tuple[float, float, str]]:
     """(start, end, what happened at the start) for each stretch between timeline moments."""
     bounds = scenario.phase_bounds()

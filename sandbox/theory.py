@@ -1,0 +1,78 @@
+"""What queueing theory predicts for each worker pool: utilisation = arrival rate × hold time ÷ workers.
+
+The hold time is how long one request keeps a worker: its own work plus every synchronous call it waits on.
+At utilisation 1 or more, work arrives faster than the pool finishes it and the line grows without bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.model.status import VariantStatus
+
+
+@dataclass(frozen=True)
+class PoolLoad:
+    service: str
+    arrivals_per_s: float
+    hold_ms: float
+    workers: int
+
+    @property
+    def utilisation(self) -> float:
+        if self.arrivals_per_s == 0:
+            return 0.0
+        return self.arrivals_per_s * self.hold_ms / 1000.0 / self.workers
+
+    def explain(self) -> str:
+        hold = "forever" if math.isinf(self.hold_ms) else f"{self.hold_ms:,.1f} ms"
+        rho = self.utilisation
+        text = (f"{self.service}: {self.arrivals_per_s:.1f} req/s × {hold} ÷ {self.workers} workers = "
+                + ("∞" if math.isinf(rho) else f"{rho:.0%}") + " busy")
+        if rho >= 1:
+            text += " — more work arrives than the pool can finish, so requests wait in a growing line"
+        return text
+
+
+def _call_ms(knobs: dict[str, Any], status: VariantStatus, callee: str, callee_work_ms: float) -> float:
+    """How long a caller's worker waits on one synchronous call to `callee`."""
+    timeout_ms = knobs["http.timeout_s"] * 1000.0 or math.inf
+    part = status.components[callee]
+    if part.health == "down":
+        return knobs["http.rtt_ms"]
+    if part.health == "hung":
+        return timeout_ms
+    return min(knobs["http.rtt_ms"] + part.latency_ms + callee_work_ms, timeout_ms)
+
+
+def pool_loads(knobs: dict[str, Any], status: VariantStatus, hit_rate: float | None) -> list[PoolLoad]:
+    """The predicted load on every pool of one variant, from its knobs, its faults and the cache's hit rate."""
+    reads, writes = knobs["load.reads_per_s"], knobs["load.writes_per_s"]
+    sync = status.architecture == "sync"
+    miss = 1.0 - (hit_rate if hit_rate is not None else 1.0)
+    work = {name: knobs[f"services.{name}.service_ms"] for name in ("author", "blog", "user")}
+    authors = knobs["blog.authors_per_page"]
+
+    blog_hold = work["blog"] + miss * knobs["db.read_ms"]
+    user_arrivals = knobs["load.profile_updates_per_s"]
+    author_hold = work["author"] + knobs["db.write_ms"]
+    if sync:
+        user_ms = _call_ms(knobs, status, "user", work["user"])
+        calls = 1 if status.components["user"].health in ("down", "hung") else authors
+        if miss:
+            blog_hold += miss * calls * user_ms
+        user_arrivals += reads * miss * calls
+        author_hold += _call_ms(knobs, status, "blog", work["blog"])
+    else:
+        author_hold += knobs["broker.rtt_ms"] + (knobs["broker.fsync_ms"] if knobs["publish.confirms"] else 0.0)
+    blog_arrivals = reads + (writes if sync else 0.0)
+    loads = [
+        PoolLoad("author", writes, author_hold, knobs["services.author.workers"]),
+        PoolLoad("blog", blog_arrivals, blog_hold, knobs["services.blog.workers"]),
+        PoolLoad("user", user_arrivals, work["user"], knobs["services.user.workers"]),
+    ]
+    if not sync:
+        loads.append(PoolLoad("cache-worker", writes, knobs["consumer.work_ms"], knobs["consumer.count"]))
+    return loads

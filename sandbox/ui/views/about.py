@@ -1,0 +1,21 @@
+"""About: what each box on the diagram is in a real deployment, and how to start the live lab."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from sandbox.diagram import HEALTH_WORDS
+from sandbox.engines import live_unavailable
+
+before, after = (Path(__file__).parent.parent / "about.md").read_text(encoding="utf-8").split("<!-- colours -->")
+st.title("📮 About Post Office Lab")
+st.markdown(before)
+st.markdown("### Colours on the diagram")
+for name, words in HEALTH_WORDS.items():
+    st.markdown(f"- **{name}**: {words}")
+st.markdown(after)
+reason = live_unavailable()
+if reason:
+    st.warning(f"Live lab here: unavailable — {reason}", icon="🔌")
+else:
+    st.success("Live lab here: RabbitMQ answers; the Scenarios page can run scenarios for real.", icon="🔌")

@@ -1,0 +1,137 @@
+"""Scenarios: pick or upload one, read it, run it on either engine, check its expectations."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from sandbox.catalog import scenario_paths
+from sandbox.charts import frames_of
+from sandbox.engines import ENGINES, live_unavailable, run_one
+from sandbox.html_report import html_report
+from sandbox.live.errors import LabError
+from sandbox.model.errors import ScenarioError
+from sandbox.model.periods import fault_periods
+from sandbox.model.scenario import load_scenario, parse_scenario_text
+from sandbox.report import PHASE_COLUMNS, phase_table, run_document
+from sandbox.ui import widgets
+
+RUN = "scenario_run"
+
+
+def _chosen_scenario():
+    """The scenario the learner picked or uploaded, or None after showing why there is none."""
+    source = st.radio("scenario", ["from the catalogue", "upload a TOML file"], horizontal=True,
+                      label_visibility="collapsed", key="source")
+    if source == "upload a TOML file":
+        upload = st.file_uploader("scenario file", type=["toml"], key="upload")
+        if upload is None:
+            st.info("Upload a scenario file — the format is in the README and in every file of `scenarios/`.")
+            return None
+        try:
+            return parse_scenario_text(upload.getvalue().decode("utf-8"), upload.name, default_id="uploaded")
+        except UnicodeDecodeError:
+            st.error(f"{upload.name}: not a text file; a scenario is TOML in UTF-8")
+        except ScenarioError as exc:
+            st.error(str(exc))
+        return None
+    catalogue = {}
+    for path in scenario_paths():
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            st.error(str(exc))
+            continue
+        catalogue[scenario.id] = scenario
+    picked = st.selectbox("scenario", list(catalogue), key="scenario_id",
+                          format_func=lambda sid: f"{sid} — {catalogue[sid].title}")
+    return catalogue[picked]
+
+
+def _describe(scenario) -> None:
+    st.subheader(scenario.title)
+    st.write(scenario.summary)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Variants**")
+        for v in scenario.variants:
+            knobs = ", ".join(f"`{k} = {val}`" for k, val in v.knobs.items())
+            st.markdown(f"- **{v.name}** ({v.architecture}){': ' + knobs if knobs else ''}")
+    with right:
+        st.markdown(f"**Timeline** ({scenario.duration_s:g} s)")
+        for a in scenario.timeline:
+            st.markdown(f"- {a.at:g} s — {a.describe()}")
+        if not scenario.timeline:
+            st.markdown("- nothing happens: the steady state")
+
+
+def _engine_choice() -> str:
+    engine = st.segmented_control("engine", list(ENGINES), format_func=ENGINES.get, default="sim", key="engine",
+                                  required=True)
+    if engine == "live":
+        reason = live_unavailable()
+        if reason:
+            st.warning(f"The live lab is unavailable: {reason}", icon="🔌")
+            return ""
+        st.caption("The lab runs real processes, RabbitMQ and Redis on the wall clock"
+                   " (the scenario's `[live] duration`); the simulation's prediction is drawn dashed beside it.")
+    return engine
+
+
+def _run(scenario, engine: str) -> None:
+    try:
+        with st.spinner("running on the live lab…" if engine == "live" else "simulating…"):
+            result = run_one(scenario, engine_name=engine)
+            prediction = None
+            if engine == "live":
+                prediction = run_one(scenario.on_live_clock(), engine_name="sim").engine.frames()
+    except LabError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[RUN] = (result, prediction)
+
+
+def _show(result, prediction) -> None:
+    s = result.scenario
+    held = sum(v.passed for v in result.verdicts)
+    st.markdown(f"#### {'✅' if result.passed else '❌'} {held}/{len(result.verdicts)} expectations hold "
+                f"· {result.engine.name} · seed {result.seed} · {result.wall_s:.2f} s wall")
+    widgets.verdicts(result.verdicts, s.duration_s)
+    for note in sorted(set(result.notes)):
+        st.caption(f"note: {note}")
+    frames = result.engine.frames()
+    marks = [(a.at, a.describe()) for a in s.timeline]
+    for column, variant in zip(st.columns(len(s.variants)), s.variants, strict=True):
+        with column:
+            st.markdown(f"### {variant.name} <span style='font-size:0.6em;color:#777'>{variant.architecture}</span>",
+                        unsafe_allow_html=True)
+            widgets.charts(frames_of(frames, variant.name), (0.0, s.duration_s),
+                           fault_periods(s.timeline, variant.name), marks,
+                           prediction=None if prediction is None else frames_of(prediction, variant.name))
+    st.markdown("**By phase**")
+    header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]
+    for variant in s.variants:
+        st.caption(variant.name)
+        rows = phase_table(s, result.engine.measurements(variant.name))
+        st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch")
+    st.subheader("What happened")
+    widgets.event_log(result.engine.log(), limit=40)
+    a, b = st.columns(2)
+    a.download_button("⬇️ run as JSON", json.dumps(run_document(result), indent=1), f"{s.id}.json",
+                      mime="application/json", on_click="ignore", key="download_json")
+    b.download_button("⬇️ report (HTML with the charts)", lambda: html_report(result, prediction), f"{s.id}.html",
+                      mime="text/html", on_click="ignore", key="download_html")
+
+
+st.title("🎬 Scenarios")
+st.caption("A scenario is data: a load, variants, a timeline of faults and the expectations it must meet. "
+           "Run one and check the claims yourself.")
+scenario = _chosen_scenario()
+if scenario is not None:
+    _describe(scenario)
+    engine = _engine_choice()
+    if st.button("▶ run", type="primary", disabled=not engine, key="run"):
+        _run(scenario, engine)
+    played = st.session_state.get(RUN)
+    if played is not None and played[0].scenario.id == scenario.id:
+        _show(*played)
