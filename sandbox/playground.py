@@ -92,9 +92,11 @@ class Playground:
     def heal_everything(self) -> list[str]:
         """Revive every killed part and clear every latency, error rate and hang, in every variant."""
         notes: list[str] = []
+        statuses = self.engine.status()
         for variant in self.variants:
             faults = open_faults(self.recorded, variant.name)
-            for target in TARGETS:
+            parts = statuses[variant.name].components
+            for target in (t for t in TARGETS if parts[t].health != "absent"):
                 kinds = {p.kind for p in faults if p.target == target}
                 if "down" in kinds:
                     notes += self.act(Action("revive", target=target, variant=variant.name))
@@ -139,10 +141,8 @@ class Playground:
         return start, frames
 
     def predicted_loads(self, variant: str) -> list[PoolLoad]:
-        """Queueing theory's load on each pool of `variant`, from its knobs, faults and recent hit rate."""
-        end = float(int(self.now))
-        hit_rate = self.engine.measurements(variant).observe("cache.hit_rate", max(0.0, end - 10), end) if end else None
-        return pool_loads(self.knobs(variant), self.engine.status()[variant], hit_rate)
+        """Queueing theory's load on each pool of `variant`, from its knobs and faults."""
+        return pool_loads(self.knobs(variant), self.engine.status()[variant])
 
     def recording(self) -> Scenario:
         """The session so far as a scenario: the same variants and seed, every action at its moment."""

@@ -47,11 +47,25 @@ def _call_ms(knobs: dict[str, Any], status: VariantStatus, callee: str, callee_w
     return min(knobs["http.rtt_ms"] + part.latency_ms + callee_work_ms, timeout_ms)
 
 
-def pool_loads(knobs: dict[str, Any], status: VariantStatus, hit_rate: float | None) -> list[PoolLoad]:
-    """The predicted load on every pool of one variant, from its knobs, its faults and the cache's hit rate."""
+def miss_fraction(knobs: dict[str, Any], status: VariantStatus) -> float:
+    """Reads that miss the cache: one after each invalidation or expiry while the cache refills; all of them
+    while it cannot refill (Redis failing, or in sync the User Service every rebuild needs)."""
+    reads, writes = knobs["load.reads_per_s"], knobs["load.writes_per_s"]
+    broken = ("down", "hung")
+    if status.components["redis"].health in broken or (
+            status.architecture == "sync" and status.components["user"].health in broken):
+        return 1.0
+    if reads == 0:
+        return 0.0
+    expiries_per_s = 1.0 / knobs["cache.ttl_s"] if knobs["cache.ttl_s"] else 0.0
+    return min(1.0, (writes + expiries_per_s) / reads)
+
+
+def pool_loads(knobs: dict[str, Any], status: VariantStatus) -> list[PoolLoad]:
+    """The predicted load on every pool of one variant, from its knobs and its faults."""
     reads, writes = knobs["load.reads_per_s"], knobs["load.writes_per_s"]
     sync = status.architecture == "sync"
-    miss = 1.0 - (hit_rate if hit_rate is not None else 1.0)
+    miss = miss_fraction(knobs, status)
     work = {name: knobs[f"services.{name}.service_ms"] for name in ("author", "blog", "user")}
     authors = knobs["blog.authors_per_page"]
 
