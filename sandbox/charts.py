@@ -73,14 +73,33 @@ def panel_rows(frames: Iterable[Frame], chosen: Panel, source: str = "measured")
 def panel_spec(frames: list[Frame], key: str, domain_s: tuple[float, float], periods: Iterable[Period] = (),
                marks: Iterable[tuple[float, str]] = (), height_px: int = 150,
                prediction: list[Frame] | None = None) -> dict[str, Any]:
-    """One panel as a Vega-Lite spec: a line per series over `domain_s`, faults shaded, moments as rules.
-
-    A frame's second t is drawn at its end, t + 1, so a fault at 10 s shades the frames that came after it.
-    With `prediction` (the simulation's frames of the same run), the lab's lines are solid and the
-    simulation's dashed."""
+    """One panel of one variant as a Vega-Lite spec: a line per series over `domain_s`, faults shaded,
+    moments as rules. With `prediction` (the simulation's frames of the same run), the lab's lines are solid
+    and the simulation's dashed."""
     chosen = panel(key)
+    rows = panel_rows(frames, chosen, "lab" if prediction is not None else "measured")
+    if prediction is not None:
+        rows += panel_rows(prediction, chosen, "simulation")
+    names = [name for name, _ in chosen.series]
+    return _spec(chosen.title, rows, names, domain_s, periods, marks, height_px, chosen.log_scale,
+                 dashed=prediction is not None)
+
+
+def comparison_spec(frames: list[Frame], metric: str, variants: list[str], domain_s: tuple[float, float],
+                    periods: Iterable[Period] = (), marks: Iterable[tuple[float, str]] = (),
+                    height_px: int = 150) -> dict[str, Any]:
+    """One per-second metric with a line per variant, to compare the architectures on one axis."""
+    rows = [{"t": f["t"] + 1, "series": f["variant"], "value": round(float(f[metric]), 3), "source": "measured"}
+            for f in frames if f.get(metric) is not None and f.get("variant") in variants]
+    return _spec(metric, rows, variants, domain_s, periods, marks, height_px, log_scale=False, dashed=False)
+
+
+def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tuple[float, float],
+          periods: Iterable[Period], marks: Iterable[tuple[float, str]], height_px: int, log_scale: bool,
+          dashed: bool) -> dict[str, Any]:
+    """Lines of `rows` (a frame's second t drawn at its end, t + 1, so a fault at 10 s shades the seconds
+    after it), fault periods as shaded bands, timeline moments as dashed rules."""
     start_s, end_s = domain_s
-    x = {"field": "t", "type": "quantitative", "title": "scenario time (s)", "scale": {"domain": [start_s, end_s]}}
     layers: list[dict[str, Any]] = []
     bands = [{"start": max(p.start_s, start_s), "end": min(end_s if p.end_s is None else p.end_s, end_s),
               "fault": p.label, "kind": p.kind}
@@ -104,31 +123,29 @@ def panel_spec(frames: list[Frame], key: str, domain_s: tuple[float, float], per
             "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#555555"},
             "encoding": {"x": {"field": "t", "type": "quantitative"}, "tooltip": [{"field": "what"}]},
         })
-    y_scale: dict[str, Any] = {"type": "log"} if chosen.log_scale else {"zero": True}
-    names = [name for name, _ in chosen.series]
-    rows = panel_rows(frames, chosen, "lab" if prediction is not None else "measured")
-    if prediction is not None:
-        rows += panel_rows(prediction, chosen, "simulation")
-    layers.append({
+    line: dict[str, Any] = {
         "data": {"values": rows},
         "mark": {"type": "line", "interpolate": "monotone", "point": False, "strokeWidth": 1.8},
         "encoding": {
-            "x": x,
-            "y": {"field": "value", "type": "quantitative", "title": None, "scale": y_scale},
+            "x": {"field": "t", "type": "quantitative", "title": "scenario time (s)",
+                  "scale": {"domain": [start_s, end_s]}},
+            "y": {"field": "value", "type": "quantitative", "title": None,
+                  "scale": {"type": "log"} if log_scale else {"zero": True}},
             "color": {"field": "series", "type": "nominal", "title": None,
                       "scale": {"domain": names, "range": list(_SERIES_COLOURS[:len(names)])},
                       "legend": {"orient": "top", "direction": "horizontal"}},
             "tooltip": [{"field": "t", "title": "t (s)"}, {"field": "series"}, {"field": "value"},
                         {"field": "source"}],
         },
-    })
-    if prediction is not None:
-        layers[-1]["encoding"]["strokeDash"] = {
+    }
+    if dashed:
+        line["encoding"]["strokeDash"] = {
             "field": "source", "type": "nominal", "title": None,
             "scale": {"domain": ["lab", "simulation"], "range": [[1, 0], [5, 4]]},
             "legend": {"orient": "top", "direction": "horizontal"}}
+    layers.append(line)
     return {
-        "title": {"text": chosen.title, "fontSize": 12, "anchor": "start"},
+        "title": {"text": title, "fontSize": 12, "anchor": "start"},
         "height": height_px,
         "autosize": {"type": "fit-x", "contains": "padding"},
         "layer": layers,

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pandas as pd
 import streamlit as st
 
-from sandbox.charts import PANEL_KEYS, panel_spec
+from sandbox.charts import PANEL_KEYS, frames_of, panel_spec
 from sandbox.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology_dot
 from sandbox.headlines import Headline
 from sandbox.model.expectations import Verdict
-from sandbox.model.periods import Period
+from sandbox.model.periods import Period, fault_periods
 from sandbox.model.status import VariantStatus
-from sandbox.report import format_metric
+from sandbox.report import PHASE_COLUMNS, format_metric, phase_table
+from sandbox.runner import RunResult
+
+
+def variant_heading(name: str, architecture: str) -> None:
+    st.markdown(f"### {name} <span style='font-size:0.6em;color:#777'>{architecture}</span>", unsafe_allow_html=True)
 
 
 def diagram(status: VariantStatus) -> None:
@@ -59,3 +65,30 @@ def verdicts(items: list[Verdict], duration_s: float) -> None:
         st.markdown(f"{mark} **{e.describe(duration_s)}** — observed **{observed}**")
         if e.why:
             st.caption(e.why)
+
+
+def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
+    """A finished run: the verdicts, each variant's charts (the simulation's prediction dashed beside a lab run),
+    the phase tables and the event log."""
+    s = result.scenario
+    held = sum(v.passed for v in result.verdicts)
+    st.markdown(f"#### {'✅' if result.passed else '❌'} {held}/{len(result.verdicts)} expectations hold "
+                f"· {result.engine.name} · seed {result.seed} · {result.wall_s:.2f} s wall")
+    verdicts(result.verdicts, s.duration_s)
+    for note in sorted(set(result.notes)):
+        st.caption(f"note: {note}")
+    frames = result.engine.frames()
+    marks = [(a.at, a.describe()) for a in s.timeline]
+    for column, variant in zip(st.columns(len(s.variants)), s.variants, strict=True):
+        with column:
+            variant_heading(variant.name, variant.architecture)
+            charts(frames_of(frames, variant.name), (0.0, s.duration_s), fault_periods(s.timeline, variant.name),
+                   marks, prediction=None if prediction is None else frames_of(prediction, variant.name))
+    st.markdown("**By phase**")
+    header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]
+    for variant in s.variants:
+        st.caption(variant.name)
+        rows = phase_table(s, result.engine.measurements(variant.name))
+        st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch")
+    st.subheader("What happened")
+    event_log(result.engine.log(), limit=40)

@@ -1,7 +1,146 @@
-"""Lessons: coming with the lessons issue."""
+"""Lessons: predict → act → observe → explain, one step at a time, on the simulation."""
 
 import streamlit as st
 
-st.title("Lessons")
-st.info("The lessons content is not written yet: it arrives with the lessons issue. Until then, the Playground and "
-        "the Scenarios pages show every behaviour the lessons will teach.")
+from sandbox.charts import comparison_spec
+from sandbox.lesson_run import LessonRun
+from sandbox.model.periods import fault_periods
+from sandbox.ui import session, widgets
+
+lessons = session.lessons()
+progress = session.progress()
+
+
+def _run(lesson) -> LessonRun:
+    """The lesson's stepper for this session, brought to the step the learner's progress says."""
+    runs = st.session_state.setdefault("lesson_runs", {})
+    run = runs.get(lesson.id)
+    if run is None:
+        run = runs[lesson.id] = LessonRun(lesson)
+        for _ in range(progress.lesson(lesson.id).step):
+            run.next_step()
+    return run
+
+
+def _mark(lesson) -> str:
+    mine = progress.lessons.get(lesson.id)
+    if mine is None:
+        return "○"
+    return "✅" if mine.completed else "◐"
+
+
+def _predict(lesson, run: LessonRun) -> None:
+    mine = progress.lesson(lesson.id)
+    mine.answers[run.step_index] = st.session_state[f"choice:{lesson.id}:{run.step_index}"]
+    run.play_step()
+    if run.done:
+        mine.completed = True
+
+
+def _next(lesson, run: LessonRun) -> None:
+    run.next_step()
+    progress.lesson(lesson.id).step = run.step_index
+
+
+def _reset(lesson, run: LessonRun) -> None:
+    run.reset()
+    progress.lessons.pop(lesson.id, None)
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"choice:{lesson.id}:")]:
+        del st.session_state[key]
+
+
+def _observe(run: LessonRun) -> None:
+    step = run.step
+    engine = run.engine
+    start_s, end_s = run.step_window()
+    timeline = run.scenario.timeline if step.run is None else engine.scenario.timeline
+    frames = [f for f in engine.frames() if f["t"] < end_s]
+    variants = list(engine.worlds)
+    marks = [(a.at, a.describe()) for a in timeline if a.at <= end_s]
+    periods = fault_periods([a for a in timeline if a.at <= end_s])
+    for column, metric in zip(st.columns(min(len(step.watch), 2)) * 2, step.watch, strict=False):
+        with column:
+            spec = comparison_spec(frames, metric, variants, (0.0, end_s), periods, marks)
+            st.vega_lite_chart(spec, width="stretch", height=spec["height"])
+    st.caption(f"this step ran from {start_s:g} s to {end_s:g} s; earlier seconds are the steps before it")
+
+
+def _step(lesson, run: LessonRun) -> None:
+    step = run.step
+    index = run.step_index
+    st.progress((index + run.played) / len(lesson.steps),
+                text=f"step {index + 1} of {len(lesson.steps)}: {step.title}")
+    st.markdown(f"### {index + 1}. {step.title}")
+    st.markdown(f"**Predict.** {step.predict}")
+    key = f"choice:{lesson.id}:{index}"
+    saved = progress.lessons.get(lesson.id)
+    if key not in st.session_state and saved is not None and index in saved.answers:
+        st.session_state[key] = saved.answers[index]
+    st.radio("your prediction", range(len(step.choices)), format_func=lambda i: step.choices[i], index=None,
+             key=key, disabled=run.played, label_visibility="collapsed")
+    if step.hint and not run.played:
+        with st.expander("a hint"):
+            st.markdown(step.hint)
+    chosen = st.session_state.get(key)
+    if not run.played:
+        if step.run:
+            act = f"play the scenario `{step.run}`"
+        else:
+            act = "; ".join(a.describe() for a in step.actions) or "change nothing"
+        st.markdown(f"**Act.** {act}, then watch for {step.observe_s:g} s.")
+        st.button("▶ lock in my prediction and run it", type="primary", disabled=chosen is None,
+                  on_click=_predict, args=(lesson, run), key="play_step")
+        return
+    st.markdown("**Observe.**")
+    _observe(run)
+    if run.is_correct(chosen):
+        st.success(f"You predicted it: {step.choices[step.answer]}. {step.why}", icon="🎯")
+    else:
+        st.error(f"Not quite — what happened: {step.choices[step.answer]}. {step.why}", icon="🔍")
+    st.markdown("**What the run shows** (checked on every run):")
+    widgets.verdicts(run.verdicts, run.step_window()[1])
+    for note in sorted(set(run.notes)):
+        st.caption(f"note: {note}")
+    st.markdown("**Explain.**")
+    st.markdown(step.explain)
+    if run.done:
+        st.success("Lesson complete. Pick the next one on the left, or try it yourself in the Playground.",
+                   icon="🎉")
+    else:
+        st.button("next step →", type="primary", on_click=_next, args=(lesson, run), key="next_step")
+
+
+def _progress_files() -> None:
+    with st.sidebar:
+        st.subheader("Your progress")
+        st.download_button("⬇️ save progress", progress.to_json(), "post-office-lab-progress.json",
+                           mime="application/json", on_click="ignore", key="save_progress")
+        upload = st.file_uploader("load progress", type=["json"], key="load_progress")
+        if upload is not None and st.session_state.get("loaded_progress") != upload.file_id:
+            message = session.load_progress(upload.getvalue())
+            st.session_state["loaded_progress"] = upload.file_id
+            if message:
+                st.error(message)
+            else:
+                st.session_state.pop("lesson_runs", None)
+                st.rerun()
+
+
+st.title("📚 Lessons")
+if isinstance(lessons, str):
+    st.error(lessons)
+    st.stop()
+_progress_files()
+by_id = {lesson.id: lesson for lesson in lessons}
+ids = list(by_id)
+chosen_id = st.sidebar.radio("lesson", ids, key="lesson_id",
+                             format_func=lambda i: f"{ids.index(i) + 1}. {by_id[i].title}")
+st.sidebar.caption(" ".join(f"{ids.index(i) + 1}{_mark(by_id[i])}" for i in ids) + "  (✅ done · ◐ started)")
+lesson = by_id[chosen_id]
+run = _run(lesson)
+st.header(lesson.title)
+st.markdown(f"**Goal:** {lesson.goal}")
+if run.step_index == 0 and not run.played:
+    st.markdown(lesson.intro)
+_step(lesson, run)
+st.button("↺ start this lesson again", on_click=_reset, args=(lesson, run), key="reset_lesson")

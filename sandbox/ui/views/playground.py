@@ -157,9 +157,7 @@ def header() -> None:
 
 def variant_column(name: str, statuses, frames: list[dict], start_s: float) -> None:
     status = statuses[name]
-    architecture = status.architecture
-    st.markdown(f"### {name} <span style='font-size:0.6em;color:#777'>{architecture}</span>",
-                unsafe_allow_html=True)
+    widgets.variant_heading(name, status.architecture)
     widgets.diagram(status)
     measurements = pg.engine.measurements(name)
     widgets.tiles(headlines(measurements, status, pg.now))

@@ -2,18 +2,15 @@
 
 import json
 
-import pandas as pd
 import streamlit as st
 
 from sandbox.catalog import scenario_paths
-from sandbox.charts import frames_of
 from sandbox.engines import ENGINES, live_unavailable, run_one
 from sandbox.html_report import html_report
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
-from sandbox.model.periods import fault_periods
 from sandbox.model.scenario import load_scenario, parse_scenario_text
-from sandbox.report import PHASE_COLUMNS, phase_table, run_document
+from sandbox.report import run_document
 from sandbox.ui import widgets
 
 RUN = "scenario_run"
@@ -93,29 +90,7 @@ def _run(scenario, engine: str) -> None:
 
 def _show(result, prediction) -> None:
     s = result.scenario
-    held = sum(v.passed for v in result.verdicts)
-    st.markdown(f"#### {'✅' if result.passed else '❌'} {held}/{len(result.verdicts)} expectations hold "
-                f"· {result.engine.name} · seed {result.seed} · {result.wall_s:.2f} s wall")
-    widgets.verdicts(result.verdicts, s.duration_s)
-    for note in sorted(set(result.notes)):
-        st.caption(f"note: {note}")
-    frames = result.engine.frames()
-    marks = [(a.at, a.describe()) for a in s.timeline]
-    for column, variant in zip(st.columns(len(s.variants)), s.variants, strict=True):
-        with column:
-            st.markdown(f"### {variant.name} <span style='font-size:0.6em;color:#777'>{variant.architecture}</span>",
-                        unsafe_allow_html=True)
-            widgets.charts(frames_of(frames, variant.name), (0.0, s.duration_s),
-                           fault_periods(s.timeline, variant.name), marks,
-                           prediction=None if prediction is None else frames_of(prediction, variant.name))
-    st.markdown("**By phase**")
-    header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]
-    for variant in s.variants:
-        st.caption(variant.name)
-        rows = phase_table(s, result.engine.measurements(variant.name))
-        st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch")
-    st.subheader("What happened")
-    widgets.event_log(result.engine.log(), limit=40)
+    widgets.run_result(result, prediction)
     a, b = st.columns(2)
     a.download_button("⬇️ run as JSON", json.dumps(run_document(result), indent=1), f"{s.id}.json",
                       mime="application/json", on_click="ignore", key="download_json")
