@@ -70,3 +70,13 @@ def test_the_about_page_names_the_real_ports():
     text = "\n".join(m.value for m in at.markdown)
     assert "5672" in text and "15672" in text and "6379" in text
     assert at.warning or at.success  # the live lab's availability, in words
+
+
+def test_the_engine_switch_says_why_the_live_lab_is_unavailable(monkeypatch):
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:1/%2F")
+    at = app("scenarios")
+    at.segmented_control(key="engine").set_value("live").run()
+    [warning] = at.warning
+    assert "RabbitMQ is not reachable at 127.0.0.1:1" in warning.value
+    assert "docker compose up -d rabbitmq" in warning.value
+    assert at.button(key="run").disabled
