@@ -71,6 +71,7 @@ def _step() -> None:
 def _reset() -> None:
     session.replace_playground(Playground(tuple(st.session_state["presets"]), seed=int(st.session_state["seed"])))
     st.session_state["notes"] = []
+    st.session_state["speed"] = "1×"
     session.touched()
 
 
