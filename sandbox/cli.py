@@ -1,16 +1,20 @@
-"""Command line: python -m sandbox list | run | check | knobs."""
+"""Command line: python -m sandbox list | run | check | lessons | knobs | lab."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from sandbox.catalog import find_scenario, scenario_paths
 from sandbox.engines import run_one
+from sandbox.lesson_run import play_lesson
+from sandbox.lessons import CARDS_PATH, LESSON_DIR, display_path, lesson_paths, load_cards, load_lesson
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
+from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
 from sandbox.model.scenario import load_scenario
 from sandbox.report import format_run, run_document
@@ -29,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="sim: the simulation (default); live: real processes, RabbitMQ and Redis")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--json", metavar="PATH", type=Path, help="also write the run (frames, verdicts) as JSON")
-    commands.add_parser("check", help="run every scenario and summarise")
+    commands.add_parser("check", help="run every scenario and every lesson's steps, check the interview cards")
+    commands.add_parser("lessons", help="list the lessons in lessons/ and count the interview cards")
     commands.add_parser("knobs", help="list every knob with its default and meaning")
     lab = commands.add_parser("lab", help="a standing live lab on real RabbitMQ and Redis: up, status, down")
     lab.add_argument("action", choices=["up", "status", "down"])
@@ -71,6 +76,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check() -> int:
+    """Exit 0 when everything holds, 1 when a claim fails, 2 when a file is bad."""
+    return max(_check_scenarios(), _check_lessons(), _check_cards())
+
+
+def _check_scenarios() -> int:
     status = EXIT_OK
     held_total = checked = 0
     for path in scenario_paths():
@@ -88,11 +98,75 @@ def _cmd_check() -> int:
         print(f"{mark} {scenario.id:28} {held}/{len(result.verdicts)} expectations hold  ({result.wall_s:.2f} s)")
         for verdict in result.verdicts:
             if not verdict.passed:
-                observed = "nothing measured" if verdict.observed is None else f"{verdict.observed:.4g}"
-                print(f"    ✗ {verdict.expectation.describe(scenario.duration_s)}: observed {observed}")
-        if not result.passed and status == EXIT_OK:
-            status = EXIT_FAILED
+                print(f"    ✗ {_failed(verdict, scenario.duration_s)}")
+        if not result.passed:
+            status = max(status, EXIT_FAILED)
     print(f"{len(scenario_paths())} scenarios, {held_total}/{checked} expectations hold")
+    return status
+
+
+def _check_lessons() -> int:
+    """Step through every lesson as a learner would; every step's claims must hold."""
+    status = EXIT_OK
+    held_total = checked = 0
+    paths = lesson_paths()
+    for path in paths:
+        try:
+            lesson = load_lesson(path)
+        except ScenarioError as exc:
+            print(f"✗ {path.stem}: INVALID — {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        started = time.perf_counter()
+        steps = play_lesson(lesson)
+        wall_s = time.perf_counter() - started
+        verdicts = [v for step in steps for v in step]
+        held = sum(v.passed for v in verdicts)
+        held_total += held
+        checked += len(verdicts)
+        mark = "✓" if held == len(verdicts) else "✗"
+        print(f"{mark} {path.stem:28} {held}/{len(verdicts)} expectations hold  ({wall_s:.2f} s)")
+        for number, (step, step_verdicts) in enumerate(zip(lesson.steps, steps, strict=True), start=1):
+            for verdict in step_verdicts:
+                if not verdict.passed:
+                    print(f"    ✗ step {number} {step.title!r}: {_failed(verdict, 0)}")
+        if held < len(verdicts):
+            status = max(status, EXIT_FAILED)
+    print(f"{len(paths)} lessons, {held_total}/{checked} expectations hold")
+    return status
+
+
+def _check_cards() -> int:
+    try:
+        cards = load_cards()
+    except ScenarioError as exc:
+        print(f"✗ interview cards: INVALID — {exc}")
+        return EXIT_BAD_INPUT
+    print(f"✓ {len(cards)} interview cards, each naming a scenario that exists")
+    return EXIT_OK
+
+
+def _failed(verdict: Verdict, duration_s: float) -> str:
+    observed = "nothing measured" if verdict.observed is None else f"{verdict.observed:.4g}"
+    return f"{verdict.expectation.describe(duration_s)}: observed {observed}"
+
+
+def _cmd_lessons() -> int:
+    status = EXIT_OK
+    for path in lesson_paths():
+        try:
+            lesson = load_lesson(path)
+        except ScenarioError as exc:
+            print(f"{path.stem:28} INVALID: {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        print(f"{path.stem:28} {len(lesson.steps):>2} steps  {lesson.title}")
+    try:
+        cards = f"{len(load_cards())} interview cards"
+    except ScenarioError as exc:
+        cards = f"interview cards INVALID: {exc}"
+        status = EXIT_BAD_INPUT
+    print(f"{len(lesson_paths())} lessons in {display_path(LESSON_DIR)}/; {cards} in {display_path(CARDS_PATH)}")
     return status
 
 
@@ -142,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "check":
             return _cmd_check()
+        if args.command == "lessons":
+            return _cmd_lessons()
         if args.command == "lab":
             return _cmd_lab(args.action)
         return _cmd_knobs()

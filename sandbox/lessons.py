@@ -104,20 +104,28 @@ def load_lessons(directory: Path = LESSON_DIR) -> list[Lesson]:
 
 
 def load_lesson(path: str | Path) -> Lesson:
-    return parse_lesson_text(_read(path), str(path))
+    return parse_lesson_text(_read(path), display_path(path))
 
 
 def load_cards(path: str | Path = CARDS_PATH) -> list[Card]:
-    return parse_cards_text(_read(path), str(path))
+    return parse_cards_text(_read(path), display_path(path))
+
+
+def display_path(path: str | Path) -> str:
+    """A path as messages name it: relative to the working directory when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _read(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LessonError(str(path), 0, "", "no such file") from None
+        raise LessonError(display_path(path), 0, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LessonError(str(path), 0, "", f"cannot be read: {exc}") from None
+        raise LessonError(display_path(path), 0, "", f"cannot be read: {exc}") from None
 
 
 # TOML regions of a file, and the line a field is on ------------------------------------------------------------
