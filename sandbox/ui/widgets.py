@@ -46,7 +46,7 @@ def charts(frames: list[dict], domain_s: tuple[float, float], periods: Iterable[
     periods, marks = list(periods), list(marks)
     for key in panels:
         spec = panel_spec(frames, key, domain_s, periods, marks, prediction=prediction)
-        st.vega_lite_chart(spec, width="stretch", height=spec["height"])
+        st.vega_lite_chart(spec, width="stretch")
 
 
 def event_log(lines: list[tuple[float, str, str]], limit: int = 14) -> None:
@@ -74,9 +74,6 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
     held = sum(v.passed for v in result.verdicts)
     st.markdown(f"#### {'✅' if result.passed else '❌'} {held}/{len(result.verdicts)} expectations hold "
                 f"· {result.engine.name} · seed {result.seed} · {result.wall_s:.2f} s wall")
-    verdicts(result.verdicts, s.duration_s)
-    for note in sorted(set(result.notes)):
-        st.caption(f"note: {note}")
     frames = result.engine.frames()
     marks = [(a.at, a.describe()) for a in s.timeline]
     for column, variant in zip(st.columns(len(s.variants)), s.variants, strict=True):
@@ -84,6 +81,10 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
             variant_heading(variant.name, variant.architecture)
             charts(frames_of(frames, variant.name), (0.0, s.duration_s), fault_periods(s.timeline, variant.name),
                    marks, prediction=None if prediction is None else frames_of(prediction, variant.name))
+    with st.expander("every expectation: observed value and why", expanded=not result.passed):
+        verdicts(result.verdicts, s.duration_s)
+    for note in sorted(set(result.notes)):
+        st.caption(f"note: {note}")
     st.markdown("**By phase**")
     header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]
     for variant in s.variants:

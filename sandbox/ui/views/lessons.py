@@ -61,7 +61,7 @@ def _observe(run: LessonRun) -> None:
     for column, metric in zip(st.columns(min(len(step.watch), 2)) * 2, step.watch, strict=False):
         with column:
             spec = comparison_spec(frames, metric, variants, (0.0, end_s), periods, marks)
-            st.vega_lite_chart(spec, width="stretch", height=spec["height"])
+            st.vega_lite_chart(spec, width="stretch")
     st.caption(f"this step ran from {start_s:g} s to {end_s:g} s; earlier seconds are the steps before it")
 
 
