@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pika.exceptions
@@ -24,15 +24,13 @@ class LabUnavailable(LabError):
 
 
 def through(url: str, port: int) -> str:
-    """`url` with its host and port replaced by 127.0.0.1:port (a proxy in front of that server)."""
+    """`url` with its host and port replaced by 127.0.0.1:port (a proxy in front of that server).
+
+    The user and password stay exactly as written: already percent-encoded, and a password without a user
+    (`redis://:secret@redis:6379/0`) is kept."""
     parts = urlsplit(url)
-    netloc = f"127.0.0.1:{port}"
-    if parts.username:
-        credentials = quote(parts.username, safe="")
-        if parts.password:
-            credentials += f":{quote(parts.password, safe='')}"
-        netloc = f"{credentials}@{netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}127.0.0.1:{port}"))
 
 
 def rabbitmq_url() -> str:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from sandbox.live.proxy import FaultProxy, ProxyError
+from sandbox.live.proxy import CONNECT_TIMEOUT_S, FaultProxy, ProxyError
 from sandbox.live.supervisor import free_port
 from tests.helpers import serving
 
@@ -142,6 +142,22 @@ def test_half_close_reaches_the_upstream_and_its_answer_still_comes_back(echo):
         sock.sendall(b"abc")
         sock.shutdown(socket.SHUT_WR)
         assert read_to_eof(sock) == b"abc" + FAREWELL
+
+
+def test_an_upstream_given_by_host_name_is_resolved_like_a_compose_service_name(echo):
+    _, port = echo
+    with FaultProxy(("localhost", port), name="by-name") as proxy, connect(proxy.port) as sock:
+        assert echoed(sock, b"by name") == b"by name"
+        assert proxy.stats().refused == 0
+
+
+def test_an_upstream_host_name_that_does_not_resolve_is_refused_like_a_closed_port():
+    within_s = CONNECT_TIMEOUT_S + TIMEOUT_S  # a slow resolver is cut off by the connect timeout
+    with FaultProxy(("no-such-host.invalid", 5672), name="nowhere") as proxy, \
+            connect(proxy.port, timeout_s=within_s) as sock:
+        with contextlib.suppress(ConnectionResetError):
+            assert read_to_eof(sock) == b""
+        assert settles(lambda: proxy.stats().refused == 1, within_s)
 
 
 def test_http_keep_alive_goes_through_on_one_connection(web):
