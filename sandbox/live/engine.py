@@ -182,10 +182,12 @@ class LiveEngine:
         return list(self._lines)
 
     def apply(self, action: Action) -> list[str]:
-        if action.target == "broker" and action.verb == "restart" and action.variant is None \
-                and self.controls_broker_node():
-            self._restart_node(action)
         notes = []
+        if action.target == "broker" and action.verb == "restart" and action.variant is None:
+            if self.controls_broker_node():
+                self._restart_node(action)
+            else:
+                notes.append(self._no_node_restart)
         for name, lab in self.labs.items():
             if action.variant is None or action.variant == name:
                 note = self._apply(lab, action)
@@ -203,7 +205,17 @@ class LiveEngine:
                 and _rabbitmqctl("status")
             if self._node_control:
                 self._log("", "the lab controls the local RabbitMQ node: `restart broker` stops and starts it")
+            else:
+                self._log("", self._no_node_restart)
         return self._node_control
+
+    @property
+    def _no_node_restart(self) -> str:
+        """What `restart broker` does when the lab cannot restart the node (a broker in another container, say)."""
+        host = urlsplit(self.rabbitmq_url).hostname or "127.0.0.1"
+        return (f"the lab does not control the RabbitMQ node at {host} (that takes a node on 127.0.0.1 or localhost "
+                "and rabbitmqctl), so `restart broker` only cuts every connection at the proxies: the node keeps "
+                "its queues and messages, and nothing a real restart loses is lost")
 
     def _restart_node(self, action: Action) -> None:
         """`restart broker`: stop the node's app (what is not durable and persistent is gone), start it again.

@@ -1,12 +1,17 @@
 """The live lab against servers reached by host name — RabbitMQ and Redis in their own containers, as in
-docker compose."""
+docker compose — and what `restart broker` does when the lab cannot restart that node."""
 
 from __future__ import annotations
 
-import pika
+import time
 
-from sandbox.live.engine import _address
+import pika
+import pytest
+
+from sandbox.live import engine as engine_module
+from sandbox.live.engine import LiveEngine, _address
 from sandbox.live.servers import through
+from sandbox.model.actions import Action
 
 COMPOSE_RABBITMQ = "amqp://guest:guest@rabbitmq:5672/%2F"
 COMPOSE_REDIS = "redis://redis:6379/0"
@@ -30,3 +35,45 @@ def test_percent_encoded_credentials_reach_the_client_decoded_once():
     params = pika.URLParameters(through("amqp://us%40er:p%3Ass@rabbitmq:5672/%2F", 41005))
     assert (params.credentials.username, params.credentials.password) == ("us@er", "p:ss")
     assert (params.host, params.port, params.virtual_host) == ("127.0.0.1", 41005, "/")
+
+
+def bare_engine(rabbitmq_url: str) -> LiveEngine:
+    """A LiveEngine with no variants running: enough to apply a broker action without any server."""
+    engine = LiveEngine.__new__(LiveEngine)
+    engine.rabbitmq_url = rabbitmq_url
+    engine.labs = {}
+    engine._lines = []
+    engine._t0 = time.monotonic()
+    engine._node_control = None
+    return engine
+
+
+@pytest.fixture
+def no_rabbitmqctl(monkeypatch):
+    calls = []
+    monkeypatch.setattr(engine_module, "_rabbitmqctl", lambda *args: calls.append(args) or False)
+    return calls
+
+
+def test_restart_broker_on_a_node_in_another_container_says_it_only_cuts_connections(no_rabbitmqctl):
+    engine = bare_engine(COMPOSE_RABBITMQ)
+    notes = engine.apply(Action("restart", target="broker", down_s=5))
+    assert engine.controls_broker_node() is False
+    assert no_rabbitmqctl == [], "a node on another host is never sent rabbitmqctl commands"
+    assert len(notes) == 1
+    assert "RabbitMQ node at rabbitmq" in notes[0]
+    assert "only cuts every connection at the proxies" in notes[0]
+    assert notes[0] in [text for _, _, text in engine.log()]
+
+
+def test_restart_broker_on_one_variant_never_touches_the_node_and_adds_no_node_note(no_rabbitmqctl):
+    engine = bare_engine(COMPOSE_RABBITMQ)
+    assert engine.apply(Action("restart", target="broker", down_s=5, variant="queue")) == []
+    assert engine._node_control is None, "the node is not even looked at"
+
+
+def test_a_local_url_without_a_working_rabbitmqctl_gets_the_same_note(no_rabbitmqctl):
+    engine = bare_engine("amqp://guest:guest@127.0.0.1:5672/%2F")
+    notes = engine.apply(Action("restart", target="broker", down_s=5))
+    assert engine.controls_broker_node() is False
+    assert len(notes) == 1 and "RabbitMQ node at 127.0.0.1" in notes[0]
