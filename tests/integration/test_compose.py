@@ -1,8 +1,12 @@
-"""docker-compose.yml, checked statically (no Docker engine here): services, loopback ports, healthchecks."""
+"""docker-compose.yml, the Dockerfile and the CI workflow, checked statically (no Docker engine here):
+services, loopback ports, healthchecks, the image's user, command and files."""
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -51,3 +55,128 @@ def test_github_ci_runs_the_readme_test_command_against_real_servers():
     assert job["env"]["SANDBOX_REQUIRE_LIVE"] == "1"
     assert job["steps"][-1]["run"] == "./dev test"
     assert "./dev test" in (ROOT / "README.md").read_text()
+
+
+# the sandbox's own container -------------------------------------------------------------------------------
+
+APP_SCRIPT = "sandbox/ui/app.py"
+HEALTH = "http://127.0.0.1:8501/_stcore/health"
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
+    instructions, pending = [], ""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending += line.strip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        keyword, _, arguments = pending.partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    assert not pending, "the Dockerfile ends inside a continued line"
+    return instructions
+
+
+def instruction(name: str) -> list[str]:
+    return [arguments for keyword, arguments in dockerfile() if keyword == name]
+
+
+def exec_form(arguments: str) -> list[str]:
+    """An instruction's JSON (exec) form, e.g. CMD ["streamlit", "run", ...]."""
+    assert arguments.startswith("["), f"not in exec form: {arguments}"
+    return json.loads(arguments)
+
+
+def flags(argv: list[str]) -> dict[str, str]:
+    """`--name value` pairs of a command line."""
+    return {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("--")}
+
+
+def test_the_image_is_python_3_11_slim_with_the_requirements_installed_without_a_cache():
+    assert instruction("FROM") == ["python:3.11-slim"]
+    installs = [run for run in instruction("RUN") if "pip install" in run]
+    assert len(installs) == 1
+    assert "--no-cache-dir" in installs[0] and "-r requirements.txt" in installs[0]
+
+
+def test_every_file_the_dockerfile_copies_exists_and_is_not_docker_ignored():
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    copies = instruction("COPY")
+    assert copies, "the Dockerfile copies nothing"
+    for arguments in copies:
+        *sources, _destination = [a for a in arguments.split() if not a.startswith("--")]
+        for source in sources:
+            assert (ROOT / source).exists(), f"COPY {source}: no such file in the repository"
+            assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), f"{source} is docker-ignored"
+    assert any(arguments.split()[0] == "." for arguments in copies), "the project itself is copied"
+
+
+def test_the_build_context_leaves_out_local_state_but_keeps_what_the_app_needs():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".git", ".venv", ".lab", ".pytest_cache", ".ruff_cache", "**/__pycache__"} <= ignored
+    needed = ["requirements.txt", "sandbox", APP_SCRIPT, "scenarios", "lessons", ".streamlit/config.toml"]
+    for path in needed:
+        assert (ROOT / path).exists(), path
+        parents = [str(p) for p in Path(path).parents if str(p) != "."]
+        assert not any(fnmatch.fnmatch(part, pattern) for part in [path, *parents] for pattern in ignored), path
+
+
+def test_the_image_runs_as_a_user_that_is_not_root():
+    users = [(i, arguments) for i, (keyword, arguments) in enumerate(dockerfile()) if keyword == "USER"]
+    assert users, "no USER: the app would run as root"
+    last_user, user = users[-1]
+    assert user.split(":")[0] not in ("root", "0")
+    last_cmd = max(i for i, (keyword, _) in enumerate(dockerfile()) if keyword == "CMD")
+    assert last_user < last_cmd
+
+
+def test_the_image_serves_streamlit_on_8501_with_a_healthcheck_on_its_health_endpoint():
+    assert instruction("EXPOSE") == ["8501"]
+    (healthcheck,) = instruction("HEALTHCHECK")
+    assert "--interval=" in healthcheck and "--retries=" in healthcheck
+    assert HEALTH in healthcheck.partition(" CMD ")[2]
+    (cmd,) = instruction("CMD")
+    argv = exec_form(cmd)
+    assert argv[:3] == ["streamlit", "run", APP_SCRIPT]
+    assert (ROOT / APP_SCRIPT).is_file()
+    assert flags(argv) == {"--server.address": "0.0.0.0", "--server.port": "8501",
+                           "--browser.gatherUsageStats": "false", "--server.headless": "true"}
+
+
+def test_compose_app_is_built_here_and_published_on_loopback_8501():
+    app = COMPOSE["services"]["app"]
+    assert app["build"] == "."
+    assert published("app") == {8501: "127.0.0.1"}
+
+
+def test_compose_app_reaches_rabbitmq_and_redis_by_their_service_names():
+    env = COMPOSE["services"]["app"]["environment"]
+    amqp, management, redis = (urlsplit(env[name]) for name in
+                               ("RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL", "REDIS_URL"))
+    assert (amqp.scheme, amqp.hostname, amqp.port, amqp.path) == ("amqp", "rabbitmq", 5672, "/%2F")
+    assert (management.scheme, management.hostname, management.port) == ("http", "rabbitmq", 15672)
+    assert (redis.scheme, redis.hostname, redis.port) == ("redis", "redis", 6379)
+    assert {amqp.hostname, redis.hostname} <= set(COMPOSE["services"])
+    assert {5672, 15672} <= set(published("rabbitmq")) and 6379 in published("redis")
+    if amqp.username == "guest":  # guest over the compose network needs RabbitMQ's loopback restriction lifted
+        config = COMPOSE["services"]["rabbitmq"]["volumes"][0].split(":")[0]
+        assert "loopback_users = none" in (ROOT / config).read_text()
+
+
+def test_compose_app_starts_once_both_servers_are_healthy_and_checks_its_own_health():
+    app = COMPOSE["services"]["app"]
+    assert app["depends_on"] == {"rabbitmq": {"condition": "service_healthy"},
+                                 "redis": {"condition": "service_healthy"}}
+    test = app["healthcheck"]["test"]
+    assert test[0] == "CMD" and HEALTH in " ".join(test)
+
+
+def test_the_compose_header_says_how_to_run_everything_or_only_the_servers():
+    header = (ROOT / "docker-compose.yml").read_text().split("services:")[0]
+    assert "docker compose up -d " in header and "http://127.0.0.1:8501" in header
+    assert "docker compose up -d rabbitmq redis" in header
