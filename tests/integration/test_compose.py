@@ -180,3 +180,21 @@ def test_the_compose_header_says_how_to_run_everything_or_only_the_servers():
     header = (ROOT / "docker-compose.yml").read_text().split("services:")[0]
     assert "docker compose up -d " in header and "http://127.0.0.1:8501" in header
     assert "docker compose up -d rabbitmq redis" in header
+
+
+def test_github_ci_builds_the_image_and_smoke_tests_its_health_endpoint():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    assert workflow["jobs"]["test"]["steps"][-1]["run"] == "./dev test"
+    image = workflow["jobs"]["image"]
+    assert image["timeout-minutes"] <= 30
+    runs = [step["run"] for step in image["steps"] if "run" in step]
+    assert "docker build -t post-office-lab ." in runs
+    smoke = next(run for run in runs if "_stcore/health" in run)
+    assert "docker run -d" in smoke and "post-office-lab" in smoke
+    assert "-p 127.0.0.1:8501:8501" in smoke
+    lines = smoke.splitlines()
+    poll = next(i for i, line in enumerate(lines) if "curl" in line and "_stcore/health" in line)
+    assert lines[poll - 1].strip().startswith("for _ in $(seq "), "the wait for the health endpoint is bounded"
+    assert not any(word in smoke.split() for word in ("while", "until")), "no unbounded loop"
+    assert 'docker stop "$id"' in smoke, "the container is stopped by its id"
+    assert runs.index("docker build -t post-office-lab .") < runs.index(smoke)
