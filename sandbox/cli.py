@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -205,25 +206,34 @@ def _cmd_knobs() -> int:
     return EXIT_OK
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return _cmd_list()
+    if args.command == "run":
+        return _cmd_run(args)
+    if args.command == "check":
+        return _cmd_check()
+    if args.command == "lessons":
+        return _cmd_lessons()
+    if args.command == "lab":
+        return _cmd_lab(args.action)
+    return _cmd_knobs()
+
+
 def main(argv: list[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")
     args = _parser().parse_args(argv)
     try:
-        if args.command == "list":
-            return _cmd_list()
-        if args.command == "run":
-            return _cmd_run(args)
-        if args.command == "check":
-            return _cmd_check()
-        if args.command == "lessons":
-            return _cmd_lessons()
-        if args.command == "lab":
-            return _cmd_lab(args.action)
-        return _cmd_knobs()
+        code = _dispatch(args)
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
+        return code
     except (ScenarioError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left to flush goes nowhere
+        return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,15 @@ def test_json_frames_recompute_the_error_rate_an_expectation_saw(tmp_path):
     rows = [f for f in doc["frames"] if f["variant"] == "sync" and 12 <= f["t"] < 30]
     errors = sum(f["read.errors"] for f in rows)
     assert expectation["observed"] == pytest.approx(errors / (errors + sum(f["read.ok"] for f in rows)))
+
+
+def test_a_reader_that_went_away_gets_no_traceback():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` after its line: every write now meets a closed pipe
+    try:
+        done = subprocess.run([sys.executable, "-m", "sandbox", "knobs"], cwd=ROOT, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=30, check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
