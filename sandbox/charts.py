@@ -129,7 +129,7 @@ def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tu
         "encoding": {
             "x": {"field": "t", "type": "quantitative", "title": "scenario time (s)",
                   "scale": {"domain": [start_s, end_s]}},
-            "y": {"field": "value", "type": "quantitative", "title": None, "axis": {"format": "~g"},
+            "y": {"field": "value", "type": "quantitative", "title": None,
                   "scale": {"type": "log"} if log_scale else {"zero": True}},
             "color": {"field": "series", "type": "nominal", "title": None,
                       "scale": {"domain": names, "range": list(_SERIES_COLOURS[:len(names)])},
