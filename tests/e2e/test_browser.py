@@ -3,7 +3,8 @@
 `streamlit run sandbox/ui/app.py` on a free 127.0.0.1 port, driven by Debian's Chromium through Playwright for
 Python (never `playwright install`). Skipped without Chromium or Playwright, failed instead with
 SANDBOX_REQUIRE_LIVE=1. Every request the page makes to anything but 127.0.0.1 is blocked and fails the test.
-Writes docs/playground-cascade.png and docs/scenarios.png, the screenshots the README shows.
+With SANDBOX_UPDATE_SCREENSHOTS=1 it writes docs/playground-cascade.png and docs/scenarios.png, the screenshots
+the README shows; otherwise they go to the test's temporary folder, so a test run leaves the tree as it was.
 """
 
 from __future__ import annotations
@@ -259,7 +260,13 @@ def screenshot_main(page, path: Path, charts: int, keep_charts: int = 2) -> None
 
 # --- the journeys -----------------------------------------------------------------------------------------------
 
-def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit):
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go: docs/ when asked to refresh the README's pictures, else a temporary folder."""
+    return DOCS if os.environ.get("SANDBOX_UPDATE_SCREENSHOTS") == "1" else tmp_path
+
+
+def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit, shots):
     from playwright.sync_api import expect
 
     page = visit.page
@@ -299,7 +306,7 @@ def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit):
     page.get_by_role("radiogroup", name="speed").get_by_role("radio", name="pause").click()
     expect(page.get_by_text(re.compile(r"· speed pause$"))).to_be_visible()
     seen.append(tiles(page))
-    screenshot_main(page, DOCS / "playground-cascade.png", charts=8)
+    screenshot_main(page, shots / "playground-cascade.png", charts=8)
 
     final = seen[-1]
     sync = reads_ok(final, "sync")
@@ -310,7 +317,7 @@ def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit):
     visit.assert_clean()
 
 
-def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit):
+def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit, shots):
     from playwright.sync_api import expect
 
     page = visit.page
@@ -327,5 +334,29 @@ def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit):
     expect(verdict).to_be_visible(timeout=30_000)
     held, total = map(int, re.search(r"(\d+)/(\d+) expectations hold", verdict.inner_text()).groups())
     assert verdict.inner_text().startswith("✅") and held == total > 0, verdict.inner_text()
-    screenshot_main(page, DOCS / "scenarios.png", charts=8)
+    screenshot_main(page, shots / "scenarios.png", charts=8)
+    visit.assert_clean()
+
+
+def test_a_lesson_opens_and_its_first_step_completes(visit):
+    from playwright.sync_api import expect
+
+    from sandbox.lessons import load_lessons
+
+    first = load_lessons()[0]
+    step = first.steps[0]
+    page = visit.page
+    page.goto(visit.url)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Lessons").click()
+    expect(page.get_by_role("heading", name=first.title)).to_be_visible()
+    expect(page.get_by_role("heading", name=f"1. {step.title}")).to_be_visible()
+
+    page.get_by_role("radiogroup", name="your prediction").get_by_text(step.choices[step.answer]).click()
+    page.locator(".st-key-play_step").get_by_role("button").click()
+
+    expect(page.get_by_text(re.compile(r"^You predicted it"))).to_be_visible(timeout=30_000)
+    checks = page.get_by_text(re.compile(r"^✅ "))
+    expect(checks.first).to_be_visible()
+    assert checks.count() == len(step.expectations)
+    expect(page.locator(".st-key-next_step").get_by_role("button")).to_be_visible()
     visit.assert_clean()
