@@ -95,6 +95,8 @@ def test_tiles_turn_red_for_failing_sync_reads_and_stay_green_for_queue_reads():
     tiles = {v: {h.label: h for h in headlines(pg.engine.measurements(v), status[v], pg.now)}
              for v in ("sync", "queue")}
     assert tiles["sync"]["reads ok"].healthy is False
+    assert tiles["sync"]["read p99"].healthy is None  # refusals are fast: a low p99 is no comfort here
+    assert tiles["queue"]["read p99"].healthy is True
     assert tiles["queue"]["reads ok"].healthy is True and tiles["queue"]["reads ok"].value == "100.0%"
     assert tiles["sync"]["queue depth"].value == "no queue"
     assert tiles["queue"]["messages lost"].value == "0"
