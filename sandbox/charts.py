@@ -130,7 +130,7 @@ def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tu
             "x": {"field": "t", "type": "quantitative", "title": "scenario time (s)",
                   "scale": {"domain": [start_s, end_s]}},
             "y": {"field": "value", "type": "quantitative", "title": None,
-                  "scale": {"type": "log"} if log_scale else {"zero": True}},
+                  "scale": {"type": "log"} if log_scale else {"zero": True, "domain": {"unionWith": [0, 1]}}},
             "color": {"field": "series", "type": "nominal", "title": None,
                       "scale": {"domain": names, "range": list(_SERIES_COLOURS[:len(names)])},
                       "legend": {"orient": "top", "direction": "horizontal"}},
