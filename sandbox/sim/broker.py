@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from sandbox.model import losses
 from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 
 if TYPE_CHECKING:
     from sandbox.sim.consumers import Consumer
     from sandbox.sim.world import World
 
-LOST_IN_FLIGHT = "unconfirmed publish on the wire when the broker went down"
-LOST_TRANSIENT_QUEUE = "transient queue deleted by the broker restart"
-LOST_TRANSIENT_MESSAGE = "non-persistent message dropped by the broker restart"
 
 
 class Message:
@@ -84,7 +82,7 @@ class Broker(Faults):
         if self.epoch == epoch and self.state != DOWN:
             self.enqueue(msg)
         else:
-            self.lose(msg, LOST_IN_FLIGHT)
+            self.lose(msg, losses.IN_FLIGHT)
 
     def enqueue(self, msg: Message) -> None:
         self.ready.append(msg)
@@ -151,9 +149,9 @@ class Broker(Faults):
         held = (*unacked, *self.ready)
         for msg in held:
             if not self.durable:
-                self.lose(msg, LOST_TRANSIENT_QUEUE)
+                self.lose(msg, losses.TRANSIENT_QUEUE)
             elif not msg.persistent:
-                self.lose(msg, LOST_TRANSIENT_MESSAGE)
+                self.lose(msg, losses.TRANSIENT_MESSAGE)
             else:
                 kept.append(msg)
         self.ready.clear()

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from sandbox.model import losses
 from sandbox.sim.broker import Broker, Message
 from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 
 if TYPE_CHECKING:
     from sandbox.sim.world import World
 
-LOST_AUTO_ACK_DIED = "auto-acked message held by a consumer that died"
-LOST_AUTO_ACK_FAILED = "handler failed on an auto-acked message"
 
 
 class Consumer:
@@ -73,7 +72,7 @@ class Consumer:
                 elif ok:
                     measurements.count(env.now, "msg.consumed")
                 else:
-                    broker.lose(msg, LOST_AUTO_ACK_FAILED)
+                    broker.lose(msg, losses.AUTO_ACK_FAILED)
         except simpy.Interrupt:
             self.working = False
 
@@ -118,7 +117,7 @@ class CacheWorker(Faults):
                     self.broker.requeue(consumer.disconnect())
             else:
                 for msg in consumer.buffer:
-                    self.broker.lose(msg, LOST_AUTO_ACK_DIED)
+                    self.broker.lose(msg, losses.AUTO_ACK_DIED)
                 consumer.buffer.clear()
 
     def resize(self, count: int) -> None:

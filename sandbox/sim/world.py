@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import random
 from functools import partial
 from typing import Any
 
 import simpy
 
+from sandbox.model import losses
 from sandbox.model.actions import Action
 from sandbox.model.knobs import SERVICES
 from sandbox.model.metrics import Measurements
+from sandbox.model.service_time import service_time_s
 from sandbox.model.status import Component, Edge, VariantStatus, health
 from sandbox.sim.broker import Broker, Message
 from sandbox.sim.consumers import CacheWorker, OutboxRelay
@@ -22,8 +23,6 @@ from sandbox.sim.outcome import DEPENDENCY_FAILED, ERROR_500, OK, REFUSED, TIMEO
 from sandbox.sim.service import Service
 from sandbox.sim.store import Cache, Database
 
-LOST_DROPPED = "broker unavailable: fire-and-forget dropped the message"
-LOST_WRITE_FAILED = "publish failed: the write answered 500 after the post was committed"
 PUBLISH_FAILED = Outcome(False, "500: publish failed")
 
 
@@ -67,16 +66,8 @@ class World:
 
     def work_s(self, mean_ms: float) -> float:
         """One draw of a service time with the given mean, in seconds."""
-        mean_s = mean_ms / 1000.0
-        if mean_s <= 0:
-            return 0.0
-        shape = self.knobs["services.distribution"]
-        if shape == "exponential":
-            return self.rng.expovariate(1.0 / mean_s)
-        if shape == "fixed":
-            return mean_s
-        sigma = self.knobs["services.lognormal_sigma"]
-        return self.rng.lognormvariate(math.log(mean_s) - sigma * sigma / 2, sigma)
+        k = self.knobs
+        return service_time_s(mean_ms, k["services.distribution"], k["services.lognormal_sigma"], self.rng)
 
     def advance_to(self, t: float) -> None:
         """Run to time t, reading the gauges at every whole second on the way."""
@@ -228,9 +219,9 @@ class World:
         if sent:
             return OK
         if on_error == "drop":
-            self.broker.lose(msg, LOST_DROPPED)
+            self.broker.lose(msg, losses.DROPPED)
             return OK
-        self.broker.lose(msg, LOST_WRITE_FAILED)
+        self.broker.lose(msg, losses.WRITE_FAILED)
         return PUBLISH_FAILED
 
     def _user_update(self):

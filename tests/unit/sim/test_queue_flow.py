@@ -5,9 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox.sim import broker as broker_causes
-from sandbox.sim import consumers as consumer_causes
-from sandbox.sim import world as world_causes
+from sandbox.model import losses
 from tests.helpers import observe, run, scenario
 
 WRITES_ONLY = {"reads_per_s": 2, "writes_per_s": 5}
@@ -48,7 +46,7 @@ def test_a_crashed_consumer_loses_auto_acked_messages_and_returns_manual_ones():
                             timeline=[{"at": 20, "do": "kill", "target": "cache-worker"},
                                       {"at": 25, "do": "revive", "target": "cache-worker"}]))
     auto, manual = crash("auto"), crash("manual")
-    assert lost(auto) == {consumer_causes.LOST_AUTO_ACK_DIED: observe(auto, "queue", "msg.lost")}
+    assert lost(auto) == {losses.AUTO_ACK_DIED: observe(auto, "queue", "msg.lost")}
     assert observe(auto, "queue", "msg.lost") > 30, "auto ack pushes the whole backlog to the consumer"
     assert observe(manual, "queue", "msg.lost") == 0
     assert observe(manual, "queue", "msg.redelivered", 25, 40) >= 1
@@ -68,10 +66,10 @@ def test_a_broker_restart_keeps_durable_persistent_messages_only():
     assert len(stopped) == 1 and stopped[0].endswith("messages kept on disk, 0 lost")
     assert observe(kept, "queue", "queue.depth_max", 22, 30) > 70, "the backlog is back after the restart"
     transient_queue = restart(False, True)
-    assert lost(transient_queue) == {broker_causes.LOST_TRANSIENT_QUEUE: observe(transient_queue, "queue", "msg.lost")}
+    assert lost(transient_queue) == {losses.TRANSIENT_QUEUE: observe(transient_queue, "queue", "msg.lost")}
     assert observe(transient_queue, "queue", "msg.lost") > 50
     transient_messages = restart(True, False)
-    assert set(lost(transient_messages)) == {broker_causes.LOST_TRANSIENT_MESSAGE}
+    assert set(lost(transient_messages)) == {losses.TRANSIENT_MESSAGE}
 
 
 def test_broker_down_fire_and_forget_loses_the_outbox_does_not_and_fail_answers_500():
@@ -81,14 +79,14 @@ def test_broker_down_fire_and_forget_loses_the_outbox_does_not_and_fail_answers_
                                       {"at": 30, "do": "revive", "target": "broker"}]))
     drop, outbox, fail = outage("drop"), outage("outbox"), outage("fail")
     assert observe(drop, "queue", "write.error_rate", 10, 30) == 0
-    assert set(lost(drop)) == {world_causes.LOST_DROPPED}
+    assert set(lost(drop)) == {losses.DROPPED}
     assert observe(drop, "queue", "msg.lost") > 70
     assert observe(outbox, "queue", "write.error_rate", 10, 30) == 0
     assert observe(outbox, "queue", "msg.lost") == 0
     assert observe(outbox, "queue", "staleness.max_s", 10, 32) > 15, "stale until the relay delivers"
     assert observe(outbox, "queue", "staleness.max_s", 40, 60) < 1
     assert observe(fail, "queue", "write.error_rate", 11, 30) == 1.0
-    assert set(lost(fail)) == {world_causes.LOST_WRITE_FAILED}
+    assert set(lost(fail)) == {losses.WRITE_FAILED}
 
 
 def test_a_poison_message_loops_forever_without_a_delivery_limit_and_is_dead_lettered_with_one():

@@ -1,0 +1,10 @@
+"""Why a message was lost: the causes both engines file with `Measurements.lose`."""
+
+DROPPED = "broker unavailable: fire-and-forget dropped the message"
+WRITE_FAILED = "publish failed: the write answered 500 after the post was committed"
+AUTO_ACK_DIED = "auto-acked message held by a consumer that died"
+AUTO_ACK_FAILED = "handler failed on an auto-acked message"
+IN_FLIGHT = "unconfirmed publish on the wire when the broker went down"
+TRANSIENT_QUEUE = "transient queue deleted by the broker restart"
+TRANSIENT_MESSAGE = "non-persistent message dropped by the broker restart"
+NEVER_ARRIVED = "committed post whose message never reached the queue (the author died between commit and publish)"
