@@ -20,8 +20,9 @@ import time
 
 import httpx
 
+from sandbox.live.ports import free_port
 from sandbox.live.proxy import FaultProxy
-from sandbox.live.supervisor import ServiceSpec, Supervisor, free_port
+from sandbox.live.supervisor import ServiceSpec, Supervisor
 
 REQUESTS = 2000  # per path
 ROUNDS = 4

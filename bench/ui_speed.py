@@ -40,7 +40,7 @@ import simpy
 from sandbox.charts import PANEL_KEYS, frames_of, panel_spec
 from sandbox.diagram import topology_dot
 from sandbox.headlines import headlines
-from sandbox.live.supervisor import free_port
+from sandbox.live.ports import free_port
 from sandbox.model.actions import Action
 from sandbox.model.periods import fault_periods
 from sandbox.playground import MAX_SCENARIO_S, Playground

@@ -4,7 +4,8 @@ Per variant: author, blog, user and (queue) cache-worker as their own processes,
 behind a fault proxy, and the variant's AMQP and Redis connections through proxies of their own — so a
 fault hits one variant only. The load generator drives the proxies; once a second the engine reads
 queue depths, cache staleness and the services' counters, and files everything in the same
-Measurements the simulation fills.
+Measurements the simulation fills. Lost messages the services cannot see themselves are found by a
+census of where every message is (sandbox/live/census.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ import httpx
 import pika
 import redis
 
+from sandbox.live.census import Census, LostMessages
 from sandbox.live.loadgen import LoadGenerator
-from sandbox.live.messaging import delete_topology
+from sandbox.live.messaging import dead_letter_names, delete_topology
+from sandbox.live.ports import free_port
 from sandbox.live.probes import QueueProbe
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import check_rabbitmq, redis_or_fake, through
@@ -36,7 +39,8 @@ from sandbox.live.servers import rabbitmq_url as default_rabbitmq_url
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.storage import Storage
-from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, free_port, python_module
+from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, python_module
+from sandbox.model import losses
 from sandbox.model.actions import Action
 from sandbox.model.metrics import Measurements
 from sandbox.model.scenario import Scenario, Variant
@@ -44,7 +48,7 @@ from sandbox.model.status import Component, Edge, VariantStatus, health
 
 HTTP_SERVICES = ("user", "blog", "author")
 POISON_BODY = b'{"action": "invalidateCache", "keys": '  # cut short: not JSON
-COUNTED = {"author": ("published", "lost"), "cache-worker": ("consumed", "redelivered", "dead_lettered")}
+COUNTED = {"author": ("published", "lost"), "cache-worker": ("redelivered", "dead_lettered")}
 TICK_S = 0.05
 MAX_CLIENT_THREADS = 512
 
@@ -85,8 +89,13 @@ class _Lab:
     measurements: Measurements = field(default_factory=Measurements)
     counters: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, dict] = field(default_factory=dict)
-    error_rates: dict[str, float] = field(default_factory=dict)
+    faults: dict[str, dict[str, float]] = field(default_factory=dict)  # what each service injects itself
     staleness_peak_s: float = 0.0  # the highest staleness read this second (read every tick)
+    published_outside: int = 0  # messages the engine published straight to the queue (poison)
+    lost: LostMessages = field(default_factory=LostMessages)
+    counted_lost: int = 0  # losses the author counted as they happened
+    handled: int = 0  # the cache-worker's count of messages handled, as last read from Redis
+    suspect: tuple[str, float | None] | None = None  # the likely cause of the next loss found, and when
 
 
 class LiveEngine:
@@ -224,6 +233,11 @@ class LiveEngine:
         connections) does not hold up the clock; the proxies have cut every connection at once already.
         `kill broker` only cuts the connections: the node and its queues stay as they are."""
         self._node_commands.submit(_rabbitmqctl, "stop_app")
+        for lab in self.labs.values():
+            if lab.config.queue and not lab.config.knobs["broker.durable"]:
+                lab.suspect = (losses.TRANSIENT_QUEUE, self.now)
+            elif lab.config.queue and not lab.config.knobs["broker.persistent"]:
+                lab.suspect = (losses.TRANSIENT_MESSAGE, self.now)
         timer = threading.Timer(action.down_s, self._node_commands.submit, (_start_node,))
         timer.daemon = True
         self._timers.append(timer)
@@ -254,21 +268,28 @@ class LiveEngine:
             timer.start()
             return None
         if verb == "errors" and target in (*HTTP_SERVICES, "cache-worker"):
-            lab.error_rates[target] = action.rate
-            return self._send_error_rate(lab, target)
-        if verb == "heal" and lab.error_rates.pop(target, 0):
-            self._send_error_rate(lab, target)
+            lab.faults.setdefault(target, {})["error_rate"] = action.rate
+            if target == "cache-worker" and lab.config.knobs["consumer.ack"] == "auto":
+                lab.suspect = (losses.AUTO_ACK_FAILED, None)
+            return self._send_faults(lab, target)
+        if verb == "latency" and target == "cache-worker":
+            lab.faults.setdefault(target, {}).update(latency_ms=action.ms, jitter_ms=action.jitter_ms or 0.0)
+            return self._send_faults(lab, target)
+        if verb == "heal" and lab.faults.pop(target, None):
+            self._send_faults(lab, target)
         if target == "cache-worker":
             return self._fault_worker(lab, verb)
+        if verb == "kill" and target == "author" and lab.config.queue:
+            lab.suspect = (losses.NEVER_ARRIVED, self.now)
         return self._fault_through_proxy(lab, target, action)
 
-    def _send_error_rate(self, lab: _Lab, service: str) -> str | None:
-        """Tell a service what fraction of its requests (or messages) to fail, on its own port."""
-        rate = lab.error_rates.get(service, 0.0)
+    def _send_faults(self, lab: _Lab, service: str) -> str | None:
+        """Tell a service the faults to inject itself (an error rate; the worker's latency), on its own port."""
+        faults = dict.fromkeys(("error_rate", "latency_ms", "jitter_ms"), 0.0) | lab.faults.get(service, {})
         try:
-            self._probe.post(f"http://127.0.0.1:{lab.ports[service]}/internal/faults", json={"error_rate": rate})
+            self._probe.post(f"http://127.0.0.1:{lab.ports[service]}/internal/faults", json=faults)
         except httpx.HTTPError:
-            return f"{service} is not running; its error rate of {rate:.0%} applies once it is revived"
+            return f"{service} is not running; its faults apply once it is revived"
         return None
 
     def _fault_worker(self, lab: _Lab, verb: str) -> str | None:
@@ -276,12 +297,15 @@ class LiveEngine:
         process = self.supervisor.processes.get(name)
         if verb == "kill":
             self.supervisor.kill(name)
+            if lab.config.knobs["consumer.ack"] == "auto":
+                lab.suspect = (losses.AUTO_ACK_DIED, self.now)
         elif verb == "revive":
             return self._revive(lab, "cache-worker")
         elif verb == "hang" and process is not None and process.poll() is None:
             os.kill(process.pid, signal.SIGSTOP)  # a real hang: the process stops, its connection stays open
-        elif verb == "heal" and process is not None and process.poll() is None:
-            os.kill(process.pid, signal.SIGCONT)
+        elif verb == "heal":
+            if process is not None and process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)
         else:
             return f"`{verb}` on the cache-worker is not available in the live lab"
         return None
@@ -317,14 +341,17 @@ class LiveEngine:
             return f"{service} did not come back: {exc}"
         for key in [k for k in lab.counters if k.startswith(f"{service}.")]:
             del lab.counters[key]
-        if lab.error_rates.get(service):
-            self._send_error_rate(lab, service)
+        if lab.faults.get(service):
+            self._send_faults(lab, service)
         return None
 
-    def _forget_cache(self, lab: _Lab) -> None:
+    def _forget_cache(self, lab: _Lab, everything: bool = False) -> None:
+        """Delete the variant's keys in Redis, as a restarted cache would have lost them; the lab's own count of
+        messages handled stays, unless `everything`."""
         client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
         try:
-            keys = list(client.scan_iter(match=f"{lab.config.redis_prefix}*"))
+            keys = [key for key in client.scan_iter(match=f"{lab.config.redis_prefix}*")
+                    if everything or key != lab.config.handled_key.encode()]
             if keys:
                 client.unlink(*keys)
         finally:
@@ -342,6 +369,7 @@ class LiveEngine:
         finally:
             connection.close()
         lab.measurements.count(self.now, "msg.published", len(bodies))
+        lab.published_outside += len(bodies)
 
     def advance(self, seconds: float) -> None:
         """Let wall-clock time pass while the load runs, filing samples and reading gauges each second."""
@@ -372,19 +400,61 @@ class LiveEngine:
                 m.write(sample.done_s, sample.latency_ms, sample.ok)
 
     def _close_second(self, lab: _Lab, second: int) -> None:
-        gauges: dict[str, float] = {"staleness.max_s": lab.staleness_peak_s}
+        """Read the second's gauges and counters; for a queue variant, in the order messages move (census.py)."""
+        gauges: dict[str, float] = {"staleness.max_s": lab.staleness_peak_s, "queue.ready": 0, "queue.unacked": 0,
+                                    "msg.in_flight": 0, "outbox.pending": 0}
         lab.staleness_peak_s = 0.0
-        for name in (*HTTP_SERVICES, "cache-worker"):
-            metrics = self._metrics(lab, name)
-            lab.metrics[name] = metrics
-            gauges[f"{name}.busy"] = metrics.get("busy", 0)
-            gauges[f"{name}.waiting"] = metrics.get("waiting", 0)
-            for counter in COUNTED.get(name, ()):
-                self._count_delta(lab, second, name, counter, metrics.get(counter))
-        ready, unacked = self._queues.depth(lab.config.invalidation_queue) if lab.config.queue else (0, 0)
-        gauges |= {"queue.ready": ready, "queue.unacked": unacked, "msg.in_flight": 0,
-                   "outbox.pending": lab.storage.outbox_pending() if lab.config.queue else 0}
+        owed = lab.storage.version() + lab.published_outside
+        for name in HTTP_SERVICES:
+            gauges |= self._read_service(lab, second, name)
+        if not lab.config.queue:
+            lab.measurements.close_second(second, gauges)
+            return
+        outbox = lab.storage.outbox_pending()
+        queue = lab.config.invalidation_queue
+        ready = self._queues.ready(queue)
+        gauges |= self._read_service(lab, second, "cache-worker")
+        dead_lettered = self._queues.ready(dead_letter_names(queue)[1])
+        handled = self._handled(lab)
+        if handled is not None and handled > lab.handled:
+            lab.measurements.count(second, "msg.consumed", handled - lab.handled)
+            lab.handled = handled
+        gauges |= {"queue.ready": ready or 0, "queue.unacked": self._queues.unacked(queue), "outbox.pending": outbox}
         lab.measurements.close_second(second, gauges)
+        publishing, held = self._in_process(lab, "author", "publishing"), self._in_process(lab, "cache-worker",
+                                                                                           "holding")
+        counts = (publishing, outbox, ready, held, dead_lettered, handled)
+        census = None if None in counts else Census(owed, *counts, counted_lost=lab.counted_lost)
+        self._file_lost(lab, second, lab.lost.check(census))
+
+    def _read_service(self, lab: _Lab, second: int, name: str) -> dict[str, float]:
+        """A service's /metrics: its counters filed, its pool gauges returned."""
+        metrics = self._metrics(lab, name)
+        lab.metrics[name] = metrics
+        for counter in COUNTED.get(name, ()):
+            self._count_delta(lab, second, name, counter, metrics.get(counter))
+        return {f"{name}.busy": metrics.get("busy", 0), f"{name}.waiting": metrics.get("waiting", 0)}
+
+    def _in_process(self, lab: _Lab, service: str, gauge: str) -> int | None:
+        """A service's count of messages it holds: 0 when it is dead (they died with it), None when unknown."""
+        if not self.supervisor.alive(f"{lab.variant.name}:{service}"):
+            return 0
+        value = lab.metrics.get(service, {}).get(gauge)
+        return value if isinstance(value, int) else None
+
+    def _handled(self, lab: _Lab) -> int | None:
+        """The cache-worker's count of messages handled, from Redis (it outlives the worker); None unreadable."""
+        try:
+            return int(lab.cache.client.get(lab.config.handled_key) or 0)
+        except redis.RedisError:
+            return None
+
+    def _file_lost(self, lab: _Lab, second: int, lost: int) -> None:
+        """File messages the census found lost, at the moment of the fault that most likely lost them."""
+        if not lost:
+            return
+        cause, at_s = lab.suspect or ("published, then neither queued nor consumed", None)
+        lab.measurements.lose(second if at_s is None else at_s, cause, lost)
 
     def _count_delta(self, lab: _Lab, second: int, service: str, counter: str, value: int | None) -> None:
         if value is None:
@@ -394,7 +464,9 @@ class LiveEngine:
         delta = value - last
         lab.counters[key] = value
         if delta and counter == "lost":
-            lab.measurements.lose(second, "publish failed (counted by the author)", delta)
+            drop = lab.config.knobs["publish.on_error"] == "drop"
+            lab.measurements.lose(second, losses.DROPPED if drop else losses.WRITE_FAILED, delta)
+            lab.counted_lost += delta
         elif delta:
             lab.measurements.count(second, f"msg.{counter}", delta)
 
@@ -475,7 +547,7 @@ class LiveEngine:
             for proxy in lab.proxies.values():
                 proxy.stop()
             with contextlib.suppress(redis.RedisError):
-                self._forget_cache(lab)
+                self._forget_cache(lab, everything=True)
             lab.cache.client.close()
             lab.storage.close()
             if lab.config.queue:

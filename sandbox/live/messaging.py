@@ -3,7 +3,7 @@
 One connection per process (per thread, really: a pika BlockingConnection is not thread-safe), a channel
 on it, the durable queue `cache-invalidation`, persistent messages, publisher confirms,
 `basic_qos(prefetch_count=...)` and a manual `basic_ack` after the work. On top of the tutorials: a
-dead-letter queue past the delivery limit, reconnecting with backoff, and the work done off the I/O
+dead-letter queue past the delivery limit, reconnecting after a fixed wait, and the work done off the I/O
 thread so heartbeats keep flowing while a slow handler runs (pika's basic_consumer_threaded example).
 
 The message is exactly `{"action": "invalidateCache", "keys": ["blogs:*"]}`, so a producer in any
@@ -36,7 +36,6 @@ INVALIDATE_CACHE = {"action": "invalidateCache", "keys": ["blogs:*"]}
 INVALIDATE_BODY = json.dumps(INVALIDATE_CACHE).encode()  # b'{"action": "invalidateCache", "keys": ["blogs:*"]}'
 HEARTBEAT_S = 10  # AMQP heartbeat timeout we ask for; pika declares the peer dead after ~timeout + 5 s of silence
 POLL_S = 0.1  # how often a consumer's I/O loop looks at its stop flag
-MAX_RECONNECT_FACTOR = 16  # the reconnect backoff grows from reconnect_s to reconnect_s * this
 
 # Everything that means "the connection or channel is gone or unusable".
 BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
@@ -48,12 +47,6 @@ class PublishError(RuntimeError):
 
 class TopologyError(LabError):
     """A queue or exchange exists with other settings than this variant asks for."""
-
-
-def reconnect_delay_s(attempt: int, base_s: float, cap_s: float | None = None) -> float:
-    """Exponential backoff between reconnects: base, 2·base, 4·base ... capped (default 16·base)."""
-    cap_s = base_s * MAX_RECONNECT_FACTOR if cap_s is None else cap_s
-    return min(cap_s, base_s * 2 ** max(0, attempt))
 
 
 # connecting and declaring -------------------------------------------------------------------------
@@ -146,7 +139,7 @@ class Publisher:
 
     `publish` hands the message to that thread and waits up to `timeout_s` for the outcome (with
     confirms: the broker's ack). While idle the thread keeps the connection's heartbeats going. After a
-    failure it reconnects lazily: the next publish tries again once the backoff has passed, and until
+    failure it reconnects lazily: the next publish tries again once `reconnect_s` has passed, and until
     then fails at once instead of making every request wait on a dead broker.
     """
 
@@ -171,7 +164,6 @@ class Publisher:
         self._thread_lock = threading.Lock()
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
-        self._failures_in_row = 0
         self._retry_at = 0.0
         self._last_error = ""
         self.published = 0
@@ -288,16 +280,14 @@ class Publisher:
             self._lost(exc)
             raise PublishError(str(exc) if isinstance(exc, TopologyError) else _describe(exc)) from None
         self._connection, self._channel = connection, channel
-        self._failures_in_row = 0
         return channel
 
     def _lost(self, exc: BaseException, backoff: bool = True) -> None:
         """Forget the connection. A connection that broke is reopened at the next publish; after a failed
-        attempt to open one, the next attempt waits out the backoff."""
+        attempt to open one, the next attempt waits `reconnect_s`."""
         self._last_error = _describe(exc)
         if backoff:
-            self._retry_at = time.monotonic() + reconnect_delay_s(self._failures_in_row, self.reconnect_s)
-            self._failures_in_row += 1
+            self._retry_at = time.monotonic() + self.reconnect_s
         self._disconnect()
 
     def _disconnect(self) -> None:
@@ -405,10 +395,8 @@ class Consumer:
             lane.executor.shutdown(wait=False, cancel_futures=True)
 
     def run(self) -> None:
-        """Consume until `stop()`; reconnect with backoff whenever the connection drops."""
-        attempt = 0
+        """Consume until `stop()`; whenever the connection drops, wait `reconnect_s` and connect again."""
         while not self._stopping.is_set():
-            started = time.monotonic()
             try:
                 self._consume()
             except Exception as exc:  # whatever broke the connection, the consumer must come back
@@ -417,13 +405,10 @@ class Consumer:
                 self.connected = False
             if self._stopping.is_set():
                 break
-            if time.monotonic() - started > self.reconnect_s * MAX_RECONNECT_FACTOR:
-                attempt = 0  # it was up for a good while: start the backoff over
-            delay_s = reconnect_delay_s(attempt, self.reconnect_s)
-            attempt += 1
             self.stats.add("reconnects")
-            log.warning("%s: no RabbitMQ connection (%s); reconnecting in %.1f s", self.name, self.last_error, delay_s)
-            self._stopping.wait(delay_s)
+            log.warning("%s: no RabbitMQ connection (%s); reconnecting in %.1f s", self.name, self.last_error,
+                        self.reconnect_s)
+            self._stopping.wait(self.reconnect_s)
 
     def _consume(self) -> None:
         connection = connect(self.url, heartbeat_s=self.heartbeat_s, retry_delay_s=self.reconnect_s,

@@ -27,9 +27,10 @@ class QueueProbe:
 
     def depth(self, queue: str) -> tuple[int, int]:
         """(ready, unacked) for `queue`; (0, 0) while the broker cannot be reached or the queue does not exist."""
-        return self.ready(queue), self.unacked(queue)
+        return self.ready(queue) or 0, self.unacked(queue)
 
-    def ready(self, queue: str) -> int:
+    def ready(self, queue: str) -> int | None:
+        """Messages ready in `queue` now: 0 when it does not exist, None when the broker cannot be reached."""
         try:
             if self._channel is None or self._channel.is_closed:
                 if self._connection is None or self._connection.is_closed:
@@ -41,7 +42,7 @@ class QueueProbe:
             return 0
         except pika.exceptions.AMQPError:
             self._connection = self._channel = None
-            return 0
+            return None
 
     def unacked(self, queue: str) -> int:
         credentials = self._params.credentials

@@ -24,6 +24,7 @@ from collections.abc import Coroutine
 from typing import Any, Literal
 
 from sandbox.live.errors import LabError
+from sandbox.live.ports import hold_port
 
 HOST = "127.0.0.1"
 CHUNK_BYTES = 64 * 1024
@@ -141,6 +142,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         # touched only on the loop's thread while it runs
         self._server: asyncio.Server | None = None
+        self._held_port: socket.socket | None = None
         self._links: set[_Link] = set()
         self._latency: _Latency | None = None
         self._black_hole = False
@@ -169,6 +171,7 @@ class FaultProxy:
                 return
             try:
                 self._run(self._shut_down())
+                self._release_port()
             finally:
                 loop.call_soon_threadsafe(loop.stop)
                 thread.join(CONTROL_TIMEOUT_S)
@@ -188,15 +191,19 @@ class FaultProxy:
     # faults
 
     def down(self) -> None:
-        """A dead service: close the listener (connects get ECONNREFUSED) and reset every connection."""
+        """A dead service: close the listener (connects get ECONNREFUSED) and reset every connection.
+
+        The port stays held (ports.hold_port), so that `up()` finds it free."""
         with self._control:
             self._run(self._go_down())
+            self._hold_port()
 
     def up(self) -> None:
         """Listen again on the same port. Raises ProxyError when something took the port meanwhile."""
         with self._control:
             self._require_running()
             if self._server is None:
+                self._release_port()
                 self._run(self._listen(self._bind()))
 
     def latency(self, ms: float, jitter_ms: float = 0.0, direction: Direction = "both") -> None:
@@ -265,6 +272,15 @@ class FaultProxy:
         self.port = listener.getsockname()[1]
         listener.setblocking(False)
         return listener
+
+    def _hold_port(self) -> None:
+        if self._held_port is None:
+            self._held_port = hold_port(self.port)  # None when taken already: up() will say so
+
+    def _release_port(self) -> None:
+        if self._held_port is not None:
+            self._held_port.close()
+            self._held_port = None
 
     async def _listen(self, listener: socket.socket) -> None:
         self._server = await asyncio.start_server(self._accept, sock=listener)

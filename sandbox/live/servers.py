@@ -12,7 +12,7 @@ import pika.exceptions
 import redis
 
 from sandbox.live.errors import LabError
-from sandbox.live.supervisor import free_port
+from sandbox.live.ports import free_port
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 START_RABBITMQ = "docker compose up -d rabbitmq (or a local install: rabbitmq-server -detached)"

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.live.errors import LabError
+from sandbox.live.ports import hold_port, port_in_use
 
 _PR_SET_PDEATHSIG = 1
 
@@ -41,32 +42,6 @@ class ServiceSpec:
     env: dict[str, str] = field(default_factory=dict)
     port: int | None = None
     health_path: str = "/health"
-
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now and this process has not handed out before
-    (the kernel may offer a just-released port again, to a proxy binding port 0, say)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-
-
-def port_in_use(port: int) -> bool:
-    """Something listens on 127.0.0.1:port (connections lingering in TIME_WAIT do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def python_module(module: str, *args: str) -> tuple[str, ...]:
@@ -117,6 +92,7 @@ class Supervisor:
         self.health_timeout_s = health_timeout_s
         self.specs: dict[str, ServiceSpec] = {}
         self.processes: dict[str, subprocess.Popen] = {}
+        self._held_ports: dict[str, socket.socket] = {}  # a killed service's port, kept for its revival
         self._launcher = _Launcher()
         self._closed = False
 
@@ -136,7 +112,10 @@ class Supervisor:
             log.close()
         self.processes[spec.name] = process
         if spec.port is not None:
-            self._await_health(spec, process)
+            try:
+                self._await_health(spec, process)
+            finally:
+                self._release_port(spec.name)
         return process
 
     def _await_health(self, spec: ServiceSpec, process: subprocess.Popen) -> None:
@@ -170,6 +149,16 @@ class Supervisor:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+            port = self.specs[name].port
+            if port is not None and name not in self._held_ports:
+                holder = hold_port(port)
+                if holder is not None:
+                    self._held_ports[name] = holder
+
+    def _release_port(self, name: str) -> None:
+        holder = self._held_ports.pop(name, None)
+        if holder is not None:
+            holder.close()
 
     def revive(self, name: str) -> subprocess.Popen:
         """Start a killed service again with the same command and port."""
@@ -195,6 +184,8 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        for name in list(self._held_ports):
+            self._release_port(name)
         self._launcher.stop()
 
     def __enter__(self) -> Supervisor:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from sandbox.live.supervisor import free_port
+from sandbox.live.ports import free_port
 from tests.helpers import unavailable
 
 pytestmark = pytest.mark.browser

@@ -48,7 +48,8 @@ class Author:
         self.storage = Storage(config.database)
         # published: every invalidation message once, as the simulation counts msg.published: it is either
         # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
-        flow = ("published", "sent", "publish_failures", "lost") if config.queue else ("invalidate_failures",)
+        flow = ("published", "publishing", "sent", "publish_failures", "lost") if config.queue \
+            else ("invalidate_failures",)
         self.counters = Counters("requests", "errors", "rejected", *flow)
         self.caller: Caller | None = None
         self.publisher: Publisher | None = None
@@ -107,6 +108,9 @@ class Author:
 
     def _publish(self, created: dict) -> JSONResponse:
         self.counters.add("published")
+        # a gauge: committed posts whose message is on its way now; it drops only once the message is
+        # in the broker or counted lost, so the lab's census never finds a message in neither place
+        self.counters.add("publishing")
         try:
             self.publisher.publish(INVALIDATE_BODY, message_id=f"post-{created['id']}")
         except PublishError as exc:
@@ -117,6 +121,8 @@ class Author:
             self.counters.add("errors")
             return error(500, f"the post was saved, but publishing the cache invalidation failed: {exc}",
                          **created)
+        finally:
+            self.counters.add("publishing", -1)
         self.counters.add("sent")
         return JSONResponse(created, status_code=201)
 

@@ -1,10 +1,11 @@
 """cache-worker (queue variant): consumes `cache-invalidation` and deletes the blog list from Redis.
 
-For each message `{"action": "invalidateCache", "keys": ["blogs:*"]}` it works `consumer.work_ms`,
-then bumps the cache generation, SCANs `<prefix>blogs:*` and deletes what matched with one UNLINK,
-and only then acks (`consumer.ack = "manual"`). A malformed message or a Redis failure is nacked with
-requeue; past `consumer.delivery_limit` returns RabbitMQ moves it to `cache-invalidation.dlq`.
-`consumer.count` competing consumers share one connection, a channel each.
+For each message `{"action": "invalidateCache", "keys": ["blogs:*"]}` it works `consumer.work_ms`
+(plus any injected latency), then bumps the cache generation, SCANs `<prefix>blogs:*` and deletes what
+matched with one UNLINK, counts the message handled in Redis (a count that outlives a SIGKILL, so the
+lab's books stay right), and only then acks (`consumer.ack = "manual"`). A malformed message or a
+Redis failure is nacked with requeue; past `consumer.delivery_limit` returns RabbitMQ moves it to
+`cache-invalidation.dlq`. `consumer.count` competing consumers share one connection, a channel each.
 
 Any producer works: the body is all the worker reads.
 """
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 from sandbox.live.messaging import Consumer, declare_topology
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, InjectedErrors, service_app
+from sandbox.live.services.web import Counters, InjectedFaults, service_app
 
 NAME = "cache-worker"
 ACTION = "invalidateCache"
@@ -55,7 +56,7 @@ class CacheWorker:
         self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
         self.work_s = k["consumer.work_ms"] / 1000.0
         self.deleted = Counters("keys_deleted")
-        self.errors = InjectedErrors()
+        self.faults = InjectedFaults()
         declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
                           delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
         self.consumer = Consumer(
@@ -66,12 +67,14 @@ class CacheWorker:
 
     def handle(self, body: bytes, _properties: object = None) -> None:
         """One message: the work, then SCAN + UNLINK. Raises on a malformed message or a Redis error."""
-        if self.work_s > 0:
-            time.sleep(self.work_s)
+        work_s = self.work_s + self.faults.delay_s()
+        if work_s > 0:
+            time.sleep(work_s)
         patterns = parse_invalidation(body)
-        if self.errors.strike():
+        if self.faults.strike():
             raise InjectedFailure("injected handler failure")
         self.deleted.add("keys_deleted", self.cache.invalidate(patterns))
+        self.cache.client.incr(self.config.handled_key)
 
     def start(self) -> None:
         self.consumer.start()
@@ -95,6 +98,6 @@ def create_app(config: ServiceConfig) -> Starlette:
     worker = CacheWorker(config)
     app = service_app(NAME, [], counters=Counters(), workers=1, start=worker.start, stop=worker.stop,
                       gauges=worker.metrics, health=lambda: {"connected": worker.consumer.connected},
-                      errors=worker.errors)
+                      faults=worker.faults)
     app.state.service = worker
     return app

@@ -165,5 +165,10 @@ class ServiceConfig:
         """Bumped by every invalidation; deliberately outside `blogs:*` so invalidations never delete it."""
         return f"{self.redis_prefix}cache-generation:blogs"
 
+    @property
+    def handled_key(self) -> str:
+        """The cache-worker's count of messages handled, kept in Redis so that it survives the worker."""
+        return f"{self.redis_prefix}cache-worker:handled"
+
     def workers(self, service: str) -> int:
         return self.knobs[f"services.{service}.workers"]

@@ -25,9 +25,9 @@ from sandbox.live.messaging import (
     declare_directory_queue,
     declare_topology,
 )
+from sandbox.live.ports import port_in_use
 from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq
 from sandbox.live.services.config import PORT_ENV, SERVICES, ConfigError, ServiceConfig
-from sandbox.live.supervisor import port_in_use
 
 EXIT_UNAVAILABLE = 2
 GRACEFUL_SHUTDOWN_S = 3

@@ -43,19 +43,50 @@ class Counters:
             return dict(self._values)
 
 
-class InjectedErrors:
-    """The `errors` fault: this fraction of requests (or, in the worker, of messages) fails on purpose."""
+FAULT_FIELDS = ("error_rate", "latency_ms", "jitter_ms")
+
+
+class InjectedFaults:
+    """Faults a service applies to itself, set on /internal/faults.
+
+    `error_rate`: this fraction of requests (or, in the worker, of messages) fails on purpose.
+    `latency_ms` ± `jitter_ms`: each message takes that much longer (the worker; an HTTP service gets
+    its latency from the fault proxy in front of it)."""
 
     def __init__(self) -> None:
-        self.rate = 0.0
+        self.error_rate = 0.0
+        self.latency_ms = 0.0
+        self.jitter_ms = 0.0
         self._rng = random.Random()
         self._lock = threading.Lock()
 
     def strike(self) -> bool:
-        if self.rate <= 0:
+        if self.error_rate <= 0:
             return False
         with self._lock:
-            return self._rng.random() < self.rate
+            return self._rng.random() < self.error_rate
+
+    def delay_s(self) -> float:
+        if self.latency_ms <= 0:
+            return 0.0
+        with self._lock:
+            jitter_ms = self._rng.uniform(-self.jitter_ms, self.jitter_ms)
+        return max(0.0, self.latency_ms + jitter_ms) / 1000.0
+
+    def update(self, doc: dict | None) -> str | None:
+        """Apply the fields of `doc`; what is wrong with it, or None."""
+        if not doc or not set(doc) <= set(FAULT_FIELDS):
+            return f"send a JSON object with any of {', '.join(FAULT_FIELDS)}"
+        for name, value in doc.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                    or (name == "error_rate" and value > 1):
+                return f"{name}: {value!r} is not allowed; error_rate is a fraction from 0 to 1, the others ms >= 0"
+        for name, value in doc.items():
+            setattr(self, name, float(value))
+        return None
+
+    def snapshot(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in FAULT_FIELDS}
 
 
 _NOT_FAULTED = ("/health", "/metrics", "/internal/faults")
@@ -78,10 +109,10 @@ def service_app(name: str, routes: list[BaseRoute], *, counters: Counters, worke
                 start: Callable[[], None] | None = None, stop: Callable[[], None] | None = None,
                 gauges: Callable[[], dict[str, Any]] | None = None,
                 health: Callable[[], dict[str, Any]] | None = None,
-                errors: InjectedErrors | None = None) -> Starlette:
+                faults: InjectedFaults | None = None) -> Starlette:
     """A Starlette app with `routes` plus /health, /metrics and /internal/faults, its worker pool limited
     to `workers`. An injected error answers 500 before the request takes a worker, as a proxy would."""
-    errors = errors or InjectedErrors()
+    faults = faults or InjectedFaults()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,15 +141,13 @@ def service_app(name: str, routes: list[BaseRoute], *, counters: Counters, worke
         return JSONResponse(doc)
 
     async def faults_endpoint(request: Request) -> JSONResponse:
-        doc = await json_object(request)
-        rate = doc.get("error_rate") if doc else None
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            return error(400, 'send {"error_rate": a fraction from 0 to 1}')
-        errors.rate = float(rate)
-        return JSONResponse({"error_rate": errors.rate})
+        problem = faults.update(await json_object(request))
+        if problem:
+            return error(400, problem)
+        return JSONResponse(faults.snapshot())
 
     async def inject(request: Request, call_next):
-        if request.url.path not in _NOT_FAULTED and errors.strike():
+        if request.url.path not in _NOT_FAULTED and faults.strike():
             counters.add("errors")
             return error(500, "injected fault")
         return await call_next(request)

@@ -20,9 +20,9 @@ from sandbox.live.messaging import (
     declare_topology,
     delete_topology,
 )
+from sandbox.live.ports import free_port
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import through
-from sandbox.live.supervisor import free_port
 from tests.helpers import RABBITMQ_URL
 from tests.integration.live.support import rabbit_channel, rabbitmq_address, ready, wait_until
 

@@ -6,6 +6,7 @@ Needs no RabbitMQ or Redis: the upstreams are a tiny TCP echo server and a Starl
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import socketserver
@@ -20,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from sandbox.live.ports import free_port
 from sandbox.live.proxy import CONNECT_TIMEOUT_S, FaultProxy, ProxyError
-from sandbox.live.supervisor import free_port
 from tests.helpers import serving
 
 TIMEOUT_S = 5.0
@@ -222,6 +223,22 @@ def test_up_serves_again_on_the_same_port(web):
         proxy.up()
         assert proxy.port == port
         assert client.get("/hello").text == "hello"
+
+
+def test_a_proxy_that_is_down_keeps_its_port_from_everyone_else(echo):
+    with FaultProxy(echo, name="user") as proxy:
+        proxy.down()
+        plain = socket.socket()  # no SO_REUSEADDR: what the kernel's own choice of a source port respects too
+        with plain, pytest.raises(OSError) as taken:
+            plain.bind(("127.0.0.1", proxy.port))
+        assert taken.value.errno == errno.EADDRINUSE
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", proxy.port), timeout=2)
+        proxy.up()
+        with connect(proxy.port) as sock:
+            assert echoed(sock) == b"ping"
+    with socket.socket() as after:
+        after.bind(("127.0.0.1", proxy.port))  # stop() let the port go
 
 
 def test_up_says_so_when_the_port_was_taken_meanwhile(echo):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
+from sandbox.live.ports import free_port
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable, check_rabbitmq, redis_or_fake
-from sandbox.live.supervisor import free_port
 from tests.helpers import RABBITMQ_URL, unavailable
 
 

@@ -25,6 +25,7 @@ import pytest
 import redis
 
 from sandbox.live.messaging import INVALIDATE_BODY, declare_topology, delete_topology
+from sandbox.live.ports import free_port
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import START_REDIS, through
 from sandbox.live.services import author, blog, user
@@ -32,7 +33,6 @@ from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.cache_worker import CacheWorker
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.storage import Storage
-from sandbox.live.supervisor import free_port
 from tests.helpers import RABBITMQ_URL, REDIS_URL, serving, unavailable
 from tests.integration.live.support import rabbit_channel, rabbitmq_address, ready, wait_until
 

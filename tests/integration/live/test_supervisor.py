@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, free_port, python_module
+from sandbox.live.ports import free_port
+from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, python_module
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -47,6 +49,8 @@ def test_start_kill_revive_and_close(tmp_path):
         assert first.returncode == -signal.SIGKILL
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind(("127.0.0.1", port))  # the dead service's port is kept for its revival
         second = supervisor.revive("user")
         assert second.pid != first.pid
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
@@ -76,7 +80,8 @@ def test_children_die_when_the_supervisor_process_is_killed(tmp_path):
     script = textwrap.dedent(f"""
         import json, sys, threading, time
         from pathlib import Path
-        from sandbox.live.supervisor import ServiceSpec, Supervisor, free_port, python_module
+        from sandbox.live.supervisor import ServiceSpec, Supervisor, python_module
+        from sandbox.live.ports import free_port
         supervisor = Supervisor(Path({str(tmp_path)!r}))
         def start():  # from a short-lived thread: the children must outlive it, but not the process
             port = free_port()

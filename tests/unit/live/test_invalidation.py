@@ -7,7 +7,7 @@ import json
 import fakeredis
 import pytest
 
-from sandbox.live.messaging import INVALIDATE_BODY, reconnect_delay_s
+from sandbox.live.messaging import INVALIDATE_BODY
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.cache_worker import MalformedMessage, parse_invalidation
 
@@ -30,11 +30,6 @@ def test_any_producer_s_spelling_of_the_message_parses():
 def test_a_malformed_message_is_refused(body):
     with pytest.raises(MalformedMessage):
         parse_invalidation(body)
-
-
-def test_reconnect_backoff_doubles_up_to_a_cap():
-    assert [reconnect_delay_s(n, 0.5) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    assert reconnect_delay_s(10, 1.0, cap_s=3.0) == 3.0
 
 
 @pytest.fixture

@@ -1,0 +1,58 @@
+"""Finding lost messages on the real thing, by counting where every message is.
+
+Every committed post owes one invalidation message (and a message published from outside is one
+more). At any moment each of them is in exactly one place: on its way from the author, in the outbox,
+ready in the queue, held by a consumer, dead-lettered, consumed — or lost. The simulation knows each
+message; the lab cannot see inside RabbitMQ's or a dead worker's memory, so once a second it counts
+the places, in the order messages move through them (a message that moves while the places are
+counted is then counted twice, never missed), and what is in none of them is lost: an auto-acked
+message a dead consumer held, a transient queue a broker restart deleted, a post whose author died
+before publishing.
+
+A shortfall counts only when two censuses in a row show it: one alone may be a message between two
+places (requeued by the broker while the queue was being read, say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Census:
+    """Where one second's messages are, counted."""
+
+    owed: int  # committed posts, each owing a message, plus messages published from outside
+    publishing: int  # on their way from the author right now
+    outbox: int  # waiting in the outbox for the relay
+    ready: int  # in the queue, waiting for a consumer
+    held: int  # delivered to a living consumer, not yet settled
+    dead_lettered: int  # in the dead-letter queue
+    consumed: int  # handled by a consumer
+    counted_lost: int  # losses already counted where they happened (a publish the author gave up)
+
+    @property
+    def missing(self) -> int:
+        found = (self.publishing + self.outbox + self.ready + self.held + self.dead_lettered + self.consumed
+                 + self.counted_lost)
+        return self.owed - found
+
+
+class LostMessages:
+    """Turns a census a second into messages found lost."""
+
+    def __init__(self) -> None:
+        self.found = 0
+        self._last_missing: int | None = None
+
+    def check(self, census: Census | None) -> int:
+        """How many more messages are lost; `census` is None when some place could not be counted."""
+        if census is None:
+            self._last_missing = None
+            return 0
+        missing = census.missing
+        confirmed = 0 if self._last_missing is None else min(missing, self._last_missing)
+        self._last_missing = missing
+        newly = max(0, confirmed - self.found)
+        self.found += newly
+        return newly
