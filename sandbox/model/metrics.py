@@ -52,6 +52,7 @@ WINDOW_METRICS: dict[str, str] = {
     "cache.hit_rate": "reads served from Redis / reads that asked Redis",
     "queue.depth_max": "most messages in cache-invalidation (ready + unacked) at a second's end",
     "queue.depth_last": "messages in cache-invalidation at the window's last second",
+    "outbox.pending_max": "most invalidations waiting in the author's outbox at a second's end",
     "staleness.max_s": "age of the oldest committed write the cache did not yet reflect",
     "msg.published": "messages producers published, including those a dead broker never got (sum)",
     "msg.consumed": "messages processed and acknowledged (sum)",
@@ -181,6 +182,8 @@ class Measurements:
         if metric == "cache.hit_rate":
             asked = totals["cache.hits"] + totals["cache.misses"]
             return totals["cache.hits"] / asked if asked else None
+        if metric == "outbox.pending_max":
+            return float(max(s.gauges.get("outbox.pending", 0) for s in seconds))
         depths = [s.gauges.get("queue.ready", 0) + s.gauges.get("queue.unacked", 0) for s in seconds]
         if metric == "queue.depth_max":
             return float(max(depths))
