@@ -3,21 +3,25 @@
 Two scenarios, each written once below as TOML and run unchanged on SimEngine (seed SEED) and on LiveEngine
 (real processes, RabbitMQ, Redis, HTTP, on the wall clock):
 
-  user-down          sync and queue; kill user at 6 s, revive it at 20 s; 20 reads/s, 2 writes/s
-  cache-worker-down  queue and queue with a 5 s cache TTL; kill the cache-worker at 6 s, revive it at 21 s;
+  user-down          sync and queue; kill user at 10 s, revive it at 24 s; 20 reads/s, 2 writes/s
+  cache-worker-down  queue and queue with a 5 s cache TTL; kill the cache-worker at 10 s, revive it at 25 s;
                      20 reads/s, 5 writes/s, so a backlog builds while it is away
 
 Compared per variant (window metrics of sandbox/model/metrics.py, the same code for both engines):
 read.error_rate, write.error_rate, queue.depth_max and staleness.max_s over the fault window, which starts
 after the fault has taken hold and ends a second before the revive, so neither transition is in it; and
-msg.lost over the whole run. (With user down, sync reads fail only once a write has emptied the cache: the
+msg.lost over the whole run; and, from 2 s until the fault, while everything is healthy, read.p50_ms and
+write.p50_ms: what the calibration of the simulation's per-request costs (http.rtt_ms, db.*_ms, broker.*_ms,
+against the lab's measured costs; the lab's services spend services.<name>.service_ms as the sim does) must
+get right. (With user down, sync reads fail only once a write has emptied the cache: the
 window starts 4 s after the kill, as a gap of 2-3 s between writes at 2 writes/s is not rare.)
 "sim 10 seeds" is the range of the simulation over seeds 1-10: how much of a difference the arrival noise
 alone makes (the lab's Poisson arrivals come from another random stream).
 
 Agreement: |sim - lab| / max(|lab|, floor) <= TOLERANCE. The floor is what the number is resolved to, so that
 0 vs 0.001 is not "infinitely" different: an error rate to 0.02, a queue depth to 2 messages, staleness to
-0.5 s (the lab reads it once a second; the sim keeps each second's peak), a loss count to 1 message. A row
+0.5 s (the lab reads it once a second; the sim keeps each second's peak), a loss count to 1 message, a
+latency to 1 ms. A row
 where both are exactly 0 agrees trivially; the headline says how many of the agreements are such rows.
 
 The lab shares its RabbitMQ node with whatever else runs on the machine: an idle AMQP connection is held for
@@ -25,7 +29,7 @@ each live run, and if something restarts the node meanwhile (it closes every con
 once when the wall budget allows, else its queue-variant numbers are marked. Servers: RABBITMQ_URL,
 RABBITMQ_MANAGEMENT_URL and REDIS_URL, as for the lab.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/sim_vs_lab.py    (about 65 s; at most ~3 min with a repeated run)
+Run:  PYTHONPATH=. .venv/bin/python bench/sim_vs_lab.py    (about 75 s; at most ~3 min with a repeated run)
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ SEED = 7
 SIM_SEEDS = range(1, 11)
 TOLERANCE = 0.25
 FLOORS = {"read.error_rate": 0.02, "write.error_rate": 0.02, "queue.depth_max": 2.0, "staleness.max_s": 0.5,
-          "msg.lost": 1.0}
+          "msg.lost": 1.0, "read.p50_ms": 1.0, "write.p50_ms": 1.0}
+HEALTHY_METRICS = ("read.p50_ms", "write.p50_ms")
 FAULT_METRICS = ("read.error_rate", "write.error_rate", "queue.depth_max", "staleness.max_s")
 RUN_METRICS = ("msg.lost",)
 WALL_BUDGET_S = 170.0
@@ -57,7 +62,7 @@ WALL_BUDGET_S = 170.0
 USER_DOWN = """
 id = "bench-user-down"
 title = "user down, sim vs lab"
-duration = 28
+duration = 32
 seed = 7
 
 [load]
@@ -65,12 +70,12 @@ reads_per_s = 20
 writes_per_s = 2
 
 [[timeline]]
-at = 6
+at = 10
 do = "kill"
 target = "user"
 
 [[timeline]]
-at = 20
+at = 24
 do = "revive"
 target = "user"
 """
@@ -78,7 +83,7 @@ target = "user"
 CACHE_WORKER_DOWN = """
 id = "bench-cache-worker-down"
 title = "cache-worker down, sim vs lab"
-duration = 28
+duration = 32
 seed = 7
 
 [load]
@@ -93,12 +98,12 @@ architecture = "queue"
 cache.ttl_s = 5
 
 [[timeline]]
-at = 6
+at = 10
 do = "kill"
 target = "cache-worker"
 
 [[timeline]]
-at = 21
+at = 25
 do = "revive"
 target = "cache-worker"
 """
@@ -109,6 +114,7 @@ class Case:
     name: str
     text: str
     fault_window: tuple[float, float]  # [start, end): after the fault took hold, a second before the revive
+    healthy_window: tuple[float, float]  # [start, end): warmed up, before the fault
 
     @property
     def scenario(self) -> Scenario:
@@ -116,8 +122,8 @@ class Case:
 
 
 CASES = (
-    Case("user-down", USER_DOWN, (10.0, 19.0)),
-    Case("cache-worker-down", CACHE_WORKER_DOWN, (7.0, 20.0)),
+    Case("user-down", USER_DOWN, (14.0, 23.0), (2.0, 10.0)),
+    Case("cache-worker-down", CACHE_WORKER_DOWN, (11.0, 24.0), (2.0, 10.0)),
 )
 
 
@@ -125,6 +131,7 @@ def window_values(m: Measurements, case: Case, duration_s: float) -> dict[str, f
     start, end = case.fault_window
     values = {name: m.observe(name, start, end) for name in FAULT_METRICS}
     values |= {name: m.observe(name, 0, duration_s) for name in RUN_METRICS}
+    values |= {name: m.observe(name, *case.healthy_window) for name in HEALTHY_METRICS}
     return values
 
 
@@ -146,6 +153,8 @@ def fmt(metric: str, value: float | None) -> str:
         return f"{value:.3f}"
     if metric.endswith("_s"):
         return f"{value:.2f}"
+    if metric.endswith("_ms"):
+        return f"{value:.1f}"
     return f"{value:.0f}"
 
 
@@ -170,7 +179,7 @@ def main() -> int:
                          "it): its queue-variant numbers are not the scenario's")
         for variant in scenario.variants:
             lab = window_values(live.measurements[variant.name], case, scenario.duration_s)
-            for metric in (*FAULT_METRICS, *RUN_METRICS):
+            for metric in (*FAULT_METRICS, *RUN_METRICS, *HEALTHY_METRICS):
                 seeds = [s[variant.name][metric] for s in spread if s[variant.name][metric] is not None]
                 rows.append((case, variant, metric, lab[metric], sim[variant.name][metric], seeds,
                              live.broker_restarted and variant.architecture == "queue"))
@@ -181,7 +190,8 @@ def main() -> int:
           f"{'sim 10 seeds':>13} {'rel diff':>9}  agree")
     agree = trivial = compared = 0
     for case, variant, metric, lab, sim, seeds, tainted in rows:
-        window = case.fault_window if metric in FAULT_METRICS else (0, case.scenario.duration_s)
+        window = case.fault_window if metric in FAULT_METRICS else \
+            case.healthy_window if metric in HEALTHY_METRICS else (0, case.scenario.duration_s)
         spread = f"{fmt(metric, min(seeds))}-{fmt(metric, max(seeds))}" if seeds else "-"
         if lab is None or sim is None:
             verdict, rel_text = "n/a", "-"

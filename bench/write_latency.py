@@ -23,9 +23,10 @@ Then, on an idle lab (no load), what one request costs there, against what the s
 it cost: PROBE_REQUESTS sequential requests per row, PROBE_GAP_S apart (so, as under a light Poisson load, each
 finds the processes idle), through the fault proxies as the lab's own calls go; time.perf_counter() around each,
 on one keep-alive httpx client. The sim column is the sum of the knob means on that request's path
-(sandbox/sim/world.py): a hop is http.rtt_ms; a service adds services.<name>.service_ms; a miss adds db.read_ms and,
-in sync, three user calls; a write adds db.write_ms and then the blog call (sync) or broker.rtt_ms +
-broker.fsync_ms (queue, persistent with confirms). GET /health answers on the event loop without a worker: it is
+(sandbox/sim/world.py): a hop is http.rtt_ms; a service adds services.<name>.service_ms; a read asks Redis
+(redis.rtt_ms); a miss adds db.read_ms, the fill (redis.rtt_ms) and, in sync, three user calls; a write adds
+db.write_ms and then the blog call, which empties the cache (sync), or broker.rtt_ms + broker.fsync_ms (queue,
+persistent with confirms). GET /health answers on the event loop without a worker: it is
 the bare hop.
 
 The lab shares its RabbitMQ node with whatever else runs on the machine: an idle AMQP connection is held for
@@ -145,10 +146,12 @@ def sim_cost_ms(path: str) -> float:
     k = DEFAULTS
     hop = k["http.rtt_ms"]
     user = hop + k["services.user.service_ms"]
-    blog = hop + k["services.blog.service_ms"]
+    redis = k["redis.rtt_ms"]
+    blog = hop + k["services.blog.service_ms"] + redis
+    miss = blog + k["db.read_ms"] + redis
     author = hop + k["services.author.service_ms"] + k["db.write_ms"]
-    return {"hop": hop, "user": user, "hit": blog, "miss queue": blog + k["db.read_ms"],
-            "miss sync": blog + k["db.read_ms"] + k["blog.authors_per_page"] * user,
+    return {"hop": hop, "user": user, "hit": blog, "miss queue": miss,
+            "miss sync": miss + k["blog.authors_per_page"] * user,
             "write sync": author + blog, "write queue": author + k["broker.rtt_ms"] + k["broker.fsync_ms"]}[path]
 
 

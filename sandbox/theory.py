@@ -69,7 +69,8 @@ def pool_loads(knobs: dict[str, Any], status: VariantStatus) -> list[PoolLoad]:
     work = {name: knobs[f"services.{name}.service_ms"] for name in ("author", "blog", "user")}
     authors = knobs["blog.authors_per_page"]
 
-    blog_hold = work["blog"] + miss * knobs["db.read_ms"]
+    # a read asks Redis once; a miss also reads the database and fills the cache
+    blog_hold = work["blog"] + knobs["redis.rtt_ms"] + miss * (knobs["db.read_ms"] + knobs["redis.rtt_ms"])
     user_arrivals = knobs["load.profile_updates_per_s"]
     author_hold = work["author"] + knobs["db.write_ms"]
     if sync:
@@ -88,5 +89,6 @@ def pool_loads(knobs: dict[str, Any], status: VariantStatus) -> list[PoolLoad]:
         PoolLoad("user", user_arrivals, work["user"], knobs["services.user.workers"]),
     ]
     if not sync:
-        loads.append(PoolLoad("cache-worker", writes, knobs["consumer.work_ms"], knobs["consumer.count"]))
+        loads.append(PoolLoad("cache-worker", writes, knobs["consumer.work_ms"] + knobs["redis.rtt_ms"],
+                              knobs["consumer.count"]))
     return loads

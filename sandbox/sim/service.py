@@ -45,8 +45,10 @@ class Service(Faults):
         pool = self.pool
         result: Outcome
         try:
-            if self.latency_ms or self.jitter_ms:
-                yield env.timeout(self.delay_s(world.rng))
+            # the round trip and any injected latency pass on the wire, before a worker is taken
+            wire_s = world.rtt_s + (self.delay_s(world.rng) if self.latency_ms or self.jitter_ms else 0.0)
+            if wire_s:
+                yield env.timeout(wire_s)
             if self.error_rate and self.fails(world.rng):
                 result = ERROR_500
             else:
@@ -58,7 +60,7 @@ class Service(Faults):
                         pool.cancel(ticket)
                         raise
                 try:
-                    yield env.timeout(world.rtt_s + world.work_s(world.knobs[self._service_key]))
+                    yield env.timeout(world.work_s(world.knobs[self._service_key]))
                     result = OK if handler is None else (yield from handler())
                 finally:
                     pool.release()

@@ -159,8 +159,10 @@ class World:
         if cache.state == HUNG:
             yield env.timeout(self.knobs["redis.timeout_s"])
             return self.REDIS_FAILED
-        if cache.latency_ms or cache.jitter_ms:
-            yield env.timeout(cache.delay_s(self.rng))
+        wire_s = self.knobs["redis.rtt_ms"] / 1000.0 + (cache.delay_s(self.rng) if cache.latency_ms or cache.jitter_ms
+                                                         else 0.0)
+        if wire_s:
+            yield env.timeout(wire_s)
         if cache.error_rate and cache.fails(self.rng):
             return self.REDIS_FAILED
         return command(env.now)
@@ -170,8 +172,8 @@ class World:
         env = self.env
         k = self.knobs
         cache = self.cache
-        if cache.state == UP and not cache.degraded:
-            cached = cache.get(env.now)  # the hot path: no generator for a healthy Redis
+        if cache.state == UP and not cache.degraded and not k["redis.rtt_ms"]:
+            cached = cache.get(env.now)  # the hot path: no generator for an instant, healthy Redis
         else:
             cached = yield from self.redis(cache.get)
         if cached is not None and cached is not self.REDIS_FAILED:

@@ -25,7 +25,7 @@ from sandbox.live.messaging import INVALIDATE_BODY, Publisher, PublishError, dec
 from sandbox.live.services.calls import Caller, CallFailed, make_client
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.outbox import OutboxRelay
-from sandbox.live.services.web import Counters, error, json_object, service_app
+from sandbox.live.services.web import Counters, OwnWork, error, json_object, service_app
 from sandbox.live.storage import Storage
 
 NAME = "author"
@@ -46,6 +46,7 @@ class Author:
         self.config = config
         k = config.knobs
         self.storage = Storage(config.database)
+        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
         # published: every invalidation message once, as the simulation counts msg.published: it is either
         # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
         flow = ("published", "publishing", "sent", "publish_failures", "lost") if config.queue \
@@ -86,6 +87,7 @@ class Author:
     def create_post(self, author_id: int, title: str, body: str) -> JSONResponse:
         """Runs on a worker thread: commit, then invalidate the way this variant does."""
         self.counters.add("requests")
+        self.work()
         outbox = self.relay is not None
         post, version = self.storage.insert_post(author_id, title, body,
                                                  outbox_body=INVALIDATE_BODY if outbox else None)

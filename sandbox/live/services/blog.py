@@ -27,7 +27,7 @@ from sandbox.live.messaging import Consumer, declare_directory_queue
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.calls import Caller, CallFailed, make_client
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, error, service_app
+from sandbox.live.services.web import Counters, OwnWork, error, service_app
 from sandbox.live.storage import Storage
 
 NAME = "blog"
@@ -38,6 +38,7 @@ class Blog:
         self.config = config
         k = config.knobs
         self.storage = Storage(config.database)
+        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
         self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
         self.counters = Counters("requests", "errors", "cache_hits", "cache_misses", "cache_fills",
                                  "fills_refused", "redis_errors", "invalidations", "user_failures")
@@ -76,6 +77,7 @@ class Blog:
     def list_blogs(self, request: Request) -> JSONResponse:
         """Runs on a worker thread."""
         self.counters.add("requests")
+        self.work()
         cached = self._redis(self.cache.get)
         if cached:
             self.counters.add("cache_hits")
@@ -115,6 +117,7 @@ class Blog:
     # POST /internal/cache/invalidate ---------------------------------------------------------
 
     def invalidate(self, request: Request) -> Response:
+        self.work()
         try:
             self.cache.invalidate()
         except (redis.RedisError, OSError) as exc:

@@ -13,7 +13,6 @@ Any producer works: the body is all the worker reads.
 from __future__ import annotations
 
 import json
-import time
 from functools import partial
 
 from starlette.applications import Starlette
@@ -21,7 +20,7 @@ from starlette.applications import Starlette
 from sandbox.live.messaging import Consumer, declare_topology
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, InjectedFaults, service_app
+from sandbox.live.services.web import Counters, InjectedFaults, OwnWork, service_app
 
 NAME = "cache-worker"
 ACTION = "invalidateCache"
@@ -54,7 +53,7 @@ class CacheWorker:
         self.config = config
         k = config.knobs
         self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
-        self.work_s = k["consumer.work_ms"] / 1000.0
+        self.work = OwnWork(k["consumer.work_ms"], k)
         self.deleted = Counters("keys_deleted")
         self.faults = InjectedFaults()
         declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
@@ -67,9 +66,7 @@ class CacheWorker:
 
     def handle(self, body: bytes, _properties: object = None) -> None:
         """One message: the work, then SCAN + UNLINK. Raises on a malformed message or a Redis error."""
-        work_s = self.work_s + self.faults.delay_s()
-        if work_s > 0:
-            time.sleep(work_s)
+        self.work(self.faults.delay_s())
         patterns = parse_invalidation(body)
         if self.faults.strike():
             raise InjectedFailure("injected handler failure")

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from sandbox.live.messaging import Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, error, json_object, service_app
+from sandbox.live.services.web import Counters, OwnWork, error, json_object, service_app
 from sandbox.live.storage import Storage
 
 NAME = "user"
@@ -34,6 +34,7 @@ class User:
         self.config = config
         k = config.knobs
         self.storage = Storage(config.database)
+        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
         self.counters = Counters("requests", "errors", "renames")
         self.publisher: Publisher | None = None
         if config.queue:
@@ -54,12 +55,14 @@ class User:
     def get_user(self, request: Request) -> JSONResponse:
         """Runs on a worker thread."""
         self.counters.add("requests")
+        self.work()
         user_id = request.path_params["user_id"]
         return JSONResponse({"id": user_id, "name": self.storage.user_name(user_id)})
 
     def rename(self, user_id: int, name: str) -> JSONResponse:
         """Runs on a worker thread."""
         self.counters.add("requests")
+        self.work()
         self.storage.set_user_name(user_id, name)
         self.counters.add("renames")
         if self.publisher is not None:

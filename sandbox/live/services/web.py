@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+
+from sandbox.model.service_time import service_time_s
 
 
 class Counters:
@@ -87,6 +90,24 @@ class InjectedFaults:
 
     def snapshot(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in FAULT_FIELDS}
+
+
+class OwnWork:
+    """A service's own work on each request (`services.<name>.service_ms`; the worker's `consumer.work_ms`
+    per message), drawn as the simulation draws it (`services.distribution`): the handler sleeps that long
+    on its worker thread, holding the worker as real work would, so the pool fills where the simulation's does."""
+
+    def __init__(self, mean_ms: float, knobs: dict[str, Any]):
+        self.mean_ms = mean_ms
+        self.shape = knobs["services.distribution"]
+        self.lognormal_sigma = knobs["services.lognormal_sigma"]
+        self._rng = random.Random()
+
+    def __call__(self, extra_s: float = 0.0) -> None:
+        """Work one draw, plus `extra_s` (injected latency)."""
+        work_s = service_time_s(self.mean_ms, self.shape, self.lognormal_sigma, self._rng) + extra_s
+        if work_s > 0:
+            time.sleep(work_s)
 
 
 _NOT_FAULTED = ("/health", "/metrics", "/internal/faults")

@@ -409,7 +409,8 @@ def consumers(channel, queue: str) -> int:
 def test_a_worker_killed_mid_work(queue_variant, cache_redis, channel, ack):
     """manual ack: the broker redelivers the message; auto ack: it is gone and the cache stays stale."""
     queue = "cache-invalidation" + queue_variant.suffix
-    config = queue_variant.config("queue", knobs={"consumer.ack": ack, "consumer.work_ms": 5000})
+    config = queue_variant.config("queue", knobs={"consumer.ack": ack, "consumer.work_ms": 5000,
+                                                        "services.distribution": "fixed"})
     cache_redis.set(queue_variant.cache_key, "stale list")
     with service_process("cache-worker", config) as process:
         wait_until(lambda: consumers(channel, queue) == 1, what="the worker process consuming")
