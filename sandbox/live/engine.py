@@ -43,7 +43,7 @@ from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, py
 from sandbox.model import losses
 from sandbox.model.actions import Action
 from sandbox.model.metrics import Measurements
-from sandbox.model.scenario import Scenario, Variant
+from sandbox.model.scenario import LOAD_FIELDS, Scenario, Variant
 from sandbox.model.status import Component, Edge, VariantStatus, health
 
 HTTP_SERVICES = ("user", "blog", "author")
@@ -144,7 +144,7 @@ class LiveEngine:
     # starting -----------------------------------------------------------------
 
     def _start_variant(self, variant: Variant) -> _Lab:
-        knobs = self.scenario.knobs_for(variant)
+        knobs = self.scenario.knobs_at_start(variant)
         ports = {name: free_port() for name in (*HTTP_SERVICES, "cache-worker")}
         upstreams = {name: ("127.0.0.1", ports[name]) for name in HTTP_SERVICES}
         upstreams |= {"broker": _address(self.rabbitmq_url, 5672), "redis": _address(self.redis.url, 6379)}
@@ -166,14 +166,14 @@ class LiveEngine:
                                               env=config.env(ports[name]), port=ports[name]))
         storage = Storage(config.database)
         duration_s = self.scenario.duration_s
-        rate_per_s = knobs["load.reads_per_s"] + knobs["load.writes_per_s"]
+        rate_per_s = sum(knobs[f"load.{field}"] for field in LOAD_FIELDS)
         # enough client threads for every request that can be open at once, up to the client's timeout:
         # with fewer, requests queue inside the load generator and the author never sees them
         threads = min(MAX_CLIENT_THREADS, max(32, int(rate_per_s * (knobs["client.timeout_s"] or duration_s)) + 1))
         load = LoadGenerator(
-            config.blog_url, config.author_url, reads_per_s=knobs["load.reads_per_s"],
-            writes_per_s=knobs["load.writes_per_s"], timeout_s=knobs["client.timeout_s"],
-            max_requests=int(duration_s * (knobs["load.reads_per_s"] + knobs["load.writes_per_s"]) * 10) + 1000,
+            config.blog_url, config.author_url, config.user_url,
+            **{field: knobs[f"load.{field}"] for field in LOAD_FIELDS}, timeout_s=knobs["client.timeout_s"],
+            max_requests=int(duration_s * rate_per_s * 10) + 1000,
             max_duration_s=duration_s + 1, seed=self.seed, db_version=storage.version, threads=threads)
         cache = BlogCache(redis.Redis.from_url(self.redis.url, socket_timeout=1.0), config.redis_prefix)
         return _Lab(variant, config, ports, proxies, storage, cache, load)
@@ -249,10 +249,13 @@ class LiveEngine:
             lab.load.set_rates(action.reads_per_s, action.writes_per_s)
             return None
         if verb == "set":
-            if action.key in ("load.reads_per_s", "load.writes_per_s"):
+            if action.key.removeprefix("load.") in LOAD_FIELDS:
                 lab.load.set_rates(**{action.key.removeprefix("load."): action.value})
                 return None
-            return f"the live lab cannot change {action.key} while it runs; set it in the scenario's knobs"
+            if lab.config.knobs[action.key] == action.value:
+                return None  # a `set` at 0 s: the services started with it
+            return (f"the live lab cannot change {action.key} while it runs; set it at 0 s or in the scenario's "
+                    "knobs")
         if verb == "poison":
             if not lab.config.queue:
                 return "no broker in a sync variant; poison does nothing"
@@ -396,7 +399,7 @@ class LiveEngine:
                 m.read(sample.done_s, sample.latency_ms, sample.ok, stale)
                 if sample.cached is not None:
                     m.count(sample.done_s, "cache.hits" if sample.cached else "cache.misses")
-            else:
+            elif sample.kind == "write":
                 m.write(sample.done_s, sample.latency_ms, sample.ok)
 
     def _close_second(self, lab: _Lab, second: int) -> None:

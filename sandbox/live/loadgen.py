@@ -1,4 +1,4 @@
-"""Real traffic for the lab: Poisson reads and writes over HTTP, bounded in count and time.
+"""Real traffic for the lab: Poisson reads, writes and profile updates over HTTP, bounded in count and time.
 
 Latency is measured from the moment a request was *due*, not from when a client thread got to it,
 so a slow system cannot hide its slowness by slowing the load down (coordinated omission).
@@ -21,7 +21,7 @@ import httpx
 class Sample:
     """One finished request: when it was due (seconds since the run's start), how long it took, how it ended."""
 
-    kind: str  # "read" or "write"
+    kind: str  # "read", "write" or "profile"
     due_s: float
     done_s: float
     status: int  # HTTP status; 0 when no response came (refused, reset, timed out)
@@ -40,14 +40,17 @@ class Sample:
 
 
 class LoadGenerator:
-    """Drives GET {blog}/blogs and POST {author}/blogs at Poisson rates until stopped or a bound is reached."""
+    """Drives GET {blog}/blogs, POST {author}/blogs and PUT {user}/api/v1/user/{id} at Poisson rates until
+    stopped or a bound is reached."""
 
-    def __init__(self, blog_url: str, author_url: str, *, reads_per_s: float, writes_per_s: float,
-                 timeout_s: float, max_requests: int, max_duration_s: float, seed: int = 1,
-                 db_version: Callable[[], int] | None = None, threads: int = 32):
+    def __init__(self, blog_url: str, author_url: str, user_url: str = "", *, reads_per_s: float,
+                 writes_per_s: float, timeout_s: float, max_requests: int, max_duration_s: float,
+                 profile_updates_per_s: float = 0.0, seed: int = 1, db_version: Callable[[], int] | None = None,
+                 threads: int = 32):
         self.blog_url = blog_url.rstrip("/")
         self.author_url = author_url.rstrip("/")
-        self.rates = {"read": reads_per_s, "write": writes_per_s}
+        self.user_url = user_url.rstrip("/")
+        self.rates = {"read": reads_per_s, "write": writes_per_s, "profile": profile_updates_per_s}
         self.max_requests = max_requests
         self.max_duration_s = max_duration_s
         self.samples: queue.SimpleQueue[Sample] = queue.SimpleQueue()
@@ -64,11 +67,11 @@ class LoadGenerator:
         self._sent = 0
         self._scheduler: threading.Thread | None = None
 
-    def set_rates(self, reads_per_s: float | None = None, writes_per_s: float | None = None) -> None:
-        if reads_per_s is not None:
-            self.rates["read"] = reads_per_s
-        if writes_per_s is not None:
-            self.rates["write"] = writes_per_s
+    def set_rates(self, reads_per_s: float | None = None, writes_per_s: float | None = None,
+                  profile_updates_per_s: float | None = None) -> None:
+        for kind, rate in (("read", reads_per_s), ("write", writes_per_s), ("profile", profile_updates_per_s)):
+            if rate is not None:
+                self.rates[kind] = rate
         self._rates_changed = True
         self._wake.set()
 
@@ -82,7 +85,7 @@ class LoadGenerator:
         return time.monotonic() - self._started
 
     def _schedule(self) -> None:
-        """Merge two Poisson streams; sleep until each request is due, then hand it to a client thread."""
+        """Merge the Poisson streams; sleep until each request is due, then hand it to a client thread."""
         due = {kind: self._next_gap(kind) for kind in self.rates}
         while not self._stop.is_set() and self._sent < self.max_requests and self.now_s() < self.max_duration_s:
             if self._rates_changed:  # arrivals are memoryless: redraw from now
@@ -104,11 +107,15 @@ class LoadGenerator:
 
     def _send(self, kind: str, due_s: float, committed: int | None) -> None:
         try:
+            author_id = 1 + self._sent % 3
             if kind == "read":
                 response = self._client.get(f"{self.blog_url}/blogs")
-            else:
+            elif kind == "write":
                 response = self._client.post(f"{self.author_url}/blogs",
-                                             json={"title": "post", "body": "…", "author_id": 1 + self._sent % 3})
+                                             json={"title": "post", "body": "…", "author_id": author_id})
+            else:
+                response = self._client.put(f"{self.user_url}/api/v1/user/{author_id}",
+                                            json={"name": f"Author {author_id} ({self._sent})"})
         except httpx.HTTPError as exc:
             self.samples.put(Sample(kind, due_s, self.now_s(), 0, type(exc).__name__, committed=committed))
             return

@@ -55,6 +55,12 @@ class Scenario:
         """Every knob's value for one variant: defaults, then scenario, then variant overrides."""
         return resolve(self.knobs, variant.knobs)
 
+    def knobs_at_start(self, variant: Variant) -> dict[str, Any]:
+        """`knobs_for`, with every `set` at 0 s that reaches this variant already in force."""
+        opening = {a.key: a.value for a in self.timeline
+                   if a.verb == "set" and a.at == 0 and a.variant in (None, variant.name)}
+        return resolve(self.knobs, variant.knobs, opening)
+
     def on_live_clock(self) -> Scenario:
         """The scenario as the live lab runs it: with `[live] duration`, every moment scaled to fit it."""
         if self.live_duration_s is None or self.live_duration_s == self.duration_s:

@@ -113,12 +113,25 @@ def test_a_poison_message_reaches_the_dead_letter_queue_while_the_queue_keeps_fl
     assert totals(result, "queue", 5, 14)["msg.consumed"] >= 20, "good messages kept flowing"
 
 
-def test_an_unknown_knob_change_is_refused_in_plain_words():
+def test_profile_updates_feed_the_queue_blog_s_directory_so_its_reads_outlive_the_user_service():
+    # lesson 12's first step, live: renames at 2/s, then the User Service dies
+    result = live_run(12, load={"reads_per_s": 10, "writes_per_s": 1},
+                      timeline=[{"at": 0, "do": "set", "key": "load.profile_updates_per_s", "value": 2.0},
+                                {"at": 3, "do": "kill", "target": "user"}])
+    assert result.notes == []
+    assert result.engine.labs["queue"].metrics["blog"]["directory_updates"] >= 2, "renames reached the directory"
+    assert metric(result, "queue", "read.error_rate", 0, 12) == 0
+    assert metric(result, "sync", "read.error_rate", 5, 12) > 0.5
+
+
+def test_a_knob_set_at_0_s_starts_the_services_with_it_and_a_later_change_is_refused_in_plain_words():
     result = live_run(3, load={"reads_per_s": 2, "writes_per_s": 1},
                       variants={"sync": {"architecture": "sync"}},
-                      timeline=[{"at": 1, "do": "set", "key": "http.retries", "value": 3}])
+                      timeline=[{"at": 0, "do": "set", "key": "http.timeout_s", "value": 0.5},
+                                {"at": 1, "do": "set", "key": "http.retries", "value": 3}])
+    assert result.engine.labs["sync"].config.knobs["http.timeout_s"] == 0.5
     assert result.notes == ["sync: the live lab cannot change http.retries while it runs; "
-                            "set it in the scenario's knobs"]
+                            "set it at 0 s or in the scenario's knobs"]
 
 
 def test_an_error_rate_on_the_user_service_fails_that_share_of_sync_misses():

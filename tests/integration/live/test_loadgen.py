@@ -24,11 +24,15 @@ def blog_app(read_delay_s: float = 0.0) -> Starlette:
         state["version"] += 1
         return JSONResponse({"id": state["version"], "version": state["version"]}, status_code=201)
 
-    return Starlette(routes=[Route("/blogs", read, methods=["GET"]), Route("/blogs", write, methods=["POST"])])
+    async def rename(request):
+        return JSONResponse({"id": request.path_params["user_id"], "name": (await request.json())["name"]})
+
+    return Starlette(routes=[Route("/blogs", read, methods=["GET"]), Route("/blogs", write, methods=["POST"]),
+                             Route("/api/v1/user/{user_id:int}", rename, methods=["PUT"])])
 
 
 def run_load(url: str, duration_s: float, **kwargs) -> list:
-    load = LoadGenerator(url, url, timeout_s=2, max_duration_s=duration_s, **kwargs)
+    load = LoadGenerator(url, url, url, timeout_s=2, max_duration_s=duration_s, **kwargs)
     load.start()
     time.sleep(duration_s + 0.3)
     load.stop()
@@ -44,6 +48,13 @@ def test_poisson_reads_and_writes_at_their_rates():
     assert all(s.ok for s in samples)
     assert all(s.status == 201 for s in writes)
     assert max(s.version for s in reads) >= 1, "reads carry the list version the blog served"
+
+
+def test_profile_updates_rename_the_first_three_authors_at_their_rate():
+    with serving(blog_app()) as url:
+        samples = run_load(url, 3.0, reads_per_s=0, writes_per_s=0, profile_updates_per_s=10, max_requests=10_000)
+    assert 15 <= len(samples) <= 55
+    assert all(s.kind == "profile" and s.status == 200 for s in samples)
 
 
 def test_the_request_bound_holds():

@@ -84,6 +84,17 @@ def test_variant_overrides_apply_to_that_variant_only():
     assert a["http.retries"] == b["http.retries"] == 2
 
 
+def test_knobs_at_start_include_the_sets_at_0_s_that_reach_the_variant():
+    s = scenario(variants={"a": {"architecture": "queue"}, "b": {"architecture": "queue"}},
+                 timeline=[{"at": 0, "do": "set", "key": "consumer.prefetch", "value": 1, "variant": "a"},
+                           {"at": 0, "do": "set", "key": "http.retries", "value": 2},
+                           {"at": 5, "do": "set", "key": "consumer.work_ms", "value": 90.0}])
+    a, b = (s.knobs_at_start(v) for v in s.variants)
+    assert (a["consumer.prefetch"], b["consumer.prefetch"]) == (1, DEFAULTS["consumer.prefetch"])
+    assert a["http.retries"] == b["http.retries"] == 2
+    assert a["consumer.work_ms"] == DEFAULTS["consumer.work_ms"], "a later set is not in force at the start"
+
+
 def test_the_id_defaults_to_the_file_name(tmp_path):
     path = tmp_path / "my-run.toml"
     path.write_text('title = "x"\nduration = 5\n')
