@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "sandbox" / "ui" / "app.py"
 DOCS = ROOT / "docs"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")  # Debian's; the GitHub workflow names Chrome
 INSTALL_CHROMIUM = "apt-get install chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -53,6 +53,7 @@ def test_github_ci_runs_the_readme_test_command_against_real_servers():
     assert job["services"]["rabbitmq"]["image"] == "rabbitmq:3-management"
     assert all("--health-cmd" in service["options"] for service in job["services"].values())
     assert job["env"]["SANDBOX_REQUIRE_LIVE"] == "1"
+    assert job["env"]["SANDBOX_CHROMIUM"].startswith("/"), "the runner has no Debian chromium at /usr/bin/chromium"
     assert job["steps"][-1]["run"] == "./dev test"
     assert "./dev test" in (ROOT / "README.md").read_text()
 

@@ -11,7 +11,7 @@ import pika.exceptions
 
 from sandbox.live.messaging import connect
 from sandbox.live.servers import START_RABBITMQ
-from tests.helpers import RABBITMQ_URL, unavailable
+from tests.helpers import RABBITMQ_URL, REQUIRE_NODE_RESTART, unavailable
 
 
 def rabbitmq_address() -> tuple[str, int]:
@@ -28,6 +28,13 @@ def wait_until(condition: Callable[[], object], timeout_s: float = 10.0, what: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
         time.sleep(0.02)
+
+
+def need_node_restart(engine) -> None:
+    """Skip (or fail, in CI) a test that restarts the RabbitMQ node when the lab cannot."""
+    if not engine.controls_broker_node():
+        unavailable("a real broker restart needs a local RabbitMQ node that rabbitmqctl controls",
+                    "rabbitmq-server -detached", required=REQUIRE_NODE_RESTART)
 
 
 def rabbit_channel():

@@ -11,6 +11,7 @@ from sandbox.live.servers import START_RABBITMQ, LabUnavailable
 from sandbox.model import losses
 from sandbox.runner import run_scenario
 from tests.helpers import scenario, unavailable
+from tests.integration.live.support import need_node_restart
 
 pytestmark = pytest.mark.live
 
@@ -170,9 +171,7 @@ def test_a_real_broker_restart_keeps_a_durable_persistent_backlog_and_drops_a_tr
     except LabUnavailable as exc:
         unavailable(str(exc), START_RABBITMQ)
     try:
-        if not engine.controls_broker_node():
-            unavailable("a real broker restart needs a local RabbitMQ node that rabbitmqctl controls",
-                        "rabbitmq-server -detached")
+        need_node_restart(engine)
         result = run_scenario(s, engine, s.seed)
     finally:
         engine.close()
