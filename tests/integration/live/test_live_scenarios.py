@@ -55,7 +55,9 @@ def test_a_dead_cache_worker_leaves_a_backlog_that_drains_with_nothing_lost():
     result = live_run(18, load={"reads_per_s": 10, "writes_per_s": 5},
                       variants={"queue": {"architecture": "queue"}},
                       timeline=[{"at": 2, "do": "kill", "target": "cache-worker"},
-                                {"at": 9, "do": "revive", "target": "cache-worker"}])
+                                {"at": 9, "do": "revive", "target": "cache-worker"},
+                                # no new messages: an empty queue is then exactly 0, not one caught in transit
+                                {"at": 13, "do": "load", "writes_per_s": 0}])
     assert metric(result, "queue", "queue.depth_max", 3, 9) >= 15
     assert metric(result, "queue", "staleness.max_s", 3, 10) > 3
     assert metric(result, "queue", "queue.depth_last", 14, 18) == 0
@@ -106,11 +108,12 @@ def test_a_cut_broker_loses_fire_and_forget_messages_and_none_from_the_outbox(on
 def test_a_poison_message_reaches_the_dead_letter_queue_while_the_queue_keeps_flowing():
     result = live_run(14, load={"reads_per_s": 5, "writes_per_s": 4},
                       variants={"queue": {"architecture": "queue", "consumer": {"delivery_limit": 2}}},
-                      timeline=[{"at": 3, "do": "poison", "count": 3}])
+                      timeline=[{"at": 3, "do": "poison", "count": 3},
+                                {"at": 12, "do": "load", "writes_per_s": 0}])
     t = totals(result, "queue")
     assert t["msg.dead_lettered"] == 3
     assert t["msg.redelivered"] >= 6, "each poison message came back twice before the broker gave up"
-    assert metric(result, "queue", "queue.depth_last", 10, 14) == 0
+    assert metric(result, "queue", "queue.depth_last", 13, 14) == 0
     assert totals(result, "queue", 5, 14)["msg.consumed"] >= 20, "good messages kept flowing"
 
 
@@ -150,7 +153,8 @@ def test_a_failing_worker_handler_redelivers_until_healed_and_loses_nothing():
     result = live_run(14, load={"reads_per_s": 4, "writes_per_s": 4},
                       variants={"queue": {"architecture": "queue", "consumer": {"prefetch": 1, "work_ms": 20}}},
                       timeline=[{"at": 2, "do": "errors", "target": "cache-worker", "rate": 1.0},
-                                {"at": 7, "do": "heal", "target": "cache-worker"}])
+                                {"at": 7, "do": "heal", "target": "cache-worker"},
+                                {"at": 10, "do": "load", "writes_per_s": 0}])
     assert totals(result, "queue", 2, 8)["msg.redelivered"] >= 10
     assert metric(result, "queue", "staleness.max_s", 3, 8) > 2
     assert metric(result, "queue", "queue.depth_last", 11, 14) == 0
