@@ -9,8 +9,9 @@ counted is then counted twice, never missed), and what is in none of them is los
 message a dead consumer held, a transient queue a broker restart deleted, a post whose author died
 before publishing.
 
-A shortfall counts only when two censuses in a row show it: one alone may be a message between two
-places (requeued by the broker while the queue was being read, say).
+A message can be between two places while they are counted (nacked by the worker and not yet back in
+the queue, say). So a census that comes up short is taken again at once, a few times, and the best
+kept; and a shortfall counts only when the censuses of two seconds in a row show it.
 """
 
 from __future__ import annotations

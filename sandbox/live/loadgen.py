@@ -1,15 +1,19 @@
 """Real traffic for the lab: Poisson reads, writes and profile updates over HTTP, bounded in count and time.
 
 Latency is measured from the moment a request was *due*, not from when a client thread got to it,
-so a slow system cannot hide its slowness by slowing the load down (coordinated omission).
+so a slow system cannot hide its slowness by slowing the load down (coordinated omission). A failed
+write is retried `client_retries` times, `client_backoff_ms` apart, under one `X-Request-Id`: its
+sample is the whole exchange, as the person posting sees it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +32,6 @@ class Sample:
     error: str = ""
     version: int | None = None  # for reads: the list version served
     committed: int | None = None  # for reads: the database version when the read was due
-    cached: bool | None = None  # for reads: served from Redis
 
     @property
     def ok(self) -> bool:
@@ -45,13 +48,15 @@ class LoadGenerator:
 
     def __init__(self, blog_url: str, author_url: str, user_url: str = "", *, reads_per_s: float,
                  writes_per_s: float, timeout_s: float, max_requests: int, max_duration_s: float,
-                 profile_updates_per_s: float = 0.0, seed: int = 1, db_version: Callable[[], int] | None = None,
-                 threads: int = 32):
+                 profile_updates_per_s: float = 0.0, client_retries: int = 0, client_backoff_ms: float = 0.0,
+                 seed: int = 1, db_version: Callable[[], int] | None = None, threads: int = 32):
         self.blog_url = blog_url.rstrip("/")
         self.author_url = author_url.rstrip("/")
         self.user_url = user_url.rstrip("/")
         self.rates = {"read": reads_per_s, "write": writes_per_s, "profile": profile_updates_per_s}
         self.max_requests = max_requests
+        self.client_retries = client_retries
+        self.client_backoff_s = client_backoff_ms / 1000.0
         self.max_duration_s = max_duration_s
         self.samples: queue.SimpleQueue[Sample] = queue.SimpleQueue()
         self._db_version = db_version
@@ -111,20 +116,31 @@ class LoadGenerator:
             if kind == "read":
                 response = self._client.get(f"{self.blog_url}/blogs")
             elif kind == "write":
-                response = self._client.post(f"{self.author_url}/blogs",
-                                             json={"title": "post", "body": "…", "author_id": author_id})
+                response = self._write(author_id)
             else:
                 response = self._client.put(f"{self.user_url}/api/v1/user/{author_id}",
                                             json={"name": f"Author {author_id} ({self._sent})"})
         except httpx.HTTPError as exc:
             self.samples.put(Sample(kind, due_s, self.now_s(), 0, type(exc).__name__, committed=committed))
             return
-        version = cached = None
-        if kind == "read" and response.status_code == 200:
-            page = response.json()
-            version, cached = page.get("version"), page.get("cached")
+        version = response.json().get("version") if kind == "read" and response.status_code == 200 else None
         self.samples.put(Sample(kind, due_s, self.now_s(), response.status_code, version=version,
-                                committed=committed, cached=cached))
+                                committed=committed))
+
+    def _write(self, author_id: int) -> httpx.Response:
+        """POST a post; retry a failure (an error answer or none at all) as the client is told to."""
+        request_id = uuid.uuid4().hex
+        for _ in range(self.client_retries):
+            with contextlib.suppress(httpx.HTTPError):
+                response = self._post(author_id, request_id)
+                if response.is_success:
+                    return response
+            time.sleep(self.client_backoff_s)
+        return self._post(author_id, request_id)
+
+    def _post(self, author_id: int, request_id: str) -> httpx.Response:
+        return self._client.post(f"{self.author_url}/blogs", headers={"X-Request-Id": request_id},
+                                 json={"title": "post", "body": "…", "author_id": author_id})
 
     def drain(self) -> list[Sample]:
         """The samples finished since the last drain."""

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS posts (
     author_id INTEGER NOT NULL,
     title TEXT NOT NULL,
     body TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    request_id TEXT
 );
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -126,16 +127,18 @@ class Storage:
 
     # posts --------------------------------------------------------------------
 
-    def insert_post(self, author_id: int, title: str, body: str,
-                    outbox_body: bytes | None = None) -> tuple[Post, int]:
+    def insert_post(self, author_id: int, title: str, body: str, outbox_body: bytes | None = None,
+                    request_id: str | None = None) -> tuple[Post, int]:
         """Commit a post (and, given `outbox_body`, its outbox row in the same transaction).
 
-        Returns the post and the database version it made."""
+        `request_id` is the client's id for the write, kept only so the lab can count the posts a retry
+        saved twice. Returns the post and the database version it made."""
         now = time.time()
         conn = self._connection()
         with _transaction(conn):
-            post_id = conn.execute("INSERT INTO posts (author_id, title, body, created_at) VALUES (?, ?, ?, ?)",
-                                   (author_id, title, body, now)).lastrowid
+            post_id = conn.execute(
+                "INSERT INTO posts (author_id, title, body, created_at, request_id) VALUES (?, ?, ?, ?, ?)",
+                (author_id, title, body, now, request_id)).lastrowid
             if outbox_body is not None:
                 conn.execute("INSERT INTO outbox (body, created_at) VALUES (?, ?)", (outbox_body, now))
         return Post(post_id, author_id, title, body, now), post_id
@@ -155,6 +158,11 @@ class Storage:
     def version(self) -> int:
         """The number of posts committed so far (the id of the newest)."""
         return self._connection().execute("SELECT COALESCE(MAX(id), 0) FROM posts").fetchone()[0]
+
+    def duplicate_posts(self) -> int:
+        """Posts saved again by a retry of a write that had already been saved (same request id)."""
+        return self._connection().execute(
+            "SELECT COUNT(request_id) - COUNT(DISTINCT request_id) FROM posts").fetchone()[0]
 
     def commit_time(self, version: int) -> float | None:
         """When the post that made `version` was committed (None if there is no such post yet)."""

@@ -84,12 +84,15 @@ class Author:
         return {"outbox_pending": self.storage.outbox_pending(), "outbox_connected": self.relay.publisher.connected,
                 "outbox_error": self.relay.last_error}
 
-    def create_post(self, author_id: int, title: str, body: str) -> JSONResponse:
-        """Runs on a worker thread: commit, then invalidate the way this variant does."""
+    def create_post(self, author_id: int, title: str, body: str, request_id: str | None = None) -> JSONResponse:
+        """Runs on a worker thread: commit, then invalidate the way this variant does.
+
+        The author is not idempotent: a retried request is saved again (its `X-Request-Id` is kept with
+        the post only so the lab can count such duplicates)."""
         self.counters.add("requests")
         self.work()
         outbox = self.relay is not None
-        post, version = self.storage.insert_post(author_id, title, body,
+        post, version = self.storage.insert_post(author_id, title, body, request_id=request_id,
                                                  outbox_body=INVALIDATE_BODY if outbox else None)
         created = {"id": post.id, "version": version}
         if outbox:
@@ -138,7 +141,8 @@ def create_app(config: ServiceConfig) -> Starlette:
         if problem:
             author.counters.add("rejected")
             return error(400, problem)
-        return await run_in_threadpool(author.create_post, doc["author_id"], doc["title"], doc["body"])
+        return await run_in_threadpool(author.create_post, doc["author_id"], doc["title"], doc["body"],
+                                       request.headers.get("x-request-id"))
 
     app = service_app(NAME, [Route("/blogs", create, methods=["POST"])], counters=author.counters,
                       workers=config.workers(NAME), start=author.start, stop=author.close, gauges=author.gauges)

@@ -49,6 +49,9 @@ def test_user_down_fails_sync_reads_and_leaves_queue_reads_alone():
     assert metric(result, "queue", "read.error_rate", 5, 11) < 0.01
     assert metric(result, "sync", "read.error_rate", 12, 16) < 0.05
     assert metric(result, "sync", "write.error_rate", 0, 16) < 0.01
+    # the blog's own count of the reads that asked Redis: a sync miss cannot refill the cache while user is down
+    assert metric(result, "sync", "cache.hit_rate", 7, 11) < 0.3
+    assert metric(result, "queue", "cache.hit_rate", 0, 16) > 0.7
 
 
 def test_a_dead_cache_worker_leaves_a_backlog_that_drains_with_nothing_lost():
@@ -115,6 +118,29 @@ def test_a_poison_message_reaches_the_dead_letter_queue_while_the_queue_keeps_fl
     assert t["msg.redelivered"] >= 6, "each poison message came back twice before the broker gave up"
     assert metric(result, "queue", "queue.depth_last", 13, 14) == 0
     assert totals(result, "queue", 5, 14)["msg.consumed"] >= 20, "good messages kept flowing"
+
+
+def test_a_client_retrying_writes_the_author_answered_500_saves_them_twice():
+    # blog-down-during-writes, short: the sync author commits, then fails its call to the dead blog
+    result = live_run(10, load={"reads_per_s": 2, "writes_per_s": 4}, knobs={"client": {"retries": 2}},
+                      variants={"sync": {"architecture": "sync"}},
+                      timeline=[{"at": 2, "do": "kill", "target": "blog"}, {"at": 7, "do": "revive", "target": "blog"}])
+    during = totals(result, "sync", 3, 7)
+    assert during["write.errors"] >= 8
+    assert during["write.duplicates"] >= 2 * during["write.errors"] - 2, "each failed write was saved three times"
+    assert totals(result, "sync", 0, 2)["write.duplicates"] == 0
+    assert metric(result, "sync", "write.p50_ms", 3, 7) > 400, "two 200 ms back-offs before the client gives up"
+
+
+def test_a_worker_that_cannot_reach_redis_requeues_in_a_busy_loop_and_loses_nothing():
+    result = live_run(12, load={"reads_per_s": 5, "writes_per_s": 3},
+                      variants={"queue": {"architecture": "queue"}},
+                      timeline=[{"at": 2, "do": "kill", "target": "redis"},
+                                {"at": 8, "do": "revive", "target": "redis"},
+                                {"at": 10, "do": "load", "writes_per_s": 0}])
+    assert totals(result, "queue", 2, 8)["msg.redelivered"] >= 200
+    assert metric(result, "queue", "queue.depth_last", 11, 12) == 0
+    assert totals(result, "queue")["msg.lost"] == 0, "a message bouncing between the queue and the worker is not lost"
 
 
 def test_profile_updates_feed_the_queue_blog_s_directory_so_its_reads_outlive_the_user_service():

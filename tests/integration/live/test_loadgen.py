@@ -13,8 +13,8 @@ from sandbox.live.ports import free_port
 from tests.helpers import serving
 
 
-def blog_app(read_delay_s: float = 0.0) -> Starlette:
-    state = {"version": 0}
+def blog_app(read_delay_s: float = 0.0, failing_writes: bool = False) -> Starlette:
+    state = {"version": 0, "request_ids": []}
 
     def read(request):
         time.sleep(read_delay_s)
@@ -22,13 +22,17 @@ def blog_app(read_delay_s: float = 0.0) -> Starlette:
 
     def write(request):
         state["version"] += 1
-        return JSONResponse({"id": state["version"], "version": state["version"]}, status_code=201)
+        state["request_ids"].append(request.headers.get("x-request-id"))
+        return JSONResponse({"id": state["version"], "version": state["version"]},
+                            status_code=500 if failing_writes else 201)
 
     async def rename(request):
         return JSONResponse({"id": request.path_params["user_id"], "name": (await request.json())["name"]})
 
-    return Starlette(routes=[Route("/blogs", read, methods=["GET"]), Route("/blogs", write, methods=["POST"]),
-                             Route("/api/v1/user/{user_id:int}", rename, methods=["PUT"])])
+    app = Starlette(routes=[Route("/blogs", read, methods=["GET"]), Route("/blogs", write, methods=["POST"]),
+                            Route("/api/v1/user/{user_id:int}", rename, methods=["PUT"])])
+    app.state.seen = state
+    return app
 
 
 def run_load(url: str, duration_s: float, **kwargs) -> list:
@@ -55,6 +59,17 @@ def test_profile_updates_rename_the_first_three_authors_at_their_rate():
         samples = run_load(url, 3.0, reads_per_s=0, writes_per_s=0, profile_updates_per_s=10, max_requests=10_000)
     assert 15 <= len(samples) <= 55
     assert all(s.kind == "profile" and s.status == 200 for s in samples)
+
+
+def test_a_failed_write_is_retried_under_its_request_id_and_timed_as_one():
+    app = blog_app(failing_writes=True)
+    with serving(app) as url:
+        samples = run_load(url, 1.0, reads_per_s=0, writes_per_s=10, max_requests=3, client_retries=2,
+                           client_backoff_ms=100)
+    ids = app.state.seen["request_ids"]
+    assert len(samples) == 3 and all(s.status == 500 for s in samples)
+    assert len(ids) == 9 and all(ids.count(i) == 3 for i in ids), "three attempts per write, one id each"
+    assert min(s.latency_ms for s in samples) >= 195, "two 100 ms back-offs inside each sample"
 
 
 def test_the_request_bound_holds():

@@ -55,3 +55,17 @@ def test_author_refuses_a_malformed_post_without_writing(config, body):
         assert response.status_code == 400
         assert client.get("/metrics").json()["rejected"] == 1
         assert app.state.service.storage.version() == 0
+
+
+def test_the_author_saves_a_retried_post_again_and_keeps_its_request_id_to_count_it(config):
+    # the blog is unreachable, so each post is committed and then answered 500
+    app = author.create_app(config)
+    post = {"title": "t", "body": "b", "author_id": 1}
+    with served(app) as client:
+        answers = [client.post("/blogs", json=post, headers={"X-Request-Id": "a"}),
+                   client.post("/blogs", json=post, headers={"X-Request-Id": "a"}),
+                   client.post("/blogs", json=post, headers={"X-Request-Id": "b"}),
+                   client.post("/blogs", json=post)]
+        storage = app.state.service.storage
+        assert (storage.version(), storage.duplicate_posts()) == (4, 1)
+    assert [a.status_code for a in answers] == [500] * 4
