@@ -27,6 +27,10 @@ class Faults:
             delay_ms += rng.uniform(-self.jitter_ms, self.jitter_ms)
         return max(0.0, delay_ms) / 1000.0
 
+    def wire_s(self, rtt_s: float, rng: random.Random) -> float:
+        """One request's time on the wire: the round trip, plus the injected delay when there is one."""
+        return rtt_s + self.delay_s(rng) if self.latency_ms or self.jitter_ms else rtt_s
+
     def fails(self, rng: random.Random) -> bool:
         return self.error_rate > 0 and rng.random() < self.error_rate
 

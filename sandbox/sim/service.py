@@ -46,7 +46,7 @@ class Service(Faults):
         result: Outcome
         try:
             # the round trip and any injected latency pass on the wire, before a worker is taken
-            wire_s = world.rtt_s + (self.delay_s(world.rng) if self.latency_ms or self.jitter_ms else 0.0)
+            wire_s = self.wire_s(world.rtt_s, world.rng)
             if wire_s:
                 yield env.timeout(wire_s)
             if self.error_rate and self.fails(world.rng):

@@ -159,8 +159,7 @@ class World:
         if cache.state == HUNG:
             yield env.timeout(self.knobs["redis.timeout_s"])
             return self.REDIS_FAILED
-        wire_s = self.knobs["redis.rtt_ms"] / 1000.0 + (cache.delay_s(self.rng) if cache.latency_ms or cache.jitter_ms
-                                                         else 0.0)
+        wire_s = cache.wire_s(self.knobs["redis.rtt_ms"] / 1000.0, self.rng)
         if wire_s:
             yield env.timeout(wire_s)
         if cache.error_rate and cache.fails(self.rng):
