@@ -255,8 +255,9 @@ class LiveEngine:
             lab.load.set_rates(action.reads_per_s, action.writes_per_s)
             return None
         if verb == "set":
-            if action.key.removeprefix("load.") in LOAD_FIELDS:
-                lab.load.set_rates(**{action.key.removeprefix("load."): action.value})
+            field_name = action.key.removeprefix("load.")
+            if field_name in LOAD_FIELDS:
+                lab.load.set_rates(**{field_name: action.value})
                 return None
             if lab.config.knobs[action.key] == action.value:
                 return None  # a `set` at 0 s: the services started with it
@@ -407,7 +408,7 @@ class LiveEngine:
                 m.write(sample.done_s, sample.latency_ms, sample.ok)
 
     def _close_second(self, lab: _Lab, second: int) -> None:
-        """Read the second's gauges and counters; for a queue variant, take the census of its messages."""
+        """Read the second's gauges and counters; for a queue variant, in the order messages move (census.py)."""
         gauges: dict[str, float] = {"staleness.max_s": lab.staleness_peak_s, "queue.ready": 0, "queue.unacked": 0,
                                     "msg.in_flight": 0, "outbox.pending": 0}
         lab.staleness_peak_s = 0.0
@@ -415,21 +416,25 @@ class LiveEngine:
         if duplicates > lab.duplicates:
             lab.measurements.count(second, "write.duplicates", duplicates - lab.duplicates)
             lab.duplicates = duplicates
+        owed = lab.storage.version() + lab.published_outside
         for name in HTTP_SERVICES:
             gauges |= self._read_service(lab, second, name)
         if not lab.config.queue:
             lab.measurements.close_second(second, gauges)
             return
         queue = lab.config.invalidation_queue
+        outbox = lab.storage.outbox_pending()
+        ready = self._queues.ready(queue)
         gauges |= self._read_service(lab, second, "cache-worker")
+        dead_lettered = self._queues.ready(dead_letter_names(queue)[1])
         handled = self._handled(lab)
         if handled is not None and handled > lab.handled:
             lab.measurements.count(second, "msg.consumed", handled - lab.handled)
             lab.handled = handled
-        gauges |= {"queue.ready": self._queues.ready(queue) or 0, "outbox.pending": lab.storage.outbox_pending()}
-        gauges |= self._held_gauges(lab)
+        gauges |= {"queue.ready": ready or 0, "outbox.pending": outbox} | self._held_gauges(lab)
         lab.measurements.close_second(second, gauges)
-        self._file_lost(lab, second, lab.lost.check(self._census(lab)))
+        census = self._census(lab, owed, lab.metrics, outbox, ready, dead_lettered, handled)
+        self._file_lost(lab, second, lab.lost.check(self._recounted(lab, census)))
 
     def _held_gauges(self, lab: _Lab) -> dict[str, float]:
         """queue.unacked and msg.in_flight, as the simulation counts them, from the second's /metrics.
@@ -443,32 +448,36 @@ class LiveEngine:
         unacked = self._queues.unacked(lab.config.invalidation_queue) if held is None else held
         return {"queue.unacked": unacked, "msg.in_flight": publishing}
 
-    def _census(self, lab: _Lab) -> Census | None:
-        """Where the variant's messages are (census.py). A count that comes up short is taken again at once,
-        up to RECOUNTS times, keeping the best: a message between two places turns up in one of them."""
-        best = None
-        for _ in range(1 + RECOUNTS):
-            census = self._count_messages(lab)
-            if census is None:
-                return None
-            if best is None or census.missing < best.missing:
-                best = census
-            if best.missing <= lab.lost.found:
-                break
-        return best
-
-    def _count_messages(self, lab: _Lab) -> Census | None:
-        """One census, read in the order messages move; None when some place cannot be read."""
-        owed = lab.storage.version() + lab.published_outside
-        publishing = self._in_process(lab, "author", "publishing", self._metrics(lab, "author"))
-        outbox = lab.storage.outbox_pending()
-        queue = lab.config.invalidation_queue
-        ready = self._queues.ready(queue)
-        held = self._in_process(lab, "cache-worker", "holding", self._metrics(lab, "cache-worker"))
-        dead_lettered = self._queues.ready(dead_letter_names(queue)[1])
-        handled = self._handled(lab)
+    def _census(self, lab: _Lab, owed: int, metrics: dict[str, dict], outbox: int, ready: int | None,
+                dead_lettered: int | None, handled: int | None) -> Census | None:
+        """A census from counts read in the order messages move; None when some place could not be read."""
+        publishing = self._in_process(lab, "author", "publishing", metrics["author"])
+        held = self._in_process(lab, "cache-worker", "holding", metrics["cache-worker"])
         counts = (publishing, outbox, ready, held, dead_lettered, handled)
         return None if None in counts else Census(owed, *counts, counted_lost=lab.counted_lost)
+
+    def _recounted(self, lab: _Lab, census: Census | None) -> Census | None:
+        """`census`, or, while it comes up short, the best of up to RECOUNTS taken again at once: a message
+        between two places turns up in one of them."""
+        for _ in range(RECOUNTS):
+            if census is None or census.missing <= lab.lost.found:
+                return census
+            again = self._recount(lab)
+            if again is None:
+                return None
+            census = min(census, again, key=lambda c: c.missing)
+        return census
+
+    def _recount(self, lab: _Lab) -> Census | None:
+        """A census read afresh, in the order messages move."""
+        queue = lab.config.invalidation_queue
+        owed = lab.storage.version() + lab.published_outside
+        metrics = {"author": self._metrics(lab, "author")}
+        outbox = lab.storage.outbox_pending()
+        ready = self._queues.ready(queue)
+        metrics["cache-worker"] = self._metrics(lab, "cache-worker")
+        dead_lettered = self._queues.ready(dead_letter_names(queue)[1])
+        return self._census(lab, owed, metrics, outbox, ready, dead_lettered, self._handled(lab))
 
     def _read_service(self, lab: _Lab, second: int, name: str) -> dict[str, float]:
         """A service's /metrics: its counters filed, its pool gauges returned."""
