@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import pika
 
+from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.servers import LabUnavailable, check_rabbitmq
 from sandbox.model.metrics import Measurements
 from sandbox.model.scenario import Scenario
-from sandbox.runner import run_scenario
 
 MAX_ATTEMPTS = 2  # a live run is repeated at most once
 BROKER_WAIT_S = 20.0

@@ -28,8 +28,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from sandbox.engine import run_scenario
 from sandbox.model.scenario import parse_scenario_text
-from sandbox.runner import run_scenario
 from sandbox.sim.engine import SimEngine
 
 SERVICE_MS = 100.0

@@ -30,8 +30,8 @@ import tracemalloc
 
 import simpy
 
+from sandbox.engine import run_scenario
 from sandbox.model.scenario import Scenario, parse_scenario_text
-from sandbox.runner import run_scenario
 from sandbox.sim.engine import SimEngine
 
 REPEATS = 3

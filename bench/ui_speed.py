@@ -37,13 +37,13 @@ from pathlib import Path
 import httpx
 import simpy
 
-from sandbox.charts import PANEL_KEYS, frames_of, panel_spec
-from sandbox.diagram import topology_dot
-from sandbox.headlines import headlines
 from sandbox.live.ports import free_port
 from sandbox.model.actions import Action
 from sandbox.model.periods import fault_periods
 from sandbox.playground import MAX_SCENARIO_S, Playground
+from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
+from sandbox.present.diagram import topology_dot
+from sandbox.present.headlines import headlines
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "sandbox" / "ui" / "app.py"

@@ -49,12 +49,12 @@ import pika
 import pika.exceptions
 
 from bench.live_runs import BROKER_WAIT_S, run_live, wait_for_broker
+from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.errors import LabError
 from sandbox.model.knobs import DEFAULTS
 from sandbox.model.metrics import Measurements, percentile
 from sandbox.model.scenario import Scenario, parse_scenario_text
-from sandbox.runner import run_scenario
 from sandbox.sim.engine import SimEngine
 
 SEED = 7

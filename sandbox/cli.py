@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 from sandbox.catalog import find_scenario, scenario_paths
-from sandbox.engines import run_one
-from sandbox.lesson_run import play_lesson
-from sandbox.lessons import CARDS_PATH, LESSON_DIR, display_path, lesson_paths, load_cards, load_lesson
+from sandbox.engine import run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
 from sandbox.model.scenario import load_scenario
-from sandbox.report import format_run, run_document
+from sandbox.present.report import format_run, run_document
+from sandbox.teach.lesson_run import play_lesson
+from sandbox.teach.lessons import CARDS_PATH, LESSON_DIR, display_path, lesson_paths, load_cards, load_lesson
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -65,7 +65,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.engine == "live":
         print(f"running {scenario.id} on the live lab: {scenario.on_live_clock().duration_s:g} s of wall-clock time",
               flush=True)
-    result = run_one(scenario, args.seed, args.engine)
+    result = run_scenario(scenario, args.engine, args.seed)
     print(format_run(result))
     if args.json:
         try:
@@ -91,7 +91,7 @@ def _check_scenarios() -> int:
             print(f"✗ {path.stem}: INVALID — {exc}")
             status = EXIT_BAD_INPUT
             continue
-        result = run_one(scenario)
+        result = run_scenario(scenario)
         held = sum(v.passed for v in result.verdicts)
         held_total += held
         checked += len(result.verdicts)

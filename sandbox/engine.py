@@ -1,12 +1,24 @@
-"""The contract every engine implements (DESIGN §2): the runner, CLI and UI talk only to this."""
+"""The contract every engine implements, and the one way to run a scenario on an engine.
+
+The runner, the CLI, the lessons and the UI talk only to `Engine`; `make_engine` is the one place that
+knows the two implementations (the simulation, and the live lab, whose dependencies load only when asked for).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Protocol
 
 from sandbox.model.actions import Action
+from sandbox.model.expectations import Verdict, check
 from sandbox.model.metrics import Measurements
+from sandbox.model.scenario import Scenario
 from sandbox.model.status import VariantStatus
+
+ENGINES = {"sim": "Simulation", "live": "Live lab"}
 
 
 class Engine(Protocol):
@@ -23,7 +35,7 @@ class Engine(Protocol):
         """Let scenario time pass (virtual in the simulation, wall clock in the lab)."""
 
     def frames(self) -> list[dict]:
-        """One row per finished second per variant: {"t", "variant", <§5 metric>: value, ...}."""
+        """One row per finished second per variant: {"t", "variant", <metric>: value, ...}."""
 
     def measurements(self, variant: str) -> Measurements:
         """Everything measured for one variant, for window metrics and expectations."""
@@ -36,3 +48,69 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release what the engine holds (processes, connections)."""
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    engine: Engine
+    seed: int
+    verdicts: list[Verdict]
+    wall_s: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+
+def live_unavailable(timeout_s: float = 2.0) -> str | None:
+    """Why the live lab cannot run here (RabbitMQ unreachable or refusing us), or None when it can."""
+    from sandbox.live.servers import LabUnavailable, check_rabbitmq, rabbitmq_url
+
+    try:
+        check_rabbitmq(rabbitmq_url(), timeout_s)
+    except LabUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def make_engine(name: str, scenario: Scenario, seed: int) -> Engine:
+    if name == "live":
+        from sandbox.live.engine import LiveEngine
+
+        return LiveEngine(scenario, seed)
+    from sandbox.sim.engine import SimEngine
+
+    return SimEngine(scenario, seed)
+
+
+def play(scenario: Scenario, engine: Engine, on_tick: Callable[[float], None] | None = None) -> list[str]:
+    """Advance through the timeline, applying each group of simultaneous actions at its moment."""
+    notes: list[str] = []
+    for at, actions in groupby(scenario.timeline, key=lambda a: a.at):
+        engine.advance(at - engine.now)
+        for action in actions:
+            notes.extend(engine.apply(action))
+        if on_tick:
+            on_tick(engine.now)
+    engine.advance(scenario.duration_s - engine.now)
+    return notes
+
+
+def run_scenario(scenario: Scenario, engine: str | Engine = "sim", seed: int | None = None) -> RunResult:
+    """Play a scenario on an engine (by name: made here and closed after; the lab on its own clock,
+    `[live] duration`) and check its expectations. An engine passed in stays open for the caller."""
+    seed = scenario.seed if seed is None else seed
+    if isinstance(engine, str):
+        if engine == "live":
+            scenario = scenario.on_live_clock()
+        made = make_engine(engine, scenario, seed)
+        try:
+            return run_scenario(scenario, made, seed)
+        finally:
+            made.close()
+    started = time.perf_counter()
+    notes = play(scenario, engine)
+    verdicts = [check(e, engine.measurements(e.variant), scenario.duration_s) for e in scenario.expectations]
+    return RunResult(scenario, engine, seed, verdicts, time.perf_counter() - started, notes)

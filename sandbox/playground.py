@@ -15,8 +15,8 @@ from sandbox.model.actions import TARGETS, Action
 from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import open_faults
 from sandbox.model.scenario import Scenario, Variant, scenario_to_document
+from sandbox.present.theory import PoolLoad, pool_loads
 from sandbox.sim.engine import SimEngine
-from sandbox.theory import PoolLoad, pool_loads
 
 PRESETS: dict[str, tuple[str, dict[str, Any], str]] = {
     "sync": ("sync", {}, "services call each other over HTTP and wait"),

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from sandbox.engine import RunResult, run_scenario
 from sandbox.model.scenario import Scenario, parse_scenario
-from sandbox.runner import RunResult, run_scenario
 from sandbox.sim.engine import SimEngine
 
 REQUIRE_LIVE = os.environ.get("SANDBOX_REQUIRE_LIVE") == "1"

@@ -6,9 +6,9 @@ import time
 
 import streamlit as st
 
-from sandbox.lessons import Card, Lesson, LessonError, load_cards, load_lessons
 from sandbox.playground import Playground
-from sandbox.progress import Progress, ProgressError, parse_progress
+from sandbox.teach.lessons import Card, Lesson, LessonError, load_cards, load_lessons
+from sandbox.teach.progress import Progress, ProgressError, parse_progress
 
 PLAYGROUND = "playground"
 PROGRESS = "progress"

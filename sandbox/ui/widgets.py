@@ -7,14 +7,14 @@ from collections.abc import Iterable
 import pandas as pd
 import streamlit as st
 
-from sandbox.charts import PANEL_KEYS, frames_of, panel_spec
-from sandbox.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology_dot
-from sandbox.headlines import Headline
+from sandbox.engine import RunResult
 from sandbox.model.expectations import Verdict
 from sandbox.model.periods import Period, fault_periods
 from sandbox.model.status import VariantStatus
-from sandbox.report import PHASE_COLUMNS, format_metric, phase_table
-from sandbox.runner import RunResult
+from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
+from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology_dot
+from sandbox.present.headlines import Headline
+from sandbox.present.report import PHASE_COLUMNS, format_metric, phase_table
 
 
 def variant_heading(name: str, architecture: str) -> None:

@@ -341,7 +341,7 @@ def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit, shots)
 def test_a_lesson_opens_and_its_first_step_completes(visit):
     from playwright.sync_api import expect
 
-    from sandbox.lessons import load_lessons
+    from sandbox.teach.lessons import load_lessons
 
     first = load_lessons()[0]
     step = first.steps[0]

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from sandbox.catalog import scenario_paths
-from sandbox.engines import run_one
-from sandbox.lesson_run import LessonRun
-from sandbox.lessons import lesson_paths, load_lesson
+from sandbox.engine import run_scenario
 from sandbox.model.scenario import load_scenario
-from sandbox.report import run_document
+from sandbox.present.report import run_document
+from sandbox.teach.lesson_run import LessonRun
+from sandbox.teach.lessons import lesson_paths, load_lesson
 
 GOLDEN = Path(__file__).with_name("golden_frames.json")
 
@@ -34,7 +34,7 @@ def _rounded(frames: list[dict]) -> list[dict]:
 
 
 def scenario_digest(path: Path) -> str:
-    document = run_document(run_one(load_scenario(path)))
+    document = run_document(run_scenario(load_scenario(path)))
     return _digest({"frames": document["frames"], "lost_by_cause": document["lost_by_cause"]})
 
 

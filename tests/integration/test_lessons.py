@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sandbox.catalog import scenario_paths
-from sandbox.lesson_run import play_lesson
-from sandbox.lessons import lesson_paths, load_cards, load_lesson, load_lessons
 from sandbox.model.actions import TARGETS, VERBS
 from sandbox.model.metrics import FRAME_METRICS, WINDOW_METRICS
+from sandbox.teach.lesson_run import play_lesson
+from sandbox.teach.lessons import lesson_paths, load_cards, load_lesson, load_lessons
 
 PATHS = lesson_paths()
 SCENARIOS = {p.stem for p in scenario_paths()}

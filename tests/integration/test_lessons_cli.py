@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import cli
-from sandbox.lessons import lesson_paths
+from sandbox.teach.lessons import lesson_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,12 +2,12 @@
 
 import math
 
-from sandbox.charts import PANEL_KEYS, panel, panel_rows, panel_spec
-from sandbox.diagram import HEALTH_COLOURS, topology_dot
-from sandbox.headlines import headlines
 from sandbox.model.actions import Action
 from sandbox.model.periods import Period
 from sandbox.playground import Playground
+from sandbox.present.charts import PANEL_KEYS, panel, panel_rows, panel_spec
+from sandbox.present.diagram import HEALTH_COLOURS, topology_dot
+from sandbox.present.headlines import headlines
 
 
 def _broken_playground() -> Playground:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.lessons import LessonError, load_lesson, parse_cards_text, parse_lesson_text
 from sandbox.model.errors import ScenarioError
+from sandbox.teach.lessons import LessonError, load_lesson, parse_cards_text, parse_lesson_text
 
 LESSON = '''+++
 id = "demo"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sandbox.lesson_run import LessonRun, lesson_scenario, play_lesson
-from sandbox.lessons import parse_lesson_text
+from sandbox.teach.lesson_run import LessonRun, lesson_scenario, play_lesson
+from sandbox.teach.lessons import parse_lesson_text
 from tests.helpers import run
 
 LESSON = '''+++

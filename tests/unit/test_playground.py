@@ -2,11 +2,11 @@
 
 import pytest
 
+from sandbox.engine import run_scenario
 from sandbox.model.actions import Action
 from sandbox.model.errors import ScenarioError
 from sandbox.model.scenario import parse_scenario_text
 from sandbox.playground import MAX_SCENARIO_S, Playground
-from sandbox.runner import run_scenario
 from sandbox.sim.engine import SimEngine
 
 

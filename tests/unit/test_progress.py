@@ -2,7 +2,7 @@
 
 import pytest
 
-from sandbox.progress import CardProgress, LessonProgress, Progress, ProgressError, parse_progress
+from sandbox.teach.progress import CardProgress, LessonProgress, Progress, ProgressError, parse_progress
 
 LESSONS = {"cascade": 4, "outbox": 3}
 CARDS = {"what-is-rabbitmq": 4}

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from sandbox.diagram import HEALTH_WORDS
-from sandbox.engines import live_unavailable
+from sandbox.engine import live_unavailable
+from sandbox.present.diagram import HEALTH_WORDS
 
 before, after = (Path(__file__).parent.parent / "about.md").read_text(encoding="utf-8").split("<!-- colours -->")
 st.title("📮 About Post Office Lab")

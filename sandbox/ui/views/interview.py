@@ -3,7 +3,7 @@
 import streamlit as st
 
 from sandbox.catalog import find_scenario
-from sandbox.engines import run_one
+from sandbox.engine import run_scenario
 from sandbox.ui import session, widgets
 
 cards = session.cards()
@@ -20,7 +20,7 @@ def _covered(card_id: str, count: int) -> None:
 
 
 def _show_me(card_id: str, scenario_id: str) -> None:
-    st.session_state["interview_run"] = (card_id, run_one(find_scenario(scenario_id)))
+    st.session_state["interview_run"] = (card_id, run_scenario(find_scenario(scenario_id)))
 
 
 st.title("🎤 Interview prep")

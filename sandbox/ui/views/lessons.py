@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from sandbox.charts import comparison_spec
-from sandbox.lesson_run import LessonRun
 from sandbox.model.periods import fault_periods
+from sandbox.present.charts import comparison_spec
+from sandbox.teach.lesson_run import LessonRun
 from sandbox.ui import session, widgets
 
 lessons = session.lessons()

@@ -4,13 +4,13 @@ import time
 
 import streamlit as st
 
-from sandbox.charts import frames_of
-from sandbox.headlines import headlines
 from sandbox.model.actions import TARGETS, Action
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import fault_periods
 from sandbox.playground import MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
+from sandbox.present.charts import frames_of
+from sandbox.present.headlines import headlines
 from sandbox.ui import session, widgets
 
 TICK_S = 1.0

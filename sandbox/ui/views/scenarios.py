@@ -5,12 +5,12 @@ import json
 import streamlit as st
 
 from sandbox.catalog import scenario_paths
-from sandbox.engines import ENGINES, live_unavailable, run_one
-from sandbox.html_report import html_report
+from sandbox.engine import ENGINES, live_unavailable, run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.scenario import load_scenario, parse_scenario_text
-from sandbox.report import run_document
+from sandbox.present.html_report import html_report
+from sandbox.present.report import run_document
 from sandbox.ui import widgets
 
 RUN = "scenario_run"
@@ -78,10 +78,10 @@ def _engine_choice() -> str:
 def _run(scenario, engine: str) -> None:
     try:
         with st.spinner("running on the live lab…" if engine == "live" else "simulating…"):
-            result = run_one(scenario, engine_name=engine)
+            result = run_scenario(scenario, engine)
             prediction = None
             if engine == "live":
-                prediction = run_one(scenario.on_live_clock(), engine_name="sim").engine.frames()
+                prediction = run_scenario(scenario.on_live_clock()).engine.frames()
     except LabError as exc:
         st.error(str(exc))
         return

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable
 from sandbox.model import losses
-from sandbox.runner import run_scenario
 from tests.helpers import scenario, unavailable
 from tests.integration.live.support import need_node_restart
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sandbox.engines import live_unavailable
+from sandbox.engine import live_unavailable
 from sandbox.live.servers import START_RABBITMQ
 from tests.helpers import unavailable
 from tests.integration.ui.support import app

@@ -1,7 +1,7 @@
 """The lessons and interview pages in AppTest: a whole lesson stepped through, and one card answered."""
 
-from sandbox.lesson_run import play_lesson
-from sandbox.lessons import load_cards, load_lessons
+from sandbox.teach.lesson_run import play_lesson
+from sandbox.teach.lessons import load_cards, load_lessons
 from tests.integration.ui.support import app
 
 

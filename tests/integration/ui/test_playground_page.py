@@ -2,8 +2,8 @@
 
 AppTest does not fire `run_every`, so these tests move time with the page's own "step 1 s" button."""
 
+from sandbox.engine import run_scenario
 from sandbox.model.scenario import parse_scenario_text
-from sandbox.runner import run_scenario
 from sandbox.sim.engine import SimEngine
 from tests.integration.ui.support import app, metric_values
 

@@ -1,7 +1,7 @@
 """The scenarios page in AppTest: run a scenario and read its verdicts; a bad upload shows the loader's message."""
 
 
-from sandbox.html_report import html_report
+from sandbox.present.html_report import html_report
 from tests.integration.ui.support import app
 
 
@@ -56,9 +56,9 @@ def test_a_bad_upload_shows_the_loaders_message_not_a_traceback():
 
 def test_the_report_is_self_contained_html_with_the_charts():
     from sandbox.catalog import find_scenario
-    from sandbox.engines import run_one
+    from sandbox.engine import run_scenario
 
-    result = run_one(find_scenario("consumer-crash"))
+    result = run_scenario(find_scenario("consumer-crash"))
     html = html_report(result)
     assert html.startswith("<!doctype html>") and html.count("<svg") == 4 * len(result.scenario.variants)
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")

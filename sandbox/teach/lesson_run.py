@@ -11,11 +11,11 @@ from dataclasses import replace
 from itertools import groupby
 
 from sandbox.catalog import find_scenario
-from sandbox.lessons import Lesson, Step
+from sandbox.engine import play
 from sandbox.model.expectations import Expectation, Verdict, check
 from sandbox.model.scenario import Scenario
-from sandbox.runner import play
 from sandbox.sim.engine import SimEngine
+from sandbox.teach.lessons import Lesson, Step
 
 
 def step_starts(lesson: Lesson) -> list[float]:

@@ -9,10 +9,10 @@ from html import escape
 
 import vl_convert
 
-from sandbox.charts import PANEL_KEYS, frames_of, panel_spec
+from sandbox.engine import RunResult
 from sandbox.model.periods import fault_periods
-from sandbox.report import PHASE_COLUMNS, format_metric, phase_table
-from sandbox.runner import RunResult
+from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
+from sandbox.present.report import PHASE_COLUMNS, format_metric, phase_table
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }

@@ -6,9 +6,9 @@ import itertools
 import math
 from typing import Any
 
+from sandbox.engine import RunResult
 from sandbox.model.metrics import Measurements
 from sandbox.model.scenario import Scenario
-from sandbox.runner import RunResult
 
 PHASE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (heading, window metric, format)
