@@ -16,7 +16,7 @@ import pika
 from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.servers import LabUnavailable, check_rabbitmq
-from sandbox.model.metrics import Measurements
+from sandbox.model.measurements import Measurements
 from sandbox.model.scenario import Scenario
 
 MAX_ATTEMPTS = 2  # a live run is repeated at most once

@@ -46,7 +46,7 @@ import pika.exceptions
 from bench.live_runs import run_live
 from sandbox.engine import run_scenario
 from sandbox.live.errors import LabError
-from sandbox.model.metrics import Measurements
+from sandbox.model.measurements import Measurements
 from sandbox.model.scenario import Scenario, parse_scenario_text
 from sandbox.sim.engine import SimEngine
 

@@ -38,7 +38,7 @@ import httpx
 import simpy
 
 from sandbox.live.ports import free_port
-from sandbox.model.actions import Action
+from sandbox.model.commands import Latency
 from sandbox.model.periods import fault_periods
 from sandbox.playground import MAX_SCENARIO_S, Playground
 from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
@@ -173,7 +173,7 @@ def warm_playground(speed: float, slow_user: bool) -> Playground:
     pg = Playground(knobs=dict(LOAD), seed=3)
     pg.speed = 20.0
     if slow_user:
-        pg.act(Action("latency", target="user", ms=2000.0, jitter_ms=200.0))
+        pg.act(Latency(target="user", ms=2000.0, jitter_ms=200.0))
     while pg.now < WARM_S:
         pg.tick(1.0)
     pg.speed = speed

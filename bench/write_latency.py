@@ -53,7 +53,7 @@ from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.errors import LabError
 from sandbox.model.knobs import DEFAULTS
-from sandbox.model.metrics import Measurements, percentile
+from sandbox.model.measurements import Measurements, percentile
 from sandbox.model.scenario import Scenario, parse_scenario_text
 from sandbox.sim.engine import SimEngine
 
@@ -236,7 +236,7 @@ def main() -> int:
         elif restarted:
             notes.append(f"{case.name}: RabbitMQ was restarted by something else during the run (no time to repeat "
                          "it): its queue numbers are not the scenario's")
-        timeout_ms = scenario.knobs_for(scenario.variants[0])["client.timeout_s"] * 1000
+        timeout_ms = scenario.knobs_for(scenario.variants[0]).client.timeout_s * 1000
         for variant in scenario.variants:
             lab = numbers(live[variant.name], case.window)
             limit_ms = timeout_ms + CLIENT_WAIT_MARGIN_MS

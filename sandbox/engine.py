@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Protocol
 
-from sandbox.model.actions import Action
+from sandbox.model.commands import Command
 from sandbox.model.expectations import Verdict, check
-from sandbox.model.metrics import Measurements
+from sandbox.model.measurements import Measurements
 from sandbox.model.scenario import Scenario
 from sandbox.model.status import VariantStatus
 
@@ -28,7 +28,7 @@ class Engine(Protocol):
     def now(self) -> float:
         """Seconds of scenario time since the start."""
 
-    def apply(self, action: Action) -> list[str]:
+    def apply(self, command: Command) -> list[str]:
         """Apply a fault, heal, load or knob change now; return notes for variants where it does nothing."""
 
     def advance(self, seconds: float) -> None:

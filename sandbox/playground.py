@@ -11,8 +11,9 @@ from typing import Any
 
 import tomli_w
 
-from sandbox.model.actions import TARGETS, Action
-from sandbox.model.knobs import KNOBS
+from sandbox.model.commands import TARGETS, Command, Heal, Load, Revive, Set
+from sandbox.model.knobs import KNOBS, Knobs
+from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
 from sandbox.model.scenario import Scenario, Variant, scenario_to_document
 from sandbox.present.theory import PoolLoad, pool_loads
@@ -63,7 +64,7 @@ class Playground:
             seed=seed, knobs=dict(knobs or {}), variants=tuple(preset_variant(p) for p in presets),
             timeline=(), expectations=())
         self.engine = SimEngine(self.base)
-        self.recorded: list[Action] = []
+        self.recorded: list[Command] = []
         self.speed = SPEEDS["1×"]
         self.last_input_s: float | None = None
 
@@ -79,15 +80,15 @@ class Playground:
     def at_limit(self) -> bool:
         return self.now >= MAX_SCENARIO_S
 
-    def act(self, action: Action) -> list[str]:
-        """Apply an action now and record it; returns the engine's notes (variants where it did nothing)."""
-        action = replace(action, at=self.now)
-        self.recorded.append(action)
-        return self.engine.apply(action)
+    def act(self, command: Command) -> list[str]:
+        """Apply a command now and record it; returns the engine's notes (variants where it did nothing)."""
+        command = replace(command, at=self.now)
+        self.recorded.append(command)
+        return self.engine.apply(command)
 
     def set_knob(self, key: str, value: Any, variant: str | None = None) -> list[str]:
         value = KNOBS[key].validate(value, "playground", key)
-        return self.act(Action("set", key=key, value=value, variant=variant))
+        return self.act(Set(key, value, variant=variant))
 
     def heal_everything(self) -> list[str]:
         """Revive every killed part and clear every latency, error rate and hang, in every variant."""
@@ -99,9 +100,9 @@ class Playground:
             for target in (t for t in TARGETS if parts[t].health != "absent"):
                 kinds = {p.kind for p in faults if p.target == target}
                 if "down" in kinds:
-                    notes += self.act(Action("revive", target=target, variant=variant.name))
+                    notes += self.act(Revive(target, variant=variant.name))
                 if kinds - {"down"}:
-                    notes += self.act(Action("heal", target=target, variant=variant.name))
+                    notes += self.act(Heal(target, variant=variant.name))
         return notes
 
     def tick(self, wall_s: float) -> float:
@@ -118,26 +119,22 @@ class Playground:
     def idle(self, wall_clock_s: float) -> bool:
         return self.last_input_s is not None and wall_clock_s - self.last_input_s >= IDLE_PAUSE_S
 
-    def knobs(self, variant: str) -> dict[str, Any]:
+    def knobs(self, variant: str) -> Knobs:
         """Every knob's current value in one variant: the start values, then each recorded change."""
-        values = self.base.knobs_for(self.base.variant(variant))
-        for action in self.recorded:
-            if action.variant in (None, variant):
-                if action.verb == "set":
-                    values[action.key] = action.value
-                elif action.verb == "load":
-                    for kind in ("reads", "writes"):
-                        rate = getattr(action, f"{kind}_per_s")
-                        if rate is not None:
-                            values[f"load.{kind}_per_s"] = rate
-        return values
+        changes: dict[str, Any] = {}
+        for command in self.recorded:
+            if command.variant in (None, variant):
+                if isinstance(command, Set):
+                    changes[command.key] = command.value
+                elif isinstance(command, Load):
+                    changes |= command.rates()
+        return self.base.knobs_for(self.base.variant(variant)).with_values(changes)
 
-    def recent_frames(self, window_s: int) -> tuple[int, list[dict]]:
+    def recent_frames(self, window_s: int) -> tuple[int, list[Frame]]:
         """The first second of the window and every variant's frames of its finished seconds."""
         end = int(self.now)
         start = max(0, end - window_s)
-        frames = [{"t": t, "variant": v.name, **self.engine.measurements(v.name).frame(t)}
-                  for v in self.variants for t in range(start, end)]
+        frames = interleave({v.name: self.engine.measurements(v.name).frames(start, end) for v in self.variants})
         return start, frames
 
     def predicted_loads(self, variant: str) -> list[PoolLoad]:

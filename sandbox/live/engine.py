@@ -22,6 +22,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import assert_never
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,8 +42,20 @@ from sandbox.live.services.config import ServiceConfig
 from sandbox.live.storage import Storage
 from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, python_module
 from sandbox.model import losses
-from sandbox.model.actions import Action
-from sandbox.model.metrics import Measurements
+from sandbox.model.commands import (
+    Command,
+    Errors,
+    Hang,
+    Heal,
+    Kill,
+    Latency,
+    Load,
+    Poison,
+    Restart,
+    Revive,
+    Set,
+)
+from sandbox.model.measurements import Measurements
 from sandbox.model.scenario import LOAD_FIELDS, Scenario, Variant
 from sandbox.model.status import Component, Edge, VariantStatus, health
 
@@ -72,6 +85,11 @@ def _rabbitmqctl(*args: str) -> bool:
 def _start_node() -> None:
     if _rabbitmqctl("start_app"):
         _rabbitmqctl("await_startup")
+
+
+def _restarts_the_broker(command: Command) -> bool:
+    """`restart broker` for every variant: the one command that restarts the RabbitMQ node itself."""
+    return isinstance(command, Restart) and command.target == "broker" and command.variant is None
 
 
 def _address(url: str, default_port: int) -> tuple[str, int]:
@@ -134,7 +152,7 @@ class LiveEngine:
         self._closed_s = 0
         if self.redis.note:
             self._log("", self.redis.note)
-        if any(a.target == "broker" and a.verb == "restart" and a.variant is None for a in scenario.timeline):
+        if any(_restarts_the_broker(c) for c in scenario.timeline):
             self.controls_broker_node()
         try:
             for variant in scenario.variants:
@@ -163,7 +181,7 @@ class LiveEngine:
             database=str(self.workdir / f"{variant.name}.sqlite3"),
             redis_prefix=f"lab:{self._run_id}:{variant.name}:",
             queue_suffix="" if self._standing else f".{self._run_id}.{variant.name}",
-            knobs=knobs,
+            knobs=knobs.to_flat(),
         )
         services = [*HTTP_SERVICES, "cache-worker"] if config.queue else list(HTTP_SERVICES)
         for name in services:
@@ -171,14 +189,15 @@ class LiveEngine:
                                               env=config.env(ports[name]), port=ports[name]))
         storage = Storage(config.database)
         duration_s = self.scenario.duration_s
-        rate_per_s = sum(knobs[f"load.{field}"] for field in LOAD_FIELDS)
+        rates = {field: knobs.get(f"load.{field}") for field in LOAD_FIELDS}
+        rate_per_s = sum(rates.values())
         # enough client threads for every request that can be open at once, up to the client's timeout:
         # with fewer, requests queue inside the load generator and the author never sees them
-        threads = min(MAX_CLIENT_THREADS, max(32, int(rate_per_s * (knobs["client.timeout_s"] or duration_s)) + 1))
+        client = knobs.client
+        threads = min(MAX_CLIENT_THREADS, max(32, int(rate_per_s * (client.timeout_s or duration_s)) + 1))
         load = LoadGenerator(
             config.blog_url, config.author_url, config.user_url,
-            **{field: knobs[f"load.{field}"] for field in LOAD_FIELDS}, timeout_s=knobs["client.timeout_s"],
-            client_retries=knobs["client.retries"], client_backoff_ms=knobs["client.backoff_ms"],
+            **rates, timeout_s=client.timeout_s, client_retries=client.retries, client_backoff_ms=client.backoff_ms,
             max_requests=int(duration_s * rate_per_s * 10) + 1000,
             max_duration_s=duration_s + 1, seed=self.seed, db_version=storage.version, threads=threads)
         cache = BlogCache(redis.Redis.from_url(self.redis.url, socket_timeout=1.0), config.redis_prefix)
@@ -196,20 +215,20 @@ class LiveEngine:
     def log(self) -> list[tuple[float, str, str]]:
         return list(self._lines)
 
-    def apply(self, action: Action) -> list[str]:
+    def apply(self, command: Command) -> list[str]:
         notes = []
-        if action.target == "broker" and action.verb == "restart" and action.variant is None:
+        if isinstance(command, Restart) and _restarts_the_broker(command):
             if self.controls_broker_node():
-                self._restart_node(action)
+                self._restart_node(command)
             else:
                 notes.append(self._no_node_restart)
         for name, lab in self.labs.items():
-            if action.variant is None or action.variant == name:
-                note = self._apply(lab, action)
+            if command.variant is None or command.variant == name:
+                note = self._apply(lab, command)
                 if note:
                     notes.append(f"{name}: {note}")
                 else:
-                    self._log(name, action.describe())
+                    self._log(name, command.describe())
         return notes
 
     def controls_broker_node(self) -> bool:
@@ -232,7 +251,7 @@ class LiveEngine:
                 "and rabbitmqctl), so `restart broker` only cuts every connection at the proxies: the node keeps "
                 "its queues and messages, and nothing a real restart loses is lost")
 
-    def _restart_node(self, action: Action) -> None:
+    def _restart_node(self, action: Restart) -> None:
         """`restart broker`: stop the node's app (what is not durable and persistent is gone), start it again.
 
         The commands run one after another on their own thread, so a slow stop (seconds, while it closes
@@ -249,40 +268,47 @@ class LiveEngine:
         self._timers.append(timer)
         timer.start()
 
-    def _apply(self, lab: _Lab, action: Action) -> str | None:
-        verb, target = action.verb, action.target
-        if verb == "load":
-            lab.load.set_rates(action.reads_per_s, action.writes_per_s)
-            return None
-        if verb == "set":
-            field_name = action.key.removeprefix("load.")
-            if field_name in LOAD_FIELDS:
-                lab.load.set_rates(**{field_name: action.value})
+    def _apply(self, lab: _Lab, action: Command) -> str | None:
+        match action:
+            case Load():
+                lab.load.set_rates(action.reads_per_s, action.writes_per_s)
                 return None
-            if lab.config.knobs[action.key] == action.value:
-                return None  # a `set` at 0 s: the services started with it
-            return (f"the live lab cannot change {action.key} while it runs; set it at 0 s or in the scenario's "
-                    "knobs")
-        if verb == "poison":
-            if not lab.config.queue:
-                return "no broker in a sync variant; poison does nothing"
-            self._publish_raw(lab, [POISON_BODY] * action.count)
-            return None
+            case Set(key=key, value=value):
+                field_name = key.removeprefix("load.")
+                if field_name in LOAD_FIELDS:
+                    lab.load.set_rates(**{field_name: value})
+                    return None
+                if lab.config.knobs[key] == value:
+                    return None  # a `set` at 0 s: the services started with it
+                return (f"the live lab cannot change {key} while it runs; set it at 0 s or in the scenario's "
+                        "knobs")
+            case Poison(count=count):
+                if not lab.config.queue:
+                    return "no broker in a sync variant; poison does nothing"
+                self._publish_raw(lab, [POISON_BODY] * count)
+                return None
+            case Kill() | Revive() | Restart() | Hang() | Heal() | Latency() | Errors():
+                return self._fault(lab, action)
+            case _:
+                assert_never(action)
+
+    def _fault(self, lab: _Lab, action: Kill | Revive | Restart | Hang | Heal | Latency | Errors) -> str | None:
+        verb, target = action.verb, action.target
         if target in ("broker", "cache-worker") and not lab.config.queue:
             return f"no {target} in a sync variant; `{verb}` does nothing"
-        if verb == "restart":
-            self._apply(lab, Action("kill", target=target))
-            timer = threading.Timer(action.down_s, self._apply, (lab, Action("revive", target=target)))
+        if isinstance(action, Restart):
+            self._apply(lab, Kill(target))
+            timer = threading.Timer(action.down_s, self._apply, (lab, Revive(target)))
             timer.daemon = True
             self._timers.append(timer)
             timer.start()
             return None
-        if verb == "errors" and target in (*HTTP_SERVICES, "cache-worker"):
+        if isinstance(action, Errors) and target in (*HTTP_SERVICES, "cache-worker"):
             lab.faults.setdefault(target, {})["error_rate"] = action.rate
             if target == "cache-worker" and lab.config.knobs["consumer.ack"] == "auto":
                 lab.suspect = (losses.AUTO_ACK_FAILED, None)
             return self._send_faults(lab, target)
-        if verb == "latency" and target == "cache-worker":
+        if isinstance(action, Latency) and target == "cache-worker":
             lab.faults.setdefault(target, {}).update(latency_ms=action.ms, jitter_ms=action.jitter_ms or 0.0)
             return self._send_faults(lab, target)
         if verb == "heal" and lab.faults.pop(target, None):
@@ -320,7 +346,8 @@ class LiveEngine:
             return f"`{verb}` on the cache-worker is not available in the live lab"
         return None
 
-    def _fault_through_proxy(self, lab: _Lab, target: str, action: Action) -> str | None:
+    def _fault_through_proxy(self, lab: _Lab, target: str,
+                             action: Kill | Revive | Hang | Heal | Latency | Errors) -> str | None:
         proxy = lab.proxies[target]
         verb = action.verb
         if verb == "kill":
@@ -337,8 +364,8 @@ class LiveEngine:
             proxy.black_hole()
         elif verb == "heal":
             proxy.heal()
-        elif verb == "latency":
-            proxy.latency(action.ms, action.jitter_ms or 0.0, direction="upstream")
+        elif isinstance(action, Latency):
+            proxy.latency(action.ms, action.jitter_ms, direction="upstream")
         else:
             return f"`{verb}` on {target} is not available in the live lab (its fault proxy speaks TCP, not HTTP)"
         return None

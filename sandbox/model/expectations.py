@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox.model.metrics import Measurements
+from sandbox.model.measurements import Measurements
 
 COMPARISONS = {
     "above": lambda observed, bound: observed > bound,

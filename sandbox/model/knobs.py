@@ -1,130 +1,276 @@
-"""Every knob of the flow, with its unit and default, in one documented place.
+"""Every knob of the flow, declared once: typed groups the engines read, and the catalogue the files use.
 
-A knob key is dotted (`http.timeout_s`); in a scenario file it is written as a
-TOML dotted key or nested table, which is the same thing.
+A knob is a field of a group below, with its default, meaning, unit and range (or its choices). The
+engines read `knobs.http.timeout_s`; scenario files, `set` commands and the CLI use the dotted key
+(`http.timeout_s`), written in TOML as a dotted key or a nested table, which is the same thing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
+from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 
 SERVICES = ("author", "blog", "user")
+MAX_NESTING = 8
+"""A knob table nested deeper than this is refused (the deepest knob key has three parts)."""
+
+
+READS_PER_S = Range(0, 2000, "per s")
+WRITES_PER_S = Range(0, 500, "per s")
+PROFILE_UPDATES_PER_S = Range(0, 100, "per s")
+
+
+def _number(default: float, doc: str, unit: str, maximum: float, minimum: float = 0.0) -> Any:
+    return _ranged(default, doc, Range(minimum, maximum, unit))
+
+
+def _ranged(default: float, doc: str, scale: Range) -> Any:
+    return field(default=default, metadata={"doc": doc, "range": scale})
+
+
+def _whole(default: int, doc: str, unit: str, maximum: int, minimum: int = 0) -> Any:
+    return field(default=default, metadata={"doc": doc, "range": Range(minimum, maximum, unit, whole=True)})
+
+
+def _choice(default: str, doc: str, choices: tuple[str, ...]) -> Any:
+    return field(default=default, metadata={"doc": doc, "choices": choices})
+
+
+def _switch(default: bool, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class LoadKnobs:
+    reads_per_s: float = _ranged(20.0, "Poisson arrival rate of GET /blogs from readers", READS_PER_S)
+    writes_per_s: float = _ranged(1.0, "Poisson arrival rate of POST /blogs from authors", WRITES_PER_S)
+    profile_updates_per_s: float = _ranged(0.0, "Poisson rate of author profile changes (PUT /user)",
+                                           PROFILE_UPDATES_PER_S)
+
+
+@dataclass(frozen=True)
+class PoolKnobs:
+    workers: int = _whole(8, "{group}'s worker pool: requests served at once, shared by all its endpoints",
+                          "workers", 64, minimum=1)
+    service_ms: float = _number(4.0, "{group}'s mean own work per request", "ms", 10_000)
+
+
+@dataclass(frozen=True)
+class ServicesKnobs:
+    author: PoolKnobs = PoolKnobs(8, 5.0)
+    blog: PoolKnobs = PoolKnobs(8, 4.0)
+    user: PoolKnobs = PoolKnobs(8, 4.0)
+    distribution: str = _choice("exponential", "shape of every service time", ("exponential", "fixed", "lognormal"))
+    lognormal_sigma: float = _number(0.5, "spread of a lognormal service time (sigma of its log)", "", 3)
+
+    def pool(self, service: str) -> PoolKnobs:
+        """The pool knobs of one of SERVICES."""
+        pool = getattr(self, service)
+        assert isinstance(pool, PoolKnobs), service
+        return pool
+
+
+@dataclass(frozen=True)
+class DbKnobs:
+    read_ms: float = _number(1.5, "the blog's database query on a cache miss", "ms", 10_000)
+    write_ms: float = _number(1.0, "the author's insert and commit", "ms", 10_000)
+
+
+@dataclass(frozen=True)
+class BlogKnobs:
+    authors_per_page: int = _whole(3, "distinct authors on the blog list page (one user lookup each)", "authors", 20)
+
+
+@dataclass(frozen=True)
+class HttpKnobs:
+    rtt_ms: float = _number(3.5, "network round trip of one HTTP call", "ms", 10_000)
+    timeout_s: float = _number(5.0, "the caller's timeout on every service-to-service call; 0 waits forever",
+                               "s", 600)
+    retries: int = _whole(0, "retries after a failed service-to-service call", "retries", 10)
+    backoff_ms: float = _number(100.0, "base of the exponential backoff between retries", "ms", 60_000)
+    jitter: bool = _switch(True, "full jitter: sleep a uniform random part of the backoff")
+    breaker: bool = _switch(False, "a circuit breaker on every service-to-service call")
+
+
+@dataclass(frozen=True)
+class BreakerKnobs:
+    min_calls: int = _whole(20, "calls in the rolling window before the breaker may open", "calls", 1000, minimum=1)
+    error_rate: float = _number(0.5, "failure fraction in the window that opens the breaker", "", 1)
+    open_s: float = _number(5.0, "how long an open breaker fails fast before one trial call", "s", 600)
+    window_s: float = _number(10.0, "the breaker's rolling window", "s", 600, minimum=1)
+
+
+@dataclass(frozen=True)
+class SyncKnobs:
+    on_invalidate_error: str = _choice("fail", "what the author answers when its call to blog's invalidation fails",
+                                       ("fail", "ignore"))
+
+
+@dataclass(frozen=True)
+class CacheKnobs:
+    ttl_s: float = _number(0.0, "lifetime of a blogs:* key; 0 keeps it until invalidated", "s", 86_400)
+    guarded_set: bool = _switch(True, "the blog fills the cache only if no invalidation ran during its rebuild "
+                                      "(closes the read/invalidate race that leaves an old list cached)")
+
+
+@dataclass(frozen=True)
+class RedisKnobs:
+    rtt_ms: float = _number(1.0, "round trip of one Redis command", "ms", 10_000)
+    timeout_s: float = _number(1.0, "socket timeout on a Redis command", "s", 60, minimum=0.001)
+
+
+@dataclass(frozen=True)
+class BrokerKnobs:
+    durable: bool = _switch(True, "the cache-invalidation queue survives a broker restart")
+    persistent: bool = _switch(True, "messages are written to disk (delivery mode 2)")
+    rtt_ms: float = _number(1.5, "network round trip to RabbitMQ", "ms", 10_000)
+    fsync_ms: float = _number(1.0, "time to write a persistent message before its confirm", "ms", 10_000)
+
+
+@dataclass(frozen=True)
+class PublishKnobs:
+    confirms: bool = _switch(True, "the publisher waits for the broker's confirm")
+    on_error: str = _choice("fail", "what the author does when the publish fails", ("fail", "drop", "outbox"))
+    timeout_s: float = _number(5.0, "how long a publish waits on an unresponsive broker", "s", 60, minimum=0.001)
+
+
+@dataclass(frozen=True)
+class OutboxKnobs:
+    poll_ms: float = _number(200.0, "how often the outbox relay looks for unsent rows", "ms", 60_000, minimum=1)
+
+
+@dataclass(frozen=True)
+class ConsumerKnobs:
+    ack: str = _choice("manual", "when the broker forgets a delivered message", ("manual", "auto"))
+    prefetch: int = _whole(10, "unacked messages a consumer may hold (basic_qos); 0 = no limit", "messages", 1000)
+    count: int = _whole(1, "competing cache-worker consumers", "consumers", 64, minimum=1)
+    work_ms: float = _number(5.0, "SCAN + UNLINK of blogs:* per message", "ms", 60_000)
+    delivery_limit: int = _whole(0, "RabbitMQ's delivery limit: a message returned more than this many times is "
+                                    "dead-lettered; 0 = no limit", "deliveries", 1000)
+    reconnect_s: float = _number(1.0, "a consumer's wait before reconnecting to the broker", "s", 60)
+
+
+@dataclass(frozen=True)
+class ClientKnobs:
+    timeout_s: float = _number(10.0, "the outside client's timeout on GET and POST /blogs; 0 waits forever", "s", 600)
+    retries: int = _whole(0, "the outside client's retries of a failed POST /blogs", "retries", 10)
+    backoff_ms: float = _number(200.0, "the outside client's wait before a retry", "ms", 60_000)
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Every knob's value for one variant, read by group: `knobs.consumer.prefetch`."""
+
+    load: LoadKnobs = LoadKnobs()
+    services: ServicesKnobs = ServicesKnobs()
+    db: DbKnobs = DbKnobs()
+    blog: BlogKnobs = BlogKnobs()
+    http: HttpKnobs = HttpKnobs()
+    breaker: BreakerKnobs = BreakerKnobs()
+    sync: SyncKnobs = SyncKnobs()
+    cache: CacheKnobs = CacheKnobs()
+    redis: RedisKnobs = RedisKnobs()
+    broker: BrokerKnobs = BrokerKnobs()
+    publish: PublishKnobs = PublishKnobs()
+    outbox: OutboxKnobs = OutboxKnobs()
+    consumer: ConsumerKnobs = ConsumerKnobs()
+    client: ClientKnobs = ClientKnobs()
+
+    def get(self, key: str) -> Any:
+        """One knob's value by its dotted key."""
+        value: Any = self
+        for part in key.split("."):
+            value = getattr(value, part)
+        return value
+
+    def with_values(self, changes: Mapping[str, Any]) -> Knobs:
+        """These knobs with some values changed (dotted keys, values already validated)."""
+        changed = _replaced(self, changes)
+        assert isinstance(changed, Knobs)
+        return changed
+
+    def to_flat(self) -> dict[str, Any]:
+        """Every knob as {dotted key: value}, in catalogue order."""
+        return {key: self.get(key) for key in KNOBS}
+
+
+def _replaced(group: Any, changes: Mapping[str, Any]) -> Any:
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = value
+    for head, sub in nested.items():
+        direct[head] = _replaced(getattr(group, head), sub)
+    return replace(group, **direct)
 
 
 @dataclass(frozen=True)
 class Knob:
+    """One entry of the catalogue: a dotted key, its default, what it means, and what it may be."""
+
     key: str
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
-    minimum: float | None = 0.0
-    maximum: float | None = None
+    range: Range | None = None
 
     @property
     def kind(self) -> type:
         return type(self.default)
 
+    @property
+    def unit(self) -> str:
+        return self.range.unit if self.range else ""
+
     def validate(self, value: Any, source: str = "", field: str = "") -> Any:
-        """Return `value` coerced to this knob's type, or raise ScenarioError."""
+        """Return `value` coerced to this knob's type, or raise ScenarioError naming the field and what is allowed."""
         field = field or self.key
         if self.choices:
             if value not in self.choices:
                 allowed = ", ".join(repr(c) for c in self.choices)
                 raise ScenarioError(source, field, f"{value!r} is not allowed; use one of {allowed}")
             return value
-        if self.kind is bool:
+        if self.range is None:
             if not isinstance(value, bool):
                 raise ScenarioError(source, field, f"{value!r} is not allowed; use true or false")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ScenarioError(source, field, f"{value!r} is not a number")
-        if self.kind is int and value != int(value):
-            raise ScenarioError(source, field, f"{value!r} must be a whole number")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ScenarioError(source, field, f"{value!r} is not a finite number")
-        if self.minimum is not None and value < self.minimum:
-            raise ScenarioError(source, field, f"{value!r} is below the minimum {self.minimum:g}")
-        if self.maximum is not None and value > self.maximum:
-            raise ScenarioError(source, field, f"{value!r} is above the maximum {self.maximum:g}")
-        return self.kind(value)
+        checked = self.range.check(value, source, field)
+        return int(checked) if self.range.whole else checked
 
 
-def _service_knobs(name: str, workers: int, service_ms: float) -> list[Knob]:
-    return [
-        Knob(f"services.{name}.workers", workers,
-             f"{name}'s worker pool: requests served at once, shared by all its endpoints", minimum=1),
-        Knob(f"services.{name}.service_ms", service_ms,
-             f"{name}'s mean own work per request, in milliseconds"),
-    ]
+def _catalogue(group: Any, prefix: str = "", name: str = "") -> Iterator[Knob]:
+    for f in fields(group):
+        value = getattr(group, f.name)
+        if is_dataclass(value):
+            yield from _catalogue(value, f"{prefix}{f.name}.", f.name)
+            continue
+        meta = f.metadata
+        yield Knob(f"{prefix}{f.name}", value, meta["doc"].format(group=name), meta.get("choices", ()),
+                   meta.get("range"))
 
 
-_ALL = [
-    Knob("load.reads_per_s", 20.0, "Poisson arrival rate of GET /blogs from readers"),
-    Knob("load.writes_per_s", 1.0, "Poisson arrival rate of POST /blogs from authors"),
-    Knob("load.profile_updates_per_s", 0.0, "Poisson rate of author profile changes (PUT /user)"),
-    *_service_knobs("author", 8, 5.0),
-    *_service_knobs("blog", 8, 4.0),
-    *_service_knobs("user", 8, 4.0),
-    Knob("services.distribution", "exponential", "shape of every service time",
-         choices=("exponential", "fixed", "lognormal")),
-    Knob("services.lognormal_sigma", 0.5, "spread of a lognormal service time (sigma of its log)"),
-    Knob("db.read_ms", 1.5, "the blog's database query on a cache miss, in milliseconds"),
-    Knob("db.write_ms", 1.0, "the author's insert and commit, in milliseconds"),
-    Knob("blog.authors_per_page", 3, "distinct authors on the blog list page (one user lookup each)"),
-    Knob("http.rtt_ms", 3.5, "network round trip of one HTTP call, in milliseconds"),
-    Knob("http.timeout_s", 5.0, "the caller's timeout on every service-to-service call; 0 waits forever"),
-    Knob("http.retries", 0, "retries after a failed service-to-service call"),
-    Knob("http.backoff_ms", 100.0, "base of the exponential backoff between retries, in milliseconds"),
-    Knob("http.jitter", True, "full jitter: sleep a uniform random part of the backoff"),
-    Knob("http.breaker", False, "a circuit breaker on every service-to-service call"),
-    Knob("breaker.min_calls", 20, "calls in the rolling window before the breaker may open", minimum=1),
-    Knob("breaker.error_rate", 0.5, "failure fraction in the window that opens the breaker", maximum=1.0),
-    Knob("breaker.open_s", 5.0, "how long an open breaker fails fast before one trial call"),
-    Knob("breaker.window_s", 10.0, "the breaker's rolling window, in seconds", minimum=1.0),
-    Knob("sync.on_invalidate_error", "fail",
-         "what the author answers when its call to blog's invalidation fails", choices=("fail", "ignore")),
-    Knob("cache.ttl_s", 0.0, "lifetime of a blogs:* key; 0 keeps it until invalidated"),
-    Knob("cache.guarded_set", True,
-         "the blog fills the cache only if no invalidation ran during its rebuild (closes the "
-         "read/invalidate race that leaves an old list cached)"),
-    Knob("redis.rtt_ms", 1.0, "round trip of one Redis command, in milliseconds"),
-    Knob("redis.timeout_s", 1.0, "socket timeout on a Redis command, in seconds", minimum=0.001),
-    Knob("broker.durable", True, "the cache-invalidation queue survives a broker restart"),
-    Knob("broker.persistent", True, "messages are written to disk (delivery mode 2)"),
-    Knob("broker.rtt_ms", 1.5, "network round trip to RabbitMQ, in milliseconds"),
-    Knob("broker.fsync_ms", 1.0, "time to write a persistent message before its confirm, in milliseconds"),
-    Knob("publish.confirms", True, "the publisher waits for the broker's confirm"),
-    Knob("publish.on_error", "fail", "what the author does when the publish fails",
-         choices=("fail", "drop", "outbox")),
-    Knob("publish.timeout_s", 5.0, "how long a publish waits on an unresponsive broker", minimum=0.001),
-    Knob("outbox.poll_ms", 200.0, "how often the outbox relay looks for unsent rows", minimum=1.0),
-    Knob("consumer.ack", "manual", "when the broker forgets a delivered message", choices=("manual", "auto")),
-    Knob("consumer.prefetch", 10, "unacked messages a consumer may hold (basic_qos); 0 = no limit"),
-    Knob("consumer.count", 1, "competing cache-worker consumers", minimum=1),
-    Knob("consumer.work_ms", 5.0, "SCAN + UNLINK of blogs:* per message, in milliseconds"),
-    Knob("consumer.delivery_limit", 0,
-         "RabbitMQ's x-delivery-limit: a message returned more than this many times is dead-lettered; "
-         "0 = no limit"),
-    Knob("consumer.reconnect_s", 1.0, "a consumer's wait before reconnecting to the broker"),
-    Knob("client.timeout_s", 10.0, "the outside client's timeout on GET and POST /blogs; 0 waits forever"),
-    Knob("client.retries", 0, "the outside client's retries of a failed POST /blogs"),
-    Knob("client.backoff_ms", 200.0, "the outside client's wait before a retry, in milliseconds"),
-]
-
-KNOBS: dict[str, Knob] = {k.key: k for k in _ALL}
-DEFAULTS: dict[str, Any] = {k.key: k.default for k in _ALL}
+DEFAULT_KNOBS = Knobs()
+KNOBS: dict[str, Knob] = {k.key: k for k in _catalogue(DEFAULT_KNOBS)}
+DEFAULTS: dict[str, Any] = {k.key: k.default for k in KNOBS.values()}
 
 
-def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(table: Mapping[str, Any], prefix: str = "", depth: int = 0, source: str = "") -> dict[str, Any]:
     """Nested TOML tables to dotted keys: {"http": {"timeout_s": 5}} -> {"http.timeout_s": 5}."""
+    if depth > MAX_NESTING:
+        raise ScenarioError(source, prefix.rstrip("."), f"is nested more than {MAX_NESTING} tables deep")
     flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, dotted + "."))
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, dotted + ".", depth + 1, source))
         else:
             flat[dotted] = value
     return flat
@@ -138,17 +284,17 @@ def validate_knob(key: str, value: Any, source: str = "", field: str = "") -> An
     return knob.validate(value, source, field or key)
 
 
-def validate_knobs(table: dict[str, Any], source: str = "", field: str = "knobs") -> dict[str, Any]:
+def validate_knobs(table: Mapping[str, Any], source: str = "", field: str = "knobs") -> dict[str, Any]:
     """Check a (possibly nested) table of knob overrides; return them flat and coerced."""
     return {
         key: validate_knob(key, value, source, f"{field}.{key}")
-        for key, value in flatten(table).items()
+        for key, value in flatten(table, source=source).items()
     }
 
 
-def resolve(*layers: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid by each validated layer in turn."""
-    knobs = dict(DEFAULTS)
+def resolve(*layers: Mapping[str, Any]) -> Knobs:
+    """The defaults overlaid by each validated layer of flat overrides in turn."""
+    merged: dict[str, Any] = {}
     for layer in layers:
-        knobs.update(layer)
-    return knobs
+        merged.update(layer)
+    return DEFAULT_KNOBS.with_values(merged)

@@ -1,13 +1,16 @@
-"""When each part was broken, read from a timeline of actions: the shaded bands on the charts."""
+"""When each part was broken, read from a timeline of commands: the shaded bands on the charts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
-from sandbox.model.actions import Action
+from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, Restart, Revive
 
-# fault kind -> the verbs that start it; heal ends every kind but "down", which only revive ends
-_STARTS = {"down": ("kill", "restart"), "hung": ("hang",), "latency": ("latency",), "errors": ("errors",)}
+FaultKind = Literal["down", "hung", "latency", "errors"]
+_HEALED: tuple[FaultKind, ...] = ("hung", "latency", "errors")
+"""What `heal` ends; only `revive` (or the end of a restart) ends "down"."""
 
 
 @dataclass(frozen=True)
@@ -15,55 +18,56 @@ class Period:
     """One fault on one part, from `start_s` to `end_s` (None while it lasts)."""
 
     target: str
-    kind: str
+    kind: FaultKind
     start_s: float
     end_s: float | None
     label: str
 
 
-def _kind(verb: str) -> str | None:
-    return next((kind for kind, verbs in _STARTS.items() if verb in verbs), None)
-
-
-def _is_noop(action: Action) -> bool:
-    """A fault set to nothing: latency 0 or an error rate of 0."""
-    return (action.verb == "latency" and not action.ms and not action.jitter_ms) or (
-        action.verb == "errors" and not action.rate)
-
-
-def fault_periods(timeline: list[Action] | tuple[Action, ...], variant: str | None = None) -> list[Period]:
-    """The fault periods one variant lived through (`variant=None`: actions aimed at every variant)."""
-    open_: dict[tuple[str, str], tuple[float, str]] = {}
+def fault_periods(timeline: Iterable[Command], variant: str | None = None) -> list[Period]:
+    """The fault periods one variant lived through (`variant=None`: commands aimed at every variant)."""
+    open_: dict[tuple[str, FaultKind], tuple[float, str]] = {}
     periods: list[Period] = []
 
-    def close(target: str, kind: str, at: float) -> None:
+    def close(target: str, kind: FaultKind, at: float) -> None:
         started = open_.pop((target, kind), None)
         if started is not None:
             periods.append(Period(target, kind, started[0], at, started[1]))
 
-    for action in sorted(timeline, key=lambda a: a.at):
-        if action.target is None or (action.variant is not None and action.variant != variant):
+    def start(target: str, kind: FaultKind, command: Command) -> None:
+        close(target, kind, command.at)
+        open_[(target, kind)] = (command.at, command.describe())
+
+    for command in sorted(timeline, key=lambda c: c.at):
+        if command.variant is not None and command.variant != variant:
             continue
-        target, verb = action.target, action.verb
-        if verb == "revive":
-            close(target, "down", action.at)
-        elif verb in ("kill", "restart"):
-            close(target, "hung", action.at)
-        elif verb == "heal":
-            for kind in ("hung", "latency", "errors"):
-                close(target, kind, action.at)
-        kind = _kind(verb)
-        if kind is None:
-            continue
-        close(target, kind, action.at)
-        if verb == "restart":
-            periods.append(Period(target, "down", action.at, action.at + action.down_s, action.describe()))
-        elif not _is_noop(action):
-            open_[(target, kind)] = (action.at, action.describe())
-    periods.extend(Period(target, kind, start, None, label) for (target, kind), (start, label) in open_.items())
+        match command:
+            case Revive(target=target):
+                close(target, "down", command.at)
+            case Heal(target=target):
+                for kind in _HEALED:
+                    close(target, kind, command.at)
+            case Kill(target=target):
+                close(target, "hung", command.at)
+                start(target, "down", command)
+            case Restart(target=target, down_s=down_s):
+                close(target, "hung", command.at)
+                close(target, "down", command.at)
+                periods.append(Period(target, "down", command.at, command.at + down_s, command.describe()))
+            case Hang(target=target):
+                start(target, "hung", command)
+            case Latency(target=target, ms=ms, jitter_ms=jitter_ms):
+                close(target, "latency", command.at)
+                if ms or jitter_ms:
+                    start(target, "latency", command)
+            case Errors(target=target, rate=rate):
+                close(target, "errors", command.at)
+                if rate:
+                    start(target, "errors", command)
+    periods.extend(Period(target, kind, start_s, None, label) for (target, kind), (start_s, label) in open_.items())
     return sorted(periods, key=lambda p: (p.start_s, p.target, p.kind))
 
 
-def open_faults(timeline: list[Action] | tuple[Action, ...], variant: str | None = None) -> list[Period]:
+def open_faults(timeline: Iterable[Command], variant: str | None = None) -> list[Period]:
     """The faults still in force at the end of the timeline."""
     return [p for p in fault_periods(timeline, variant) if p.end_s is None]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sandbox.model.actions import Action, action_to_table, parse_action
+from sandbox.model.bounds import MAX_DURATION_S, Range
+from sandbox.model.commands import Command, Set, command_to_table, parse_command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import COMPARISONS, Expectation
-from sandbox.model.knobs import resolve, validate_knob, validate_knobs
+from sandbox.model.knobs import Knobs, resolve, validate_knob, validate_knobs
 from sandbox.model.metrics import WINDOW_METRICS
 
 ARCHITECTURES = ("sync", "queue")
@@ -19,7 +21,14 @@ TOP_LEVEL = ("id", "title", "summary", "duration", "seed", "load", "knobs", "var
 LIVE_FIELDS = ("duration",)
 LOAD_FIELDS = ("reads_per_s", "writes_per_s", "profile_updates_per_s")
 EXPECT_FIELDS = ("variant", "metric", "during", "why", *COMPARISONS)
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_VARIANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+MAX_TIMELINE = 1000
+MAX_EXPECTATIONS = 200
+DURATION = Range(1, MAX_DURATION_S, "s")
+SEED = Range(0, 2**31 - 1, whole=True)
+MAX_TEXT = {"title": 200, "summary": 4000, "why": 1000}
+"""The longest title, summary and `why` a scenario may carry, in characters."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ class Scenario:
     seed: int
     knobs: dict[str, Any]
     variants: tuple[Variant, ...]
-    timeline: tuple[Action, ...]
+    timeline: tuple[Command, ...]
     expectations: tuple[Expectation, ...]
     source: str = ""
     live_duration_s: float | None = None
@@ -51,14 +60,14 @@ class Scenario:
                 return variant
         raise KeyError(name)
 
-    def knobs_for(self, variant: Variant) -> dict[str, Any]:
+    def knobs_for(self, variant: Variant) -> Knobs:
         """Every knob's value for one variant: defaults, then scenario, then variant overrides."""
         return resolve(self.knobs, variant.knobs)
 
-    def knobs_at_start(self, variant: Variant) -> dict[str, Any]:
+    def knobs_at_start(self, variant: Variant) -> Knobs:
         """`knobs_for`, with every `set` at 0 s that reaches this variant already in force."""
-        opening = {a.key: a.value for a in self.timeline
-                   if a.verb == "set" and a.at == 0 and a.variant in (None, variant.name)}
+        opening = {c.key: c.value for c in self.timeline
+                   if isinstance(c, Set) and c.at == 0 and c.variant in (None, variant.name)}
         return resolve(self.knobs, variant.knobs, opening)
 
     def on_live_clock(self) -> Scenario:
@@ -66,8 +75,7 @@ class Scenario:
         if self.live_duration_s is None or self.live_duration_s == self.duration_s:
             return self
         factor = self.live_duration_s / self.duration_s
-        timeline = tuple(replace(a, at=a.at * factor, down_s=None if a.down_s is None else a.down_s * factor)
-                         for a in self.timeline)
+        timeline = tuple(c.scaled(factor) for c in self.timeline)
         expectations = tuple(replace(e, during=None if e.during is None else (e.during[0] * factor,
                                                                               e.during[1] * factor))
                              for e in self.expectations)
@@ -103,23 +111,21 @@ def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str =
     return parse_scenario(doc, source, default_id)
 
 
-def _require_number(doc: dict, key: str, source: str, *, positive: bool = False, where: str = "") -> float:
-    value = doc[key]
-    where = where or key
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ScenarioError(source, where, f"{value!r} is not a number")
-    if value in (float("inf"), float("-inf")):
-        raise ScenarioError(source, where, f"{value!r} is not a finite number")
-    if positive and value <= 0:
-        raise ScenarioError(source, where, f"{value!r} must be above 0")
-    return float(value)
-
-
-def _require_str(doc: dict, key: str, source: str, default: str = "") -> str:
+def _require_str(doc: dict, key: str, source: str, default: str = "", where: str = "") -> str:
     value = doc.get(key, default)
+    where = where or key
     if not isinstance(value, str):
-        raise ScenarioError(source, key, "must be a string")
+        raise ScenarioError(source, where, "must be a string")
+    limit = MAX_TEXT.get(key)
+    if limit is not None and len(value) > limit:
+        raise ScenarioError(source, where, f"is {len(value):,} characters long; the most is {limit:,}")
     return value
+
+
+def id_from_name(name: str) -> str:
+    """A valid scenario id made from a file name: 'My Scenario.toml' -> 'my-scenario'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+    return slug or "scenario"
 
 
 def _require_table(value: Any, source: str, field_name: str) -> dict:
@@ -138,15 +144,13 @@ def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: 
     for key in ("title", "duration"):
         if key not in doc:
             raise ScenarioError(source, key, "is required")
-    scenario_id = _require_str(doc, "id", source, default_id)
+    scenario_id = _require_str(doc, "id", source, id_from_name(default_id))
     if not _ID.match(scenario_id):
-        raise ScenarioError(source, "id", f"{scenario_id!r}: use lower-case letters, digits and dashes")
+        raise ScenarioError(source, "id", f"{scenario_id[:80]!r}: use up to 64 lower-case letters, digits and dashes")
     title = _require_str(doc, "title", source)
     summary = _require_str(doc, "summary", source)
-    duration_s = _require_number(doc, "duration", source, positive=True)
-    seed = doc.get("seed", 1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ScenarioError(source, "seed", f"{seed!r} must be a whole number of 0 or more")
+    duration_s = DURATION.check(doc["duration"], source, "duration")
+    seed = SEED.check_whole(doc.get("seed", 1), source, "seed")
 
     knobs = validate_knobs(_require_table(doc.get("knobs", {}), source, "knobs"), source)
     load = _require_table(doc.get("load", {}), source, "load")
@@ -172,7 +176,7 @@ def _parse_live(raw: Any, source: str, duration_s: float) -> float | None:
             raise ScenarioError(source, f"live.{key}", f"unknown field; allowed: {', '.join(LIVE_FIELDS)}")
     if "duration" not in table:
         return None
-    value = _require_number(table, "duration", source, positive=True, where="live.duration")
+    value = DURATION.check(table["duration"], source, "live.duration")
     if value > duration_s:
         raise ScenarioError(source, "live.duration", f"{value:g} is longer than the run ({duration_s:g} s)")
     return value
@@ -187,6 +191,7 @@ def _parse_variants(raw: Any, source: str) -> tuple[Variant, ...]:
     variants = []
     for name, body in table.items():
         where = f"variants.{name}"
+        check_variant_name(name, source, where)
         body = _require_table(body, source, where)
         architecture = body.get("architecture")
         if architecture not in ARCHITECTURES:
@@ -197,31 +202,42 @@ def _parse_variants(raw: Any, source: str) -> tuple[Variant, ...]:
     return tuple(variants)
 
 
+def check_variant_name(name: str, source: str = "", where: str = "variants") -> None:
+    """One rule for a variant's name on both engines (the lab puts it in queue names and Redis keys)."""
+    if not _VARIANT.match(name):
+        raise ScenarioError(source, where, f"{name[:80]!r} is not a variant name; use up to 40 lower-case letters, "
+                                           "digits and dashes, starting with a letter or digit")
+
+
 def _check_variant(value: Any, names: set[str], source: str, where: str) -> None:
     if value is not None and value not in names:
         raise ScenarioError(source, where, f"{value!r} is not a variant here; use one of {', '.join(sorted(names))}")
 
 
-def _parse_timeline(raw: Any, source: str, duration_s: float, names: set[str]) -> list[Action]:
+def _parse_timeline(raw: Any, source: str, duration_s: float, names: set[str]) -> list[Command]:
     if not isinstance(raw, list):
         raise ScenarioError(source, "timeline", "must be an array of tables ([[timeline]])")
-    actions = []
+    if len(raw) > MAX_TIMELINE:
+        raise ScenarioError(source, "timeline", f"has {len(raw):,} entries; the most is {MAX_TIMELINE:,}")
+    commands = []
     for i, entry in enumerate(raw):
         where = f"timeline[{i}]"
         if isinstance(entry, dict) and "at" not in entry:
             raise ScenarioError(source, f"{where}.at", "is required")
-        action = parse_action(entry, source, where)
-        if action.at > duration_s:
+        command = parse_command(entry, source, where)
+        if command.at > duration_s:
             raise ScenarioError(source, f"{where}.at",
-                                f"{action.at:g} is outside the run; use 0 to {duration_s:g}")
-        _check_variant(action.variant, names, source, f"{where}.variant")
-        actions.append(action)
-    return sorted(actions, key=lambda a: a.at)
+                                f"{command.at:g} is outside the run; use 0 to {duration_s:g}")
+        _check_variant(command.variant, names, source, f"{where}.variant")
+        commands.append(command)
+    return sorted(commands, key=lambda c: c.at)
 
 
 def _parse_expectations(raw: Any, source: str, duration_s: float, names: set[str]) -> list[Expectation]:
     if not isinstance(raw, list):
         raise ScenarioError(source, "expect", "must be an array of tables ([[expect]])")
+    if len(raw) > MAX_EXPECTATIONS:
+        raise ScenarioError(source, "expect", f"has {len(raw):,} entries; the most is {MAX_EXPECTATIONS:,}")
     out = []
     for i, entry in enumerate(raw):
         where = f"expect[{i}]"
@@ -241,14 +257,12 @@ def _parse_expectations(raw: Any, source: str, duration_s: float, names: set[str
         if len(ops) != 1:
             raise ScenarioError(source, where, f"needs exactly one of {', '.join(COMPARISONS)}")
         bound = entry[ops[0]]
-        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound != bound:
-            raise ScenarioError(source, f"{where}.{ops[0]}", f"{bound!r} is not a number")
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
+            raise ScenarioError(source, f"{where}.{ops[0]}", f"{bound!r} is not a finite number")
         during = entry.get("during")
         if during is not None:
             during = _parse_window(during, source, f"{where}.during", duration_s)
-        why = entry.get("why", "")
-        if not isinstance(why, str):
-            raise ScenarioError(source, f"{where}.why", "must be a string")
+        why = _require_str(entry, "why", source, where=f"{where}.why")
         out.append(Expectation(entry["variant"], metric, ops[0], float(bound), during, why))
     return out
 
@@ -277,7 +291,7 @@ def scenario_to_document(scenario: Scenario) -> dict[str, Any]:
     }
     if scenario.live_duration_s is not None:
         doc["live"] = {"duration": scenario.live_duration_s}
-    doc["timeline"] = [action_to_table(a) for a in scenario.timeline]
+    doc["timeline"] = [command_to_table(c) for c in scenario.timeline]
     doc["expect"] = [_expectation_table(e) for e in scenario.expectations]
     return doc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox.model.metrics import Measurements
+from sandbox.model.measurements import Measurements
 from sandbox.model.status import VariantStatus
 
 RECENT_S = 10.0

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from sandbox.engine import RunResult
-from sandbox.model.metrics import Measurements
+from sandbox.model.measurements import Measurements
 from sandbox.model.scenario import Scenario
 
 PHASE_COLUMNS: tuple[tuple[str, str, str], ...] = (

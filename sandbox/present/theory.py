@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
+from sandbox.model.knobs import Knobs
 from sandbox.model.status import VariantStatus
 
 
@@ -36,43 +36,43 @@ class PoolLoad:
         return text
 
 
-def _call_ms(knobs: dict[str, Any], status: VariantStatus, callee: str, callee_work_ms: float) -> float:
+def _call_ms(knobs: Knobs, status: VariantStatus, callee: str, callee_work_ms: float) -> float:
     """How long a caller's worker waits on one synchronous call to `callee`."""
-    timeout_ms = knobs["http.timeout_s"] * 1000.0 or math.inf
+    timeout_ms = knobs.http.timeout_s * 1000.0 or math.inf
     part = status.components[callee]
     if part.health == "down":
-        return knobs["http.rtt_ms"]
+        return knobs.http.rtt_ms
     if part.health == "hung":
         return timeout_ms
-    return min(knobs["http.rtt_ms"] + part.latency_ms + callee_work_ms, timeout_ms)
+    return min(knobs.http.rtt_ms + part.latency_ms + callee_work_ms, timeout_ms)
 
 
-def miss_fraction(knobs: dict[str, Any], status: VariantStatus) -> float:
+def miss_fraction(knobs: Knobs, status: VariantStatus) -> float:
     """Reads that miss the cache: one after each invalidation or expiry while the cache refills; all of them
     while it cannot refill (Redis failing, or in sync the User Service every rebuild needs)."""
-    reads, writes = knobs["load.reads_per_s"], knobs["load.writes_per_s"]
+    reads, writes = knobs.load.reads_per_s, knobs.load.writes_per_s
     broken = ("down", "hung")
     if status.components["redis"].health in broken or (
             status.architecture == "sync" and status.components["user"].health in broken):
         return 1.0
     if reads == 0:
         return 0.0
-    expiries_per_s = 1.0 / knobs["cache.ttl_s"] if knobs["cache.ttl_s"] else 0.0
+    expiries_per_s = 1.0 / knobs.cache.ttl_s if knobs.cache.ttl_s else 0.0
     return min(1.0, (writes + expiries_per_s) / reads)
 
 
-def pool_loads(knobs: dict[str, Any], status: VariantStatus) -> list[PoolLoad]:
+def pool_loads(knobs: Knobs, status: VariantStatus) -> list[PoolLoad]:
     """The predicted load on every pool of one variant, from its knobs and its faults."""
-    reads, writes = knobs["load.reads_per_s"], knobs["load.writes_per_s"]
+    reads, writes = knobs.load.reads_per_s, knobs.load.writes_per_s
     sync = status.architecture == "sync"
     miss = miss_fraction(knobs, status)
-    work = {name: knobs[f"services.{name}.service_ms"] for name in ("author", "blog", "user")}
-    authors = knobs["blog.authors_per_page"]
+    work = {name: knobs.services.pool(name).service_ms for name in ("author", "blog", "user")}
+    authors = knobs.blog.authors_per_page
 
     # a read asks Redis once; a miss also reads the database and fills the cache
-    blog_hold = work["blog"] + knobs["redis.rtt_ms"] + miss * (knobs["db.read_ms"] + knobs["redis.rtt_ms"])
-    user_arrivals = knobs["load.profile_updates_per_s"]
-    author_hold = work["author"] + knobs["db.write_ms"]
+    blog_hold = work["blog"] + knobs.redis.rtt_ms + miss * (knobs.db.read_ms + knobs.redis.rtt_ms)
+    user_arrivals = knobs.load.profile_updates_per_s
+    author_hold = work["author"] + knobs.db.write_ms
     if sync:
         user_ms = _call_ms(knobs, status, "user", work["user"])
         calls = 1 if status.components["user"].health in ("down", "hung") else authors
@@ -81,14 +81,14 @@ def pool_loads(knobs: dict[str, Any], status: VariantStatus) -> list[PoolLoad]:
         user_arrivals += reads * miss * calls
         author_hold += _call_ms(knobs, status, "blog", work["blog"])
     else:
-        author_hold += knobs["broker.rtt_ms"] + (knobs["broker.fsync_ms"] if knobs["publish.confirms"] else 0.0)
+        author_hold += knobs.broker.rtt_ms + (knobs.broker.fsync_ms if knobs.publish.confirms else 0.0)
     blog_arrivals = reads + (writes if sync else 0.0)
     loads = [
-        PoolLoad("author", writes, author_hold, knobs["services.author.workers"]),
-        PoolLoad("blog", blog_arrivals, blog_hold, knobs["services.blog.workers"]),
-        PoolLoad("user", user_arrivals, work["user"], knobs["services.user.workers"]),
+        PoolLoad("author", writes, author_hold, knobs.services.author.workers),
+        PoolLoad("blog", blog_arrivals, blog_hold, knobs.services.blog.workers),
+        PoolLoad("user", user_arrivals, work["user"], knobs.services.user.workers),
     ]
     if not sync:
-        loads.append(PoolLoad("cache-worker", writes, knobs["consumer.work_ms"] + knobs["redis.rtt_ms"],
-                              knobs["consumer.count"]))
+        loads.append(PoolLoad("cache-worker", writes, knobs.consumer.work_ms + knobs.redis.rtt_ms,
+                              knobs.consumer.count))
     return loads

@@ -9,15 +9,12 @@ consumer's channel closes; auto-acked ones are the consumer's alone.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Generator
+from typing import Any, Protocol
 
 from sandbox.model import losses
+from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, UP, Faults
-
-if TYPE_CHECKING:
-    from sandbox.sim.consumers import Consumer
-    from sandbox.sim.world import World
-
 
 
 class Message:
@@ -33,14 +30,28 @@ class Message:
         self.counted = False
 
 
+class Subscriber(Protocol):
+    """A channel consuming the queue, as the broker sees it."""
+
+    manual: bool
+    connected: bool
+    buffer: deque[Message]
+
+    def has_room(self) -> bool: ...
+
+    def deliver(self, msg: Message) -> None: ...
+
+    def disconnect(self) -> list[Message]: ...
+
+
 class Broker(Faults):
-    def __init__(self, world: World):
+    def __init__(self, ctx: Context):
         super().__init__()
-        self.world = world
-        self.durable = world.knobs["broker.durable"]
+        self.ctx = ctx
+        self.durable = ctx.knobs.broker.durable
         self.ready: deque[Message] = deque()
         self.stored: list[Message] = []
-        self.consumers: list[Consumer] = []
+        self.consumers: list[Subscriber] = []
         self.epoch = 0
         self.publishing = 0
         self.dead_letters = 0
@@ -48,31 +59,30 @@ class Broker(Faults):
 
     # publishing ---------------------------------------------------------------
 
-    def publish(self, msg: Message, confirm: bool):
+    def publish(self, msg: Message, confirm: bool) -> Generator[Any, Any, bool]:
         """Hand a message to the broker; True when it is (or, without confirms, seems) accepted."""
-        world = self.world
-        env = world.env
-        k = world.knobs
+        ctx = self.ctx
+        env = ctx.env
         if not msg.counted:
             msg.counted = True
-            world.measurements.count(env.now, "msg.published")
+            ctx.measurements.count(env.now, "msg.published")
         if self.state == DOWN:
             return False
         self.publishing += 1
         if self.state == HUNG:
-            yield env.timeout(k["publish.timeout_s"])
+            yield env.timeout(ctx.knobs.publish.timeout_s)
             self.publishing -= 1
             return False
         epoch = self.epoch
-        delay_s = k["broker.rtt_ms"] / 1000.0 + self.delay_s(world.rng)
+        delay_s = ctx.knobs.broker.rtt_ms / 1000.0 + self.delay_s(ctx.rng)
         if not confirm:
             env.timeout(delay_s / 2).callbacks.append(lambda _timer: self._arrive(msg, epoch))
             return True
         if msg.persistent:
-            delay_s += k["broker.fsync_ms"] / 1000.0
+            delay_s += ctx.knobs.broker.fsync_ms / 1000.0
         yield env.timeout(delay_s)
         self.publishing -= 1
-        if self.epoch != epoch or self.state != UP or self.fails(world.rng):
+        if self.epoch != epoch or self.state != UP or self.fails(ctx.rng):
             return False
         self.enqueue(msg)
         return True
@@ -89,7 +99,7 @@ class Broker(Faults):
         self.dispatch()
 
     def lose(self, msg: Message, cause: str) -> None:
-        self.world.measurements.lose(self.world.env.now, cause)
+        self.ctx.measurements.lose(self.ctx.env.now, cause)
 
     # delivering ---------------------------------------------------------------
 
@@ -109,25 +119,25 @@ class Broker(Faults):
                 msg = self.ready.popleft()
                 msg.deliveries += 1
                 if msg.deliveries > 1:
-                    self.world.measurements.count(self.world.env.now, "msg.redelivered")
+                    self.ctx.measurements.count(self.ctx.env.now, "msg.redelivered")
                 consumer.deliver(msg)
                 full = 0
             else:
                 full += 1
 
     def ack(self, msg: Message) -> None:
-        self.world.measurements.count(self.world.env.now, "msg.consumed")
+        self.ctx.measurements.count(self.ctx.env.now, "msg.consumed")
         self.dispatch()
 
     def requeue(self, messages: list[Message]) -> None:
         """Return messages to the head of the queue in order (nack with requeue, or a closed channel);
         one returned more than the delivery limit goes to the dead-letter queue instead."""
-        limit = self.world.knobs["consumer.delivery_limit"]
+        limit = self.ctx.knobs.consumer.delivery_limit
         for msg in reversed(messages):
             msg.returns += 1
             if limit and msg.returns > limit:
                 self.dead_letters += 1
-                self.world.measurements.count(self.world.env.now, "msg.dead_lettered")
+                self.ctx.measurements.count(self.ctx.env.now, "msg.dead_lettered")
             else:
                 self.ready.appendleft(msg)
         self.dispatch()
@@ -156,20 +166,20 @@ class Broker(Faults):
                 kept.append(msg)
         self.ready.clear()
         self.stored = kept
-        self.world.log(f"broker stopped: {len(kept)} messages kept on disk, {len(held) - len(kept)} lost")
+        self.ctx.log(f"broker stopped: {len(kept)} messages kept on disk, {len(held) - len(kept)} lost")
 
     def revive(self) -> None:
         """The node starts, recovers its durable queue and waits for clients to reconnect."""
         if self.state != DOWN:
             return
         self.state = UP
-        self.durable = self.world.knobs["broker.durable"]
+        self.durable = self.ctx.knobs.broker.durable
         self.ready = deque(self.stored)
         self.stored = []
-        self.world.env.process(self._reconnect())
+        self.ctx.env.process(self._reconnect())
 
-    def _reconnect(self):
-        yield self.world.env.timeout(self.world.knobs["consumer.reconnect_s"])
+    def _reconnect(self) -> Generator[Any, Any, None]:
+        yield self.ctx.env.timeout(self.ctx.knobs.consumer.reconnect_s)
         if self.state == DOWN:
             return
         for consumer in self.consumers:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
-from sandbox.model.actions import Action
-from sandbox.model.metrics import Measurements
+from sandbox.model.commands import Command
+from sandbox.model.measurements import Frame, Measurements, interleave
 from sandbox.model.scenario import Scenario
 from sandbox.model.status import VariantStatus
 from sandbox.sim.world import World
@@ -40,11 +40,11 @@ class SimEngine:
     def now(self) -> float:
         return self._now
 
-    def apply(self, action: Action) -> list[str]:
+    def apply(self, command: Command) -> list[str]:
         notes = []
         for name, world in self.worlds.items():
-            if action.variant is None or action.variant == name:
-                note = world.apply(action)
+            if command.variant is None or command.variant == name:
+                note = world.apply(command)
                 if note:
                     notes.append(note)
         return notes
@@ -58,14 +58,8 @@ class SimEngine:
                 world.advance_to(target)
         self._now = target
 
-    def frames(self) -> list[dict]:
-        per_variant = {name: w.measurements.frames() for name, w in self.worlds.items()}
-        seconds = min(len(f) for f in per_variant.values())
-        return [
-            {"t": t, "variant": name, **{k: v for k, v in frames[t].items() if k != "t"}}
-            for t in range(seconds)
-            for name, frames in per_variant.items()
-        ]
+    def frames(self) -> list[Frame]:
+        return interleave({name: w.measurements.frames() for name, w in self.worlds.items()})
 
     def measurements(self, variant: str) -> Measurements:
         return self.worlds[variant].measurements

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Generator
+from typing import Any
 
 import simpy
 
-from sandbox.sim.breaker import CircuitBreaker
+from sandbox.model.backoff import retry_backoff_s
+from sandbox.model.breaker import CircuitBreaker
+from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN
 from sandbox.sim.outcome import BREAKER_OPEN, REFUSED, TIMEOUT, Outcome
-from sandbox.sim.service import Handler
-
-if TYPE_CHECKING:
-    from sandbox.sim.world import World
+from sandbox.sim.service import Handler, Service
 
 
 def _time_out(caller: simpy.Process, response: simpy.Event) -> None:
@@ -22,22 +22,24 @@ def _time_out(caller: simpy.Process, response: simpy.Event) -> None:
 
 
 class Http:
-    def __init__(self, world: World):
-        self.world = world
+    def __init__(self, ctx: Context, services: dict[str, Service]):
+        self.ctx = ctx
+        self.services = services
         self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
 
-    def send(self, callee: str, handler: Handler, timeout_s: float):
+    def send(self, callee: str, handler: Handler, timeout_s: float) -> Generator[Any, Any, Outcome]:
         """One request and its wait: refused at once by a dead service, TIMEOUT past `timeout_s` (0 = never)."""
-        world = self.world
-        service = world.services[callee]
+        ctx = self.ctx
+        service = self.services[callee]
         if service.state == DOWN:
             return REFUSED
         response = service.accept(handler)
         if timeout_s > 0:
-            caller = world.env.active_process
-            world.deadlines.arm(response, timeout_s, lambda: _time_out(caller, response))
+            caller = ctx.env.active_process
+            assert caller is not None, "a request is sent from a process"
+            ctx.deadlines.arm(response, timeout_s, lambda: _time_out(caller, response))
         try:
-            outcome = yield response
+            outcome: Outcome = yield response
         except simpy.Interrupt as interrupt:
             if interrupt.cause is not TIMEOUT:
                 raise
@@ -48,34 +50,30 @@ class Http:
         key = (caller, callee)
         breaker = self.breakers.get(key)
         if breaker is None:
-            k = self.world.knobs
-            breaker = self.breakers[key] = CircuitBreaker(
-                k["breaker.min_calls"], k["breaker.error_rate"], k["breaker.open_s"], k["breaker.window_s"])
+            k = self.ctx.knobs.breaker
+            breaker = self.breakers[key] = CircuitBreaker(k.min_calls, k.error_rate, k.open_s, k.window_s)
         return breaker
 
-    def call(self, caller: str, callee: str, handler: Handler = None):
+    def call(self, caller: str, callee: str, handler: Handler = None) -> Generator[Any, Any, Outcome]:
         """A call as the caller's code makes it, with the http.* and breaker.* knobs applied."""
-        world = self.world
-        env = world.env
-        k = world.knobs
-        retries = k["http.retries"]
+        ctx = self.ctx
+        env = ctx.env
+        retries = ctx.knobs.http.retries
         attempt = 0
         while True:
-            breaker = self.breaker(caller, callee) if k["http.breaker"] else None
+            breaker = self.breaker(caller, callee) if ctx.knobs.http.breaker else None
             if breaker is not None and not breaker.allow(env.now):
                 outcome: Outcome = BREAKER_OPEN
             else:
                 before = breaker.state if breaker is not None else None
-                outcome = yield from self.send(callee, handler, k["http.timeout_s"])
+                outcome = yield from self.send(callee, handler, ctx.knobs.http.timeout_s)
                 if breaker is not None:
                     breaker.record(env.now, outcome.ok)
                     if breaker.state != before:
-                        world.log(f"{caller} → {callee}: circuit breaker {breaker.state}")
-                world.edge(caller, callee, outcome)
+                        ctx.log(f"{caller} → {callee}: circuit breaker {breaker.state}")
+                ctx.traffic.edge(caller, callee, outcome)
             if outcome.ok or outcome is BREAKER_OPEN or attempt >= retries:
                 return outcome
             attempt += 1
-            backoff_s = k["http.backoff_ms"] / 1000.0 * 2 ** (attempt - 1)
-            if k["http.jitter"]:
-                backoff_s = world.rng.uniform(0.0, backoff_s)
-            yield env.timeout(backoff_s)
+            k = ctx.knobs.http  # read now: a `set` during the call takes effect at once
+            yield env.timeout(retry_backoff_s(attempt, k.backoff_ms, k.jitter, ctx.rng))

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
+from typing import Any
 
 import simpy
 
+from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, Faults
 from sandbox.sim.outcome import ERROR_500, OK, RESET, Outcome
 from sandbox.sim.pool import Pool
 
-if TYPE_CHECKING:
-    from sandbox.sim.world import World
-
-Handler = Callable[[], Generator] | None
+Handler = Callable[[], Generator[Any, Any, Outcome]] | None
+"""An endpoint's own work after the service's mean work; None for an endpoint that only does that."""
 
 
 class Service(Faults):
-    def __init__(self, world: World, name: str):
+    def __init__(self, ctx: Context, name: str):
         super().__init__()
-        self.world = world
+        self.ctx = ctx
         self.name = name
-        self.pool = Pool(world.env, world.knobs[f"services.{name}.workers"])
-        self._service_key = f"services.{name}.service_ms"
+        self.pool = Pool(ctx.env, ctx.knobs.services.pool(name).workers)
         self._inflight: set[simpy.Process] = set()
         self._hung: list[simpy.Event] = []
 
@@ -32,24 +30,24 @@ class Service(Faults):
 
         Served by a process whose value is the Outcome; when hung, an event only a kill answers."""
         if self.state == HUNG:
-            swallowed = self.world.env.event()
+            swallowed = self.ctx.env.event()
             self._hung.append(swallowed)
             return swallowed
-        process = self.world.env.process(self._serve(handler))
+        process = self.ctx.env.process(self._serve(handler))
         self._inflight.add(process)
         return process
 
-    def _serve(self, handler: Handler):
-        world = self.world
-        env = world.env
+    def _serve(self, handler: Handler) -> Generator[Any, Any, Outcome]:
+        ctx = self.ctx
+        env = ctx.env
         pool = self.pool
         result: Outcome
         try:
             # the round trip and any injected latency pass on the wire, before a worker is taken
-            wire_s = self.wire_s(world.rtt_s, world.rng)
+            wire_s = self.wire_s(ctx.knobs.http.rtt_ms / 1000.0, ctx.rng)
             if wire_s:
                 yield env.timeout(wire_s)
-            if self.error_rate and self.fails(world.rng):
+            if self.error_rate and self.fails(ctx.rng):
                 result = ERROR_500
             else:
                 ticket = pool.acquire()
@@ -60,13 +58,13 @@ class Service(Faults):
                         pool.cancel(ticket)
                         raise
                 try:
-                    yield env.timeout(world.work_s(world.knobs[self._service_key]))
+                    yield env.timeout(ctx.work_s(ctx.knobs.services.pool(self.name).service_ms))
                     result = OK if handler is None else (yield from handler())
                 finally:
                     pool.release()
         except simpy.Interrupt:
             result = RESET
-        self._inflight.discard(env.active_process)
+        self._inflight.discard(env.active_process)  # type: ignore[arg-type]  # the process serving this request
         return result
 
     def kill(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.catalog import ROOT, scenario_paths
-from sandbox.model.actions import Action
+from sandbox.model.commands import Command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Expectation
 from sandbox.model.metrics import FRAME_METRICS
@@ -54,7 +54,7 @@ class Step:
     hint: str
     observe_s: float
     watch: tuple[str, ...]
-    actions: tuple[Action, ...]
+    actions: tuple[Command, ...]
     run: str | None
     expectations: tuple[Expectation, ...]
     explain: str
@@ -306,7 +306,7 @@ def _parse_step(number: int, title: str, line: int, body: list[str], source: str
             raise block.error("observe_s", "a `run` step plays its whole scenario; leave observe_s out")
         run = _text(data, "run", block)
         scenario = _scenario(run, block, "run")
-        actions: tuple[Action, ...] = ()
+        actions: tuple[Command, ...] = ()
         expectations = _validated(scenario, scenario.duration_s, [], expect, block).expectations
         observe_s = scenario.duration_s
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.catalog import scenario_paths
-from sandbox.model.actions import TARGETS, VERBS
+from sandbox.model.commands import TARGETS, VERBS
 from sandbox.model.metrics import FRAME_METRICS, WINDOW_METRICS
 from sandbox.teach.lesson_run import play_lesson
 from sandbox.teach.lessons import lesson_paths, load_cards, load_lesson, load_lessons
@@ -42,7 +42,7 @@ def test_the_lesson_names_only_what_exists_and_explains_itself(path):
         assert step.run is None or step.run in SCENARIOS
         assert set(step.watch) <= set(FRAME_METRICS)
         for action in step.actions:
-            assert action.verb in VERBS and (action.target is None or action.target in TARGETS)
+            assert action.verb in VERBS and getattr(action, "target", "user") in TARGETS
         for e in step.expectations:
             assert e.metric in WINDOW_METRICS
             assert len(e.why) > 20, f"{step.title}: {e.describe(step.observe_s)} needs a why"

@@ -2,7 +2,7 @@
 
 import math
 
-from sandbox.model.actions import Action
+from sandbox.model.commands import Hang, Kill, Load, Set
 from sandbox.model.periods import Period
 from sandbox.playground import Playground
 from sandbox.present.charts import PANEL_KEYS, panel, panel_rows, panel_spec
@@ -13,7 +13,7 @@ from sandbox.present.headlines import headlines
 def _broken_playground() -> Playground:
     pg = Playground()
     pg.engine.advance(10)
-    pg.act(Action("kill", target="user"))
+    pg.act(Kill(target="user"))
     pg.engine.advance(10)
     return pg
 
@@ -30,7 +30,7 @@ def test_the_diagram_colours_a_dead_service_red_and_shows_absent_parts_dashed():
 
 def test_the_queue_diagram_shows_the_queue_depth_and_failed_calls():
     pg = Playground()
-    pg.act(Action("kill", target="cache-worker"))
+    pg.act(Kill(target="cache-worker"))
     pg.engine.advance(20)
     queue = pg.engine.status()["queue"]
     dot = topology_dot(queue)
@@ -42,9 +42,9 @@ def test_the_queue_diagram_shows_the_queue_depth_and_failed_calls():
 
 def test_theory_predicts_a_saturated_pool_when_the_user_service_hangs():
     pg = Playground()
-    pg.act(Action("load", reads_per_s=40.0))
-    pg.act(Action("hang", target="user"))
-    pg.act(Action("set", key="http.timeout_s", value=5.0))
+    pg.act(Load(reads_per_s=40.0))
+    pg.act(Hang(target="user"))
+    pg.act(Set(key="http.timeout_s", value=5.0))
     pg.engine.advance(30)
     loads = {load.service: load for load in pg.predicted_loads("sync")}
     assert loads["blog"].utilisation >= 1 and "growing line" in loads["blog"].explain()
@@ -55,8 +55,8 @@ def test_theory_predicts_a_saturated_pool_when_the_user_service_hangs():
 
 def test_theory_with_no_timeout_calls_the_hold_infinite():
     pg = Playground()
-    pg.act(Action("hang", target="user"))
-    pg.act(Action("set", key="http.timeout_s", value=0.0))
+    pg.act(Hang(target="user"))
+    pg.act(Set(key="http.timeout_s", value=0.0))
     pg.engine.advance(20)
     blog = next(load for load in pg.predicted_loads("sync") if load.service == "blog")
     assert math.isinf(blog.hold_ms) and "∞" in blog.explain()

@@ -3,7 +3,7 @@
 import pytest
 
 from sandbox.engine import run_scenario
-from sandbox.model.actions import Action
+from sandbox.model.commands import Kill, Latency, Load
 from sandbox.model.errors import ScenarioError
 from sandbox.model.scenario import parse_scenario_text
 from sandbox.playground import MAX_SCENARIO_S, Playground
@@ -15,11 +15,11 @@ def test_a_recording_replays_to_the_same_frames():
     pg.speed = 5.0
     for _ in range(3):
         pg.tick(1.0)
-    pg.act(Action("kill", target="user"))
+    pg.act(Kill(target="user"))
     pg.set_knob("http.timeout_s", 0.5, "sync")
     pg.tick(1.0)
-    pg.act(Action("kill", target="broker", variant="queue-outbox"))
-    pg.act(Action("load", reads_per_s=40.0, writes_per_s=3.0))
+    pg.act(Kill(target="broker", variant="queue-outbox"))
+    pg.act(Load(reads_per_s=40.0, writes_per_s=3.0))
     pg.speed = 1.0
     for _ in range(7):
         pg.tick(1.0)
@@ -35,8 +35,8 @@ def test_a_recording_replays_to_the_same_frames():
 
 def test_heal_everything_revives_and_heals_only_what_is_broken():
     pg = Playground()
-    pg.act(Action("kill", target="user"))
-    pg.act(Action("latency", target="blog", ms=300, variant="queue"))
+    pg.act(Kill(target="user"))
+    pg.act(Latency(target="blog", ms=300, variant="queue"))
     pg.heal_everything()
     healed = {(a.verb, a.target, a.variant) for a in pg.recorded[2:]}
     assert healed == {("revive", "user", "sync"), ("revive", "user", "queue"), ("heal", "blog", "queue")}
@@ -47,10 +47,10 @@ def test_heal_everything_revives_and_heals_only_what_is_broken():
 def test_knobs_follow_recorded_changes_per_variant():
     pg = Playground()
     pg.set_knob("consumer.ack", "auto", "queue")
-    pg.act(Action("load", reads_per_s=50.0))
-    assert pg.knobs("queue")["consumer.ack"] == "auto"
-    assert pg.knobs("sync")["consumer.ack"] == "manual"
-    assert pg.knobs("sync")["load.reads_per_s"] == 50.0
+    pg.act(Load(reads_per_s=50.0))
+    assert pg.knobs("queue").consumer.ack == "auto"
+    assert pg.knobs("sync").consumer.ack == "manual"
+    assert pg.knobs("sync").load.reads_per_s == 50.0
 
 
 def test_a_bad_knob_value_is_refused_before_it_is_recorded():

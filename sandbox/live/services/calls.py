@@ -16,19 +16,12 @@ from typing import Any
 
 import httpx
 
-from sandbox.sim.breaker import CircuitBreaker
+from sandbox.model.backoff import retry_backoff_s
+from sandbox.model.breaker import CircuitBreaker
 
 
 class CallFailed(RuntimeError):
     """A call gave no usable answer: refused, timed out, a 5xx or 4xx, or the breaker is open."""
-
-
-def retry_backoff_s(attempt: int, backoff_ms: float, jitter: bool, rng: random.Random | None = None) -> float:
-    """The wait before retry number `attempt` (1, 2, ...): exponential, with full jitter if asked."""
-    ceiling_s = backoff_ms / 1000.0 * 2 ** (attempt - 1)
-    if not jitter:
-        return ceiling_s
-    return (rng or random).uniform(0.0, ceiling_s)
 
 
 def http_timeout(timeout_s: float) -> httpx.Timeout:

@@ -66,7 +66,7 @@ class ServiceConfig:
             raise ConfigError(f"queue_suffix: {self.queue_suffix!r} may contain only letters, digits, '.', '_' "
                               "and '-'")
         try:
-            knobs = resolve(validate_knobs(dict(self.knobs), field="knobs"))
+            knobs = resolve(validate_knobs(dict(self.knobs), field="knobs")).to_flat()
         except ScenarioError as exc:
             raise ConfigError(str(exc)) from None
         object.__setattr__(self, "knobs", MappingProxyType(knobs))

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from sandbox.model.actions import TARGETS, Action
+from sandbox.model.commands import TARGETS, VERBS, Load, Poison
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import fault_periods
@@ -37,16 +37,16 @@ def _act(verb: str) -> None:
         "latency": {"ms": st.session_state["latency_ms"], "jitter_ms": st.session_state["jitter_ms"]},
         "errors": {"rate": st.session_state["error_pct"] / 100.0},
     }.get(verb, {})
-    _remember(pg.act(Action(verb, target=target, variant=_scope(), **fields)))
+    _remember(pg.act(VERBS[verb](target=target, variant=_scope(), **fields)))  # type: ignore[call-arg]
 
 
 def _poison() -> None:
-    _remember(pg.act(Action("poison", count=int(st.session_state["poison_count"]), variant=_scope())))
+    _remember(pg.act(Poison(int(st.session_state["poison_count"]), variant=_scope())))
 
 
 def _load() -> None:
-    _remember(pg.act(Action("load", reads_per_s=float(st.session_state["reads_per_s"]),
-                            writes_per_s=float(st.session_state["writes_per_s"]), variant=_scope())))
+    _remember(pg.act(Load(reads_per_s=float(st.session_state["reads_per_s"]),
+                          writes_per_s=float(st.session_state["writes_per_s"]), variant=_scope())))
 
 
 def _set_knob() -> None:
@@ -82,16 +82,18 @@ def _speed() -> None:
 
 def _knob_input(key: str) -> None:
     knob = KNOBS[key]
-    current = pg.knobs(pg.variants[0].name if _scope() is None else _scope())[key]
+    current = pg.knobs(pg.variants[0].name if _scope() is None else _scope()).get(key)
     widget_key = f"knob_value:{key}"
     if knob.choices:
         st.selectbox("value", knob.choices, index=knob.choices.index(current), key=widget_key)
     elif knob.kind is bool:
         st.toggle("value", value=current, key=widget_key)
-    elif knob.kind is int:
-        st.number_input("value", value=int(current), min_value=int(knob.minimum or 0), step=1, key=widget_key)
-    else:
-        st.number_input("value", value=float(current), min_value=float(knob.minimum or 0.0), key=widget_key)
+    elif knob.range is not None and knob.range.whole:
+        st.number_input("value", value=int(current), min_value=int(knob.range.minimum),
+                        max_value=int(knob.range.maximum), step=1, key=widget_key)
+    elif knob.range is not None:
+        st.number_input("value", value=float(current), min_value=float(knob.range.minimum),
+                        max_value=float(knob.range.maximum), key=widget_key)
 
 
 def controls() -> None:
@@ -118,8 +120,8 @@ def controls() -> None:
 
         st.subheader("Load")
         knobs = pg.knobs(pg.variants[0].name)
-        st.number_input("reads per second", 0.0, 2000.0, float(knobs["load.reads_per_s"]), 5.0, key="reads_per_s")
-        st.number_input("writes per second", 0.0, 500.0, float(knobs["load.writes_per_s"]), 1.0, key="writes_per_s")
+        st.number_input("reads per second", 0.0, 2000.0, float(knobs.load.reads_per_s), 5.0, key="reads_per_s")
+        st.number_input("writes per second", 0.0, 500.0, float(knobs.load.writes_per_s), 1.0, key="writes_per_s")
         st.button("📈 apply load", on_click=_load, key="do_load")
 
         st.subheader("Knobs")

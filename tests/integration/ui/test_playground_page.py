@@ -36,13 +36,13 @@ def test_controls_change_the_sandbox():
     at.number_input(key="knob_value:http.timeout_s").set_value(0.25).run()
     at.selectbox(key="scope").set_value("sync").run()
     at.button(key="do_set").click().run()
-    assert pg.knobs("sync")["http.timeout_s"] == 0.25
-    assert pg.knobs("queue")["http.timeout_s"] == 5.0
+    assert pg.knobs("sync").http.timeout_s == 0.25
+    assert pg.knobs("queue").http.timeout_s == 5.0
 
     at.selectbox(key="scope").set_value("every variant").run()
     at.number_input(key="reads_per_s").set_value(45.0).run()
     at.button(key="do_load").click().run()
-    assert pg.knobs("queue")["load.reads_per_s"] == 45.0
+    assert pg.knobs("queue").load.reads_per_s == 45.0
 
     at.selectbox(key="target").set_value("cache-worker").run()
     at.button(key="do_kill").click().run()
@@ -63,7 +63,7 @@ def test_choosing_variants_and_reset_starts_a_new_playground():
     pg = at.session_state["playground"]
     assert [v.name for v in pg.variants] == ["sync-guarded", "queue", "queue-outbox"]
     assert len(metric_values(at, "reads ok")) == 3
-    assert pg.knobs("sync-guarded")["http.breaker"] is True
+    assert pg.knobs("sync-guarded").http.breaker is True
 
 
 def test_a_recorded_session_saved_as_a_scenario_replays_to_the_same_frames():

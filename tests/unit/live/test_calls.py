@@ -7,12 +7,13 @@ import random
 import httpx
 import pytest
 
-from sandbox.live.services.calls import Caller, CallFailed, http_timeout, retry_backoff_s
+from sandbox.live.services.calls import Caller, CallFailed, http_timeout
+from sandbox.model.backoff import retry_backoff_s
 from sandbox.model.knobs import DEFAULTS
 
 
 def test_backoff_doubles_without_jitter():
-    assert [retry_backoff_s(n, 100.0, jitter=False) for n in (1, 2, 3, 4)] == [0.1, 0.2, 0.4, 0.8]
+    assert [retry_backoff_s(n, 100.0, False, random.Random(0)) for n in (1, 2, 3, 4)] == [0.1, 0.2, 0.4, 0.8]
 
 
 def test_full_jitter_draws_between_zero_and_the_exponential_ceiling():

@@ -62,7 +62,7 @@ def test_the_round_trip_through_the_environment_keeps_everything():
     ({"architecture": "rest"}, "architecture: 'rest' is not allowed"),
     ({"knobs": {"http.timeout_ms": 3}}, "unknown knob 'http.timeout_ms'"),
     ({"knobs": {"publish.on_error": "retry"}}, "'retry' is not allowed"),
-    ({"knobs": {"consumer.prefetch": -1}}, "below the minimum"),
+    ({"knobs": {"consumer.prefetch": -1}}, "out of range; use 0 to 1,000"),
     ({"redis_prefix": "a*:"}, "redis_prefix"),
     ({"queue_suffix": "/x"}, "queue_suffix"),
     ({"colour": "red"}, "colour: unknown field"),

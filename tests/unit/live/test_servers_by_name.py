@@ -11,7 +11,7 @@ import pytest
 from sandbox.live import engine as engine_module
 from sandbox.live.engine import LiveEngine, _address
 from sandbox.live.servers import through
-from sandbox.model.actions import Action
+from sandbox.model.commands import Restart
 
 COMPOSE_RABBITMQ = "amqp://guest:guest@rabbitmq:5672/%2F"
 COMPOSE_REDIS = "redis://redis:6379/0"
@@ -57,7 +57,7 @@ def no_rabbitmqctl(monkeypatch):
 
 def test_restart_broker_on_a_node_in_another_container_says_it_only_cuts_connections(no_rabbitmqctl):
     engine = bare_engine(COMPOSE_RABBITMQ)
-    notes = engine.apply(Action("restart", target="broker", down_s=5))
+    notes = engine.apply(Restart(target="broker", down_s=5))
     assert engine.controls_broker_node() is False
     assert no_rabbitmqctl == [], "a node on another host is never sent rabbitmqctl commands"
     assert len(notes) == 1
@@ -68,12 +68,12 @@ def test_restart_broker_on_a_node_in_another_container_says_it_only_cuts_connect
 
 def test_restart_broker_on_one_variant_never_touches_the_node_and_adds_no_node_note(no_rabbitmqctl):
     engine = bare_engine(COMPOSE_RABBITMQ)
-    assert engine.apply(Action("restart", target="broker", down_s=5, variant="queue")) == []
+    assert engine.apply(Restart(target="broker", down_s=5, variant="queue")) == []
     assert engine._node_control is None, "the node is not even looked at"
 
 
 def test_a_local_url_without_a_working_rabbitmqctl_gets_the_same_note(no_rabbitmqctl):
     engine = bare_engine("amqp://guest:guest@127.0.0.1:5672/%2F")
-    notes = engine.apply(Action("restart", target="broker", down_s=5))
+    notes = engine.apply(Restart(target="broker", down_s=5))
     assert engine.controls_broker_node() is False
     assert len(notes) == 1 and "RabbitMQ node at 127.0.0.1" in notes[0]

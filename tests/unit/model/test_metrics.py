@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.model.actions import action_to_table, parse_action
+from sandbox.model.commands import command_to_table, parse_command
 from sandbox.model.expectations import Expectation, check
-from sandbox.model.metrics import FRAME_METRICS, Measurements, percentile
+from sandbox.model.measurements import Measurements, percentile
+from sandbox.model.metrics import FRAME_METRICS
 from sandbox.model.status import health
 
 
@@ -95,8 +96,8 @@ def test_comparisons_are_strict_or_inclusive_as_named(comparison, bound, passed)
     {"at": 7.0, "do": "poison", "count": 3},
 ])
 def test_an_action_reads_back_from_its_table(table):
-    action = parse_action(table, "t")
-    assert parse_action(action_to_table(action), "t") == action
+    action = parse_command(table, "t")
+    assert parse_command(command_to_table(action), "t") == action
     assert action.describe()
 
 

@@ -7,7 +7,7 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.model.actions import TARGETS, VERBS
+from sandbox.model.commands import TARGETS, VERBS
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS
 from sandbox.model.metrics import WINDOW_METRICS

@@ -72,7 +72,7 @@ def test_defaults_are_sync_and_queue_seed_one_and_catalogue_knobs():
     s = scenario(duration=10)
     assert [(v.name, v.architecture) for v in s.variants] == [("sync", "sync"), ("queue", "queue")]
     assert s.seed == 1
-    assert s.knobs_for(s.variants[0]) == DEFAULTS
+    assert s.knobs_for(s.variants[0]).to_flat() == DEFAULTS
 
 
 def test_variant_overrides_apply_to_that_variant_only():
@@ -80,8 +80,8 @@ def test_variant_overrides_apply_to_that_variant_only():
                  variants={"a": {"architecture": "queue", "consumer": {"prefetch": 1}},
                            "b": {"architecture": "queue"}})
     a, b = (s.knobs_for(v) for v in s.variants)
-    assert a["consumer.prefetch"] == 1 and b["consumer.prefetch"] == DEFAULTS["consumer.prefetch"]
-    assert a["http.retries"] == b["http.retries"] == 2
+    assert a.consumer.prefetch == 1 and b.consumer.prefetch == DEFAULTS["consumer.prefetch"]
+    assert a.http.retries == b.http.retries == 2
 
 
 def test_knobs_at_start_include_the_sets_at_0_s_that_reach_the_variant():
@@ -90,9 +90,9 @@ def test_knobs_at_start_include_the_sets_at_0_s_that_reach_the_variant():
                            {"at": 0, "do": "set", "key": "http.retries", "value": 2},
                            {"at": 5, "do": "set", "key": "consumer.work_ms", "value": 90.0}])
     a, b = (s.knobs_at_start(v) for v in s.variants)
-    assert (a["consumer.prefetch"], b["consumer.prefetch"]) == (1, DEFAULTS["consumer.prefetch"])
-    assert a["http.retries"] == b["http.retries"] == 2
-    assert a["consumer.work_ms"] == DEFAULTS["consumer.work_ms"], "a later set is not in force at the start"
+    assert (a.consumer.prefetch, b.consumer.prefetch) == (1, DEFAULTS["consumer.prefetch"])
+    assert a.http.retries == b.http.retries == 2
+    assert a.consumer.work_ms == DEFAULTS["consumer.work_ms"], "a later set is not in force at the start"
 
 
 def test_the_id_defaults_to_the_file_name(tmp_path):
@@ -112,9 +112,9 @@ def test_a_scenario_survives_a_round_trip_through_its_document():
 BAD = [
     ('title = "x"\nduration = 10\ncolour = "red"\n', "colour", "unknown field"),
     ('title = "x"\n', "duration", "is required"),
-    ('title = "x"\nduration = -5\n', "duration", "must be above 0"),
+    ('title = "x"\nduration = -5\n', "duration", "out of range; use 1 to 7,200 s"),
     ('title = "x"\nduration = "long"\n', "duration", "is not a number"),
-    ('title = "x"\nduration = 10\n[load]\nreads_per_s = -1\n', "load.reads_per_s", "below the minimum"),
+    ('title = "x"\nduration = 10\n[load]\nreads_per_s = -1\n', "load.reads_per_s", "use 0 to 2,000 per s"),
     ('title = "x"\nduration = 10\n[load]\nreads_per_s = "lots"\n', "load.reads_per_s", "is not a number"),
     ('title = "x"\nduration = 10\n[load]\nbursts = 3\n', "load.bursts", "unknown field"),
     ('title = "x"\nduration = 10\n[knobs]\nhttp.timeout = 5\n', "knobs.http.timeout", "unknown knob"),
@@ -131,9 +131,9 @@ BAD = [
     ('title = "x"\nduration = 10\n[[timeline]]\nat = 1\ndo = "restart"\ntarget = "user"\n', "timeline[0].down_s",
      "needs `down_s`"),
     ('title = "x"\nduration = 10\n[[timeline]]\nat = 1\ndo = "errors"\ntarget = "user"\nrate = 2\n',
-     "timeline[0].rate", "fraction"),
+     "timeline[0].rate", "out of range; use 0 to 1"),
     ('title = "x"\nduration = 10\n[[timeline]]\nat = 1\ndo = "latency"\ntarget = "user"\nms = -3\n',
-     "timeline[0].ms", "negative"),
+     "timeline[0].ms", "out of range; use 0 to 60,000 ms"),
     ('title = "x"\nduration = 10\n[[timeline]]\nat = 1\ndo = "set"\nkey = "nope"\nvalue = 1\n',
      "timeline[0].key", "unknown knob"),
     ('title = "x"\nduration = 10\n[[timeline]]\nat = 1\ndo = "kill"\ntarget = "user"\nvariant = "zz"\n',
@@ -149,7 +149,7 @@ BAD = [
     ('title = "x"\nduration = 10\n[[expect]]\nvariant = "q"\nmetric = "read.error_rate"\nbelow = 1\n',
      "expect[0].variant", "not a variant"),
     ('title = "x"\nduration = 10\nid = "Has Spaces"\n', "id", "lower-case"),
-    ('title = "x"\nduration = 10\nseed = -1\n', "seed", "0 or more"),
+    ('title = "x"\nduration = 10\nseed = -1\n', "seed", "out of range; use 0 to 2,147,483,647"),
     ('title = "x"\nduration = [10\n', "TOML", "not valid TOML"),
 ]
 
@@ -181,7 +181,7 @@ def test_a_shorter_live_duration_scales_the_timeline_and_the_windows():
 
 
 @pytest.mark.parametrize(("live", "problem"), [("duration = 90", "longer than the run"),
-                                               ("duration = -1", "must be above 0"),
+                                               ("duration = -1", "out of range; use 1 to 7,200 s"),
                                                ("speed = 2", "unknown field")])
 def test_a_bad_live_table_is_named(live, problem):
     with pytest.raises(ScenarioError, match=problem) as caught:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.model.actions import parse_action
+from sandbox.model.commands import parse_command
 from sandbox.sim.engine import SimEngine
 from tests.helpers import observe, run, scenario
 
@@ -81,7 +81,7 @@ def test_retries_multiply_the_calls_a_failing_service_receives():
     for retries in (0, 2):
         s = scenario(duration=20, **SYNC, knobs={"http": {"retries": retries}})
         engine = SimEngine(s)
-        engine.apply(parse_action({"do": "errors", "target": "user", "rate": 1.0}))
+        engine.apply(parse_command({"do": "errors", "target": "user", "rate": 1.0}))
         user = engine.worlds["sync"].services["user"]
         accepted = []
         original = user.accept
@@ -99,7 +99,7 @@ def test_an_open_breaker_fails_fast_and_spares_the_failing_service():
         s = scenario(duration=30, **SYNC, load={"reads_per_s": 50, "writes_per_s": 2},
                      knobs={"http": {"breaker": breaker, "timeout_s": 1}})
         engine = SimEngine(s)
-        engine.apply(parse_action({"do": "hang", "target": "user"}))
+        engine.apply(parse_command({"do": "hang", "target": "user"}))
         engine.advance(30)
         status = engine.status()["sync"]
         calls = sum(e.calls_per_s for e in status.edges if (e.source, e.target) == ("blog", "user"))
@@ -113,7 +113,7 @@ def test_an_open_breaker_fails_fast_and_spares_the_failing_service():
 
 def test_actions_on_parts_a_variant_lacks_say_so():
     engine = SimEngine(scenario(duration=5, **SYNC))
-    notes = engine.apply(parse_action({"do": "kill", "target": "broker"}))
+    notes = engine.apply(parse_command({"do": "kill", "target": "broker"}))
     assert notes == ["sync: no broker in a sync variant; `kill` does nothing"]
 
 
@@ -148,11 +148,11 @@ def test_ignoring_invalidation_errors_answers_ok_and_leaves_the_cache_stale():
 
 def test_a_dead_service_cannot_hang_and_the_log_tells_what_happened():
     engine = SimEngine(scenario(duration=5, **SYNC))
-    engine.apply(parse_action({"do": "kill", "target": "user"}))
-    assert engine.apply(parse_action({"do": "hang", "target": "user"})) == [
+    engine.apply(parse_command({"do": "kill", "target": "user"}))
+    assert engine.apply(parse_command({"do": "hang", "target": "user"})) == [
         "sync: user is down; revive it before it can hang"]
     engine.advance(1)
-    engine.apply(parse_action({"do": "revive", "target": "user"}))
+    engine.apply(parse_command({"do": "revive", "target": "user"}))
     texts = [text for _, _, text in engine.log()]
     assert texts[0] == "kill user" and texts[-1] == "revive user"
     assert engine.status()["sync"].components["user"].health == "up"

@@ -1,19 +1,18 @@
-"""The cache-worker (competing consumers of cache-invalidation) and the outbox relay."""
+"""The cache-worker: competing consumers of cache-invalidation that delete blogs:* for each message."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Generator
+from typing import Any
 
 import simpy
 
 from sandbox.model import losses
 from sandbox.sim.broker import Broker, Message
+from sandbox.sim.cache import FAILED, Cache
+from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, UP, Faults
-
-if TYPE_CHECKING:
-    from sandbox.sim.world import World
-
 
 
 class Consumer:
@@ -21,14 +20,14 @@ class Consumer:
 
     def __init__(self, worker: CacheWorker):
         self.worker = worker
-        knobs = worker.world.knobs
-        self.manual = knobs["consumer.ack"] == "manual"
-        self.prefetch = knobs["consumer.prefetch"]
+        knobs = worker.ctx.knobs.consumer
+        self.manual = knobs.ack == "manual"
+        self.prefetch = knobs.prefetch
         self.buffer: deque[Message] = deque()
         self.connected = worker.broker.state != DOWN
         self.working = False
         self._wake: simpy.Event | None = None
-        self.process = worker.world.env.process(self._run())
+        self.process = worker.ctx.env.process(self._run())
 
     def has_room(self) -> bool:
         return not self.manual or self.prefetch == 0 or len(self.buffer) < self.prefetch
@@ -47,10 +46,10 @@ class Consumer:
         self.buffer.clear()
         return taken
 
-    def _run(self):
-        env = self.worker.world.env
+    def _run(self) -> Generator[Any, Any, None]:
+        env = self.worker.ctx.env
         broker = self.worker.broker
-        measurements = self.worker.world.measurements
+        measurements = self.worker.ctx.measurements
         try:
             while True:
                 if not self.buffer:
@@ -80,37 +79,45 @@ class Consumer:
 class CacheWorker(Faults):
     """The `cache-worker` target: consumer.count consumers that delete blogs:* for each message."""
 
-    def __init__(self, world: World, broker: Broker):
+    def __init__(self, ctx: Context, broker: Broker, cache: Cache):
         super().__init__()
-        self.world = world
+        self.ctx = ctx
         self.broker = broker
+        self.cache = cache
+        self.consumers: list[Consumer] = []
         self._unhung: simpy.Event | None = None
         self.start()
 
     def start(self) -> None:
-        for _ in range(self.world.knobs["consumer.count"]):
-            self.broker.consumers.append(Consumer(self))
+        for _ in range(self.ctx.knobs.consumer.count):
+            self._subscribe()
         self.broker.dispatch()
 
-    def handle(self, msg: Message):
+    def _subscribe(self) -> None:
+        consumer = Consumer(self)
+        self.consumers.append(consumer)
+        self.broker.consumers.append(consumer)
+
+    def handle(self, msg: Message) -> Generator[Any, Any, bool]:
         """Parse the body, SCAN + UNLINK blogs:*; False when the handler fails."""
-        world = self.world
-        env = world.env
+        ctx = self.ctx
+        env = ctx.env
         while self.state == HUNG:
             if self._unhung is None:
                 self._unhung = env.event()
             yield self._unhung
-        yield env.timeout(world.work_s(world.knobs["consumer.work_ms"]) + self.delay_s(world.rng))
-        if msg.poison or self.fails(world.rng):
+        yield env.timeout(ctx.work_s(ctx.knobs.consumer.work_ms) + self.delay_s(ctx.rng))
+        if msg.poison or self.fails(ctx.rng):
             return False
-        deleted = yield from world.redis(world.cache.delete)
-        return deleted is not world.REDIS_FAILED
+        deleted = yield from self.cache.command(self.cache.delete)
+        return deleted is not FAILED
 
     def stop(self, consumers: list[Consumer]) -> None:
         """Kill these consumers' processes: manual-ack messages go back, auto-acked ones are lost."""
         for consumer in consumers:
             if consumer.process.is_alive:
                 consumer.process.interrupt("killed")
+            self.consumers.remove(consumer)
             self.broker.consumers.remove(consumer)
             if consumer.manual:
                 if consumer.connected and self.broker.state != DOWN:
@@ -121,12 +128,12 @@ class CacheWorker(Faults):
                 consumer.buffer.clear()
 
     def resize(self, count: int) -> None:
-        current = self.broker.consumers
+        current = self.consumers
         if self.state == DOWN:
             return
         if count > len(current):
             for _ in range(count - len(current)):
-                current.append(Consumer(self))
+                self._subscribe()
             self.broker.dispatch()
         elif count < len(current):
             self.stop(current[count:])
@@ -135,7 +142,7 @@ class CacheWorker(Faults):
         if self.state == DOWN:
             return
         self.state = DOWN
-        self.stop(list(self.broker.consumers))
+        self.stop(list(self.consumers))
 
     def revive(self) -> None:
         if self.state != DOWN:
@@ -151,39 +158,8 @@ class CacheWorker(Faults):
 
     @property
     def busy(self) -> int:
-        return sum(1 for c in self.broker.consumers if c.working)
+        return sum(1 for c in self.consumers if c.working)
 
     @property
     def waiting(self) -> int:
-        return sum(len(c.buffer) - c.working for c in self.broker.consumers)
-
-
-class OutboxRelay:
-    """Rows written in the author's transaction; a relay publishes them with confirms, in order."""
-
-    def __init__(self, world: World, broker: Broker):
-        self.world = world
-        self.broker = broker
-        self.pending: deque[Message] = deque()
-        self._sending: Message | None = None
-        world.env.process(self._run())
-
-    def add(self, msg: Message) -> None:
-        self.pending.append(msg)
-
-    def _run(self):
-        env = self.world.env
-        while True:
-            yield env.timeout(self.world.knobs["outbox.poll_ms"] / 1000.0)
-            while self.pending and self.broker.state != DOWN:
-                self._sending = self.pending[0]
-                sent = yield from self.broker.publish(self._sending, confirm=True)
-                self._sending = None
-                if not sent:
-                    break
-                self.pending.popleft()
-
-    @property
-    def counted_pending(self) -> int:
-        """Rows already counted as published (a failed attempt) and waiting to be sent again."""
-        return sum(1 for msg in self.pending if msg.counted and msg is not self._sending)
+        return sum(len(c.buffer) - c.working for c in self.consumers)

@@ -1,4 +1,4 @@
-from sandbox.sim.breaker import CircuitBreaker
+from sandbox.model.breaker import CircuitBreaker
 
 
 def breaker() -> CircuitBreaker:

@@ -1,0 +1,37 @@
+"""What every simulated part of one variant shares: its clock, its random draws, its knobs, its record.
+
+Parts receive the context and the parts they call; none of them reaches back into the world that built them.
+"""
+
+from __future__ import annotations
+
+import random
+
+import simpy
+
+from sandbox.model.knobs import Knobs
+from sandbox.model.measurements import Measurements
+from sandbox.model.service_time import service_time_s
+from sandbox.sim.deadlines import Deadlines
+from sandbox.sim.traffic import Traffic
+
+
+class Context:
+    def __init__(self, knobs: Knobs, seed: int):
+        self.env = simpy.Environment()
+        self.rng = random.Random(f"{seed}:work")
+        self.knobs = knobs
+        """Read at the moment of use, so a `set` takes effect at once; replaced whole by the world."""
+        self.measurements = Measurements()
+        self.lines: list[tuple[float, str]] = []
+        self.deadlines = Deadlines(self.env)
+        self.traffic = Traffic(lambda: self.env.now, self.log)
+
+    def log(self, text: str) -> None:
+        """Note an event in plain words, at the current moment."""
+        self.lines.append((self.env.now, text))
+
+    def work_s(self, mean_ms: float) -> float:
+        """One draw of a service time with the given mean, in seconds."""
+        services = self.knobs.services
+        return service_time_s(mean_ms, services.distribution, services.lognormal_sigma, self.rng)
