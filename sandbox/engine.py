@@ -15,6 +15,7 @@ from typing import Protocol
 from sandbox.model.commands import Command
 from sandbox.model.expectations import Verdict, check
 from sandbox.model.measurements import Measurements
+from sandbox.model.messages import Letters
 from sandbox.model.scenario import Scenario
 from sandbox.model.status import VariantStatus
 
@@ -39,6 +40,9 @@ class Engine(Protocol):
 
     def measurements(self, variant: str) -> Measurements:
         """Everything measured for one variant, for window metrics and expectations."""
+
+    def messages(self, variant: str) -> Letters:
+        """Where each invalidation message of one variant is now: counts per state and the first few letters."""
 
     def status(self) -> dict[str, VariantStatus]:
         """Health, calls and queue depths per variant, for the diagram."""

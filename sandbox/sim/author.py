@@ -7,7 +7,7 @@ from typing import Any
 
 from sandbox.model import losses
 from sandbox.sim.blog import Blog
-from sandbox.sim.broker import Broker, Message
+from sandbox.sim.broker import Broker
 from sandbox.sim.context import Context
 from sandbox.sim.http import Http
 from sandbox.sim.outbox import OutboxRelay
@@ -41,7 +41,7 @@ class Author:
             if outcome.ok or ctx.knobs.sync.on_invalidate_error == "ignore":
                 return OK
             return DEPENDENCY_FAILED
-        msg = Message(persistent=ctx.knobs.broker.persistent)
+        msg = self.broker.new_message(persistent=ctx.knobs.broker.persistent)
         on_error = ctx.knobs.publish.on_error
         if on_error == "outbox":
             assert self.outbox is not None

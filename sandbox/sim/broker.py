@@ -13,6 +13,7 @@ from collections.abc import Generator
 from typing import Any, Protocol
 
 from sandbox.model import losses
+from sandbox.model.messages import SHOWN_PER_STATE
 from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 
@@ -20,9 +21,11 @@ from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 class Message:
     """One `{"action": "invalidateCache", "keys": ["blogs:*"]}` (or a malformed one)."""
 
-    __slots__ = ("counted", "deliveries", "persistent", "poison", "returns")
+    __slots__ = ("counted", "created_s", "deliveries", "id", "persistent", "poison", "returns")
 
-    def __init__(self, persistent: bool, poison: bool = False):
+    def __init__(self, id: int, created_s: float, persistent: bool, poison: bool = False):
+        self.id = id
+        self.created_s = created_s
         self.persistent = persistent
         self.poison = poison
         self.deliveries = 0
@@ -54,10 +57,22 @@ class Broker(Faults):
         self.consumers: list[Subscriber] = []
         self.epoch = 0
         self.publishing = 0
+        self.sending: dict[int, Message] = {}
+        """The messages of `publishing`, for the message view."""
         self.dead_letters = 0
+        self.dead: deque[Message] = deque(maxlen=SHOWN_PER_STATE)
+        self.lost_count = 0
+        self.lost: deque[tuple[Message, str]] = deque(maxlen=SHOWN_PER_STATE)
+        """The latest lost messages and why each was lost."""
+        self._ids = 0
         self._next = 0
 
     # publishing ---------------------------------------------------------------
+
+    def new_message(self, persistent: bool, poison: bool = False) -> Message:
+        """A message a producer is about to publish, numbered in the order producers made them."""
+        self._ids += 1
+        return Message(self._ids, self.ctx.env.now, persistent, poison)
 
     def publish(self, msg: Message, confirm: bool) -> Generator[Any, Any, bool]:
         """Hand a message to the broker; True when it is (or, without confirms, seems) accepted."""
@@ -69,9 +84,10 @@ class Broker(Faults):
         if self.state == DOWN:
             return False
         self.publishing += 1
+        self.sending[msg.id] = msg
         if self.state == HUNG:
             yield env.timeout(ctx.knobs.publish.timeout_s)
-            self.publishing -= 1
+            self._sent(msg)
             return False
         epoch = self.epoch
         delay_s = ctx.knobs.broker.rtt_ms / 1000.0 + self.delay_s(ctx.rng)
@@ -81,14 +97,18 @@ class Broker(Faults):
         if msg.persistent:
             delay_s += ctx.knobs.broker.fsync_ms / 1000.0
         yield env.timeout(delay_s)
-        self.publishing -= 1
+        self._sent(msg)
         if self.epoch != epoch or self.state != UP or self.fails(ctx.rng):
             return False
         self.enqueue(msg)
         return True
 
-    def _arrive(self, msg: Message, epoch: int) -> None:
+    def _sent(self, msg: Message) -> None:
         self.publishing -= 1
+        self.sending.pop(msg.id, None)
+
+    def _arrive(self, msg: Message, epoch: int) -> None:
+        self._sent(msg)
         if self.epoch == epoch and self.state != DOWN:
             self.enqueue(msg)
         else:
@@ -100,6 +120,8 @@ class Broker(Faults):
 
     def lose(self, msg: Message, cause: str) -> None:
         self.ctx.measurements.lose(self.ctx.env.now, cause)
+        self.lost_count += 1
+        self.lost.append((msg, cause))
 
     # delivering ---------------------------------------------------------------
 
@@ -137,6 +159,7 @@ class Broker(Faults):
             msg.returns += 1
             if limit and msg.returns > limit:
                 self.dead_letters += 1
+                self.dead.append(msg)
                 self.ctx.measurements.count(self.ctx.env.now, "msg.dead_lettered")
             else:
                 self.ready.appendleft(msg)

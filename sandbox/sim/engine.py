@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sandbox.model.commands import Command
 from sandbox.model.measurements import Frame, Measurements, interleave
+from sandbox.model.messages import Letters
 from sandbox.model.scenario import Scenario
 from sandbox.model.status import VariantStatus
 from sandbox.sim.world import World
@@ -63,6 +64,9 @@ class SimEngine:
 
     def measurements(self, variant: str) -> Measurements:
         return self.worlds[variant].measurements
+
+    def messages(self, variant: str) -> Letters:
+        return self.worlds[variant].messages()
 
     def status(self) -> dict[str, VariantStatus]:
         return {name: world.status() for name, world in self.worlds.items()}

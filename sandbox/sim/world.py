@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from itertools import chain, islice
 from typing import Any, assert_never
 
 from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, Load, Poison, Restart, Revive, Set
 from sandbox.model.knobs import SERVICES, Knobs
 from sandbox.model.measurements import Measurements
+from sandbox.model.messages import SHOWN_PER_STATE, Letter, Letters, State
 from sandbox.model.status import Component, Edge, VariantStatus, health
 from sandbox.sim.author import Author
 from sandbox.sim.blog import Blog
@@ -96,7 +98,7 @@ class World:
         if self.broker.state == DOWN:
             return f"{self.name}: the broker is down; the poison messages were not published"
         for _ in range(count):
-            msg = Message(persistent=True, poison=True)
+            msg = self.broker.new_message(persistent=True, poison=True)
             msg.counted = True
             self.measurements.count(self.ctx.env.now, "msg.published")
             self.broker.enqueue(msg)
@@ -167,6 +169,33 @@ class World:
         gauges["cache-worker.busy"] = self.cache_worker.busy
         gauges["cache-worker.waiting"] = self.cache_worker.waiting
         return gauges
+
+    def messages(self) -> Letters:
+        """Where each message is now: exact counts, and the first few of each state one by one."""
+        broker, worker, outbox = self.broker, self.cache_worker, self.outbox
+        if broker is None or worker is None or outbox is None:
+            return Letters()
+        now = self.ctx.env.now
+        auto_held = [(i, m) for i, c in enumerate(worker.consumers, 1) if not c.manual for m in c.buffer]
+        unacked = [(i, m) for i, c in enumerate(worker.consumers, 1) if c.manual and c.connected for m in c.buffer]
+        counts: dict[State, int] = {
+            "outbox": len(outbox.pending), "in flight": broker.publishing + len(auto_held),
+            "ready": broker.ready_count, "unacked": broker.unacked_count,
+            "dead-lettered": broker.dead_letters, "lost": broker.lost_count,
+        }
+
+        def letter(msg: Message, state: State, holder: str = "", cause: str = "") -> Letter:
+            return Letter(f"m{msg.id}", state, now - msg.created_s, msg.deliveries, holder, cause, msg.poison)
+
+        n = SHOWN_PER_STATE
+        shown = [letter(m, "outbox") for m in islice(outbox.pending, n)]
+        shown += [letter(m, "in flight") for m in islice(broker.sending.values(), n)]
+        shown += [letter(m, "in flight", f"worker {i} (acked on delivery)") for i, m in auto_held[:n]]
+        shown += [letter(m, "ready") for m in islice(chain(broker.stored, broker.ready), n)]
+        shown += [letter(m, "unacked", f"worker {i}") for i, m in unacked[:n]]
+        shown += [letter(m, "dead-lettered") for m in broker.dead]
+        shown += [letter(m, "lost", cause=cause) for m, cause in broker.lost]
+        return Letters(counts, tuple(shown))
 
     def status(self) -> VariantStatus:
         components = {name: _component(name, svc, svc.busy, svc.waiting, svc.pool.workers)
