@@ -96,8 +96,9 @@ class Playground:
         statuses = self.engine.status()
         for variant in self.variants:
             faults = open_faults(self.recorded, variant.name)
-            parts = statuses[variant.name].components
-            for target in (t for t in TARGETS if parts[t].health != "absent"):
+            status = statuses[variant.name]
+            parts = {**status.components, **{node.name: node for node in status.nodes}}
+            for target in (t for t in TARGETS if t in parts and parts[t].health != "absent"):
                 kinds = {p.kind for p in faults if p.target == target}
                 if "down" in kinds:
                     notes += self.act(Revive(target, variant=variant.name))

@@ -250,7 +250,7 @@ def _parse_expectations(raw: Any, source: str, duration_s: float, names: set[str
                 raise ScenarioError(source, f"{where}.{key}", "is required")
         _check_variant(entry["variant"], names, source, f"{where}.variant")
         metric = entry["metric"]
-        if metric not in WINDOW_METRICS:
+        if not isinstance(metric, str) or metric not in WINDOW_METRICS:
             raise ScenarioError(source, f"{where}.metric",
                                 f"{metric!r} is not a metric; use one of {', '.join(WINDOW_METRICS)}")
         ops = [op for op in COMPARISONS if op in entry]

@@ -141,7 +141,8 @@ def test_unknown_verb_names_the_action():
 def test_unknown_target_names_the_action():
     text = LESSON.replace('do = "kill", target = "user"', 'do = "kill", target = "database"')
     assert error_of(text) == (f"lessons/02-demo.md:{line_of(text, 'actions =')}: step 1 actions[0].target: "
-                              "'database' is not a target; use one of author, blog, user, cache-worker, broker, redis")
+                              "'database' is not a target; use one of author, blog, user, cache-worker, broker, redis, "
+                              "broker-1, broker-2, broker-3")
 
 
 def test_an_action_on_a_later_line_is_found():
