@@ -12,6 +12,7 @@ from typing import Any
 import tomli_w
 
 from sandbox.model.commands import TARGETS, Command, Heal, Load, Revive, Set
+from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs
 from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
@@ -87,7 +88,12 @@ class Playground:
         return self.engine.apply(command)
 
     def set_knob(self, key: str, value: Any, variant: str | None = None) -> list[str]:
+        """Set a knob now, in one variant or all; ScenarioError for a value out of range or at odds with others."""
         value = KNOBS[key].validate(value, "playground", key)
+        for name in [variant] if variant else [v.name for v in self.variants]:
+            conflict = self.knobs(name).with_values({key: value}).conflict()
+            if conflict is not None:
+                raise ScenarioError("playground", f"{name}: {conflict[0]}", conflict[1])
         return self.act(Set(key, value, variant=variant))
 
     def heal_everything(self) -> list[str]:

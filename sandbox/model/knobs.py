@@ -204,6 +204,16 @@ class Knobs:
         assert isinstance(changed, Knobs)
         return changed
 
+    def conflict(self) -> tuple[str, str] | None:
+        """(knob key, why) when two knobs ask for what RabbitMQ cannot do together; None when they agree."""
+        if self.consumer.delivery_limit and self.broker.queue_type != "quorum":
+            return ("consumer.delivery_limit", "a delivery limit needs broker.queue_type = \"quorum\" "
+                                               "(RabbitMQ's classic queues have none)")
+        if self.broker.queue_type == "quorum" and not self.broker.durable:
+            return ("broker.durable", "a quorum queue is always durable; use broker.queue_type = \"classic\" "
+                                      "for a transient queue")
+        return None
+
     def to_flat(self) -> dict[str, Any]:
         """Every knob as {dotted key: value}, in catalogue order."""
         return {key: self.get(key) for key in KNOBS}

@@ -164,8 +164,20 @@ def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: 
     timeline = tuple(_parse_timeline(doc.get("timeline", []), source, duration_s, names))
     expectations = tuple(_parse_expectations(doc.get("expect", []), source, duration_s, names))
     live_duration_s = _parse_live(doc.get("live", {}), source, duration_s)
-    return Scenario(scenario_id, title, summary, duration_s, seed, knobs, variants, timeline,
-                    expectations, source, live_duration_s)
+    scenario = Scenario(scenario_id, title, summary, duration_s, seed, knobs, variants, timeline,
+                        expectations, source, live_duration_s)
+    for variant in variants:
+        _check_agreement(scenario, variant)
+    return scenario
+
+
+def _check_agreement(scenario: Scenario, variant: Variant) -> None:
+    """The variant's knobs, with every `set` that reaches it, ask for nothing RabbitMQ cannot do."""
+    sets = {c.key: c.value for c in scenario.timeline if isinstance(c, Set) and c.variant in (None, variant.name)}
+    conflict = resolve(scenario.knobs, variant.knobs, sets).conflict()
+    if conflict is not None:
+        key, why = conflict
+        raise ScenarioError(scenario.source, f"variants.{variant.name}.{key}", why)
 
 
 def _parse_live(raw: Any, source: str, duration_s: float) -> float | None:

@@ -91,7 +91,8 @@ def test_broker_down_fire_and_forget_loses_the_outbox_does_not_and_fail_answers_
 
 def test_a_poison_message_loops_forever_without_a_delivery_limit_and_is_dead_lettered_with_one():
     def poison(limit: int):
-        return run(scenario(duration=30, **queue(**{"consumer.delivery_limit": limit}), load=WRITES_ONLY,
+        knobs = {"consumer.delivery_limit": limit, "broker.queue_type": "quorum" if limit else "classic"}
+        return run(scenario(duration=30, **queue(**knobs), load=WRITES_ONLY,
                             timeline=[{"at": 5, "do": "poison", "count": 2}]))
     looping, limited = poison(0), poison(3)
     assert observe(looping, "queue", "msg.redelivered") > 1000
@@ -110,6 +111,15 @@ def test_a_hung_consumer_stops_and_resumes_on_heal():
     assert observe(result, "queue", "msg.lost") == 0
 
 
+def _agreeing(knobs: dict) -> dict:
+    """A delivery limit needs a quorum queue, and a quorum queue is durable (Knobs.conflict)."""
+    if knobs["consumer.delivery_limit"]:
+        knobs["broker.queue_type"] = "quorum"
+    if knobs["broker.queue_type"] == "quorum":
+        knobs["broker.durable"] = True
+    return knobs
+
+
 QUEUE_KNOBS = st.fixed_dictionaries({
     "consumer.ack": st.sampled_from(["manual", "auto"]),
     "consumer.prefetch": st.integers(0, 20),
@@ -120,8 +130,10 @@ QUEUE_KNOBS = st.fixed_dictionaries({
     "publish.confirms": st.booleans(),
     "broker.durable": st.booleans(),
     "broker.persistent": st.booleans(),
-})
-TARGETS = ["cache-worker", "broker", "redis", "author", "blog"]
+    "broker.nodes": st.sampled_from([1, 3]),
+    "broker.queue_type": st.sampled_from(["classic", "quorum"]),
+}).map(_agreeing)
+TARGETS = ["cache-worker", "broker", "redis", "author", "blog", "broker-1", "broker-2", "broker-3"]
 ACTIONS = st.one_of(
     st.builds(lambda at, verb, target: {"at": at, "do": verb, "target": target},
               st.integers(0, 30), st.sampled_from(["kill", "revive", "hang", "heal"]), st.sampled_from(TARGETS)),
