@@ -31,7 +31,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any], str]] = {
                      "queue with a transactional outbox: a failed publish waits in the database"),
     "queue-auto-ack": ("queue", {"consumer.ack": "auto"}, "queue whose worker acks on delivery, before the work"),
     "queue-transient": ("queue", {"broker.durable": False, "broker.persistent": False},
-                        "queue that is neither durable nor persistent"),
+                        "a transient queue (exclusive to the worker's connection) of non-persistent messages"),
 }
 MAX_VARIANTS = 3
 MAX_SCENARIO_S = 2 * 3600.0

@@ -111,6 +111,9 @@ class Broker(Faults):
         if self.cluster is not None:
             delay_s += max(0.0, self.cluster.election_until_s - env.now)  # a leader election holds the confirm
         yield env.timeout(delay_s)
+        if not self.queue_exists() and self.epoch == epoch and self.state == UP:
+            self._sent(msg)  # the exclusive queue is gone with its consumer: the mandatory message comes back
+            return False
         if self.cluster is not None and not self.cluster.queue_up() and self.epoch == epoch:
             if self.quorum:  # no majority: the confirm never comes; the publisher gives up at its timeout
                 yield env.timeout(max(0.0, ctx.knobs.publish.timeout_s - delay_s))
@@ -132,8 +135,23 @@ class Broker(Faults):
             self.lose(msg, losses.IN_FLIGHT)
         elif self.cluster is not None and not self.cluster.queue_up():
             self.lose(msg, losses.NO_QUORUM if self.quorum else losses.UNROUTABLE)
+        elif not self.queue_exists():
+            self.lose(msg, losses.NO_QUEUE)
         else:
             self.enqueue(msg)
+
+    def queue_exists(self) -> bool:
+        """A durable queue always does; a transient one is exclusive to the cache-worker's connection (RabbitMQ 4.x
+        allows no other), so it exists only while a consumer is connected."""
+        return self.durable or any(c.connected for c in self.consumers)
+
+    def drop_orphaned_queue(self) -> None:
+        """The last consumer's connection closed: an exclusive queue is deleted with everything in it."""
+        if self.queue_exists():
+            return
+        for msg in self.ready:
+            self.lose(msg, losses.EXCLUSIVE_GONE)
+        self.ready.clear()
 
     def enqueue(self, msg: Message) -> None:
         self.ready.append(msg)
@@ -282,6 +300,7 @@ class Broker(Faults):
                 returned = []
             if self._client is not None:
                 ctx.env.process(self._reconnect())
+            self.drop_orphaned_queue()
         else:
             returned = []
         if cluster.quorum:

@@ -57,9 +57,9 @@ def test_a_broker_restart_keeps_durable_persistent_messages_only():
         return run(scenario(duration=60, **queue(**{"broker.durable": durable, "broker.persistent": persistent,
                                          "publish.on_error": "outbox"}),
                             load=WRITES_ONLY,
-                            timeline=[{"at": 5, "do": "kill", "target": "cache-worker"},
+                            timeline=[{"at": 5, "do": "hang", "target": "cache-worker"},
                                       {"at": 20, "do": "restart", "target": "broker", "down_s": 2},
-                                      {"at": 30, "do": "revive", "target": "cache-worker"}]))
+                                      {"at": 30, "do": "heal", "target": "cache-worker"}]))
     kept = restart(True, True)
     assert observe(kept, "queue", "msg.lost") == 0
     stopped = [text for _, _, text in kept.engine.log() if text.startswith("broker stopped")]
@@ -70,6 +70,23 @@ def test_a_broker_restart_keeps_durable_persistent_messages_only():
     assert observe(transient_queue, "queue", "msg.lost") > 50
     transient_messages = restart(True, False)
     assert set(lost(transient_messages)) == {losses.TRANSIENT_MESSAGE}
+
+
+def test_a_transient_queue_is_exclusive_to_the_workers_connection_and_dies_with_it():
+    def worker_dies(on_error: str):
+        return run(scenario(duration=40, **queue(**{"broker.durable": False, "publish.on_error": on_error,
+                                                    "publish.confirms": on_error != "drop"}),
+                            load=WRITES_ONLY, timeline=[{"at": 5, "do": "hang", "target": "cache-worker"},
+                                                        {"at": 15, "do": "kill", "target": "cache-worker"},
+                                                        {"at": 25, "do": "revive", "target": "cache-worker"}]))
+    dropped = worker_dies("drop")
+    causes = lost(dropped)
+    assert causes[losses.EXCLUSIVE_GONE] >= 40, "the backlog of the hang goes with the worker's connection"
+    assert causes[losses.NO_QUEUE] >= 40, "with no consumer there is no queue: fire-and-forget drops every message"
+    assert observe(dropped, "queue", "queue.depth_max", 16, 25) == 0
+    kept = worker_dies("outbox")
+    assert observe(kept, "queue", "outbox.pending_max", 16, 25) >= 40, "unroutable publishes wait in the outbox"
+    assert lost(kept) == {losses.EXCLUSIVE_GONE: observe(kept, "queue", "msg.lost")}
 
 
 def test_broker_down_fire_and_forget_loses_the_outbox_does_not_and_fail_answers_500():
