@@ -20,6 +20,8 @@ from sandbox.model.scenario import Scenario
 from sandbox.model.status import VariantStatus
 
 ENGINES = {"sim": "Simulation", "live": "Live lab"}
+STEP_S = 5.0
+"""With a wall-clock cap, scenario time moves this far between two looks at the clock."""
 
 
 class Engine(Protocol):
@@ -89,32 +91,51 @@ def make_engine(name: str, scenario: Scenario, seed: int) -> Engine:
     return SimEngine(scenario, seed)
 
 
-def play(scenario: Scenario, engine: Engine, on_tick: Callable[[float], None] | None = None) -> list[str]:
-    """Advance through the timeline, applying each group of simultaneous actions at its moment."""
+class RunTooLong(RuntimeError):
+    """A run passed its wall-clock cap and was stopped; the message says where it got to."""
+
+
+def play(scenario: Scenario, engine: Engine, on_tick: Callable[[float], None] | None = None,
+         wall_cap_s: float | None = None) -> list[str]:
+    """Advance through the timeline, applying each group of simultaneous commands at its moment.
+
+    With `wall_cap_s`, time moves in steps of at most STEP_S and a run still going after that many seconds of
+    wall-clock time raises RunTooLong (the engine keeps what it measured so far)."""
+    deadline = None if wall_cap_s is None else time.monotonic() + wall_cap_s
+
+    def advance_to(t: float) -> None:
+        while engine.now < t:
+            engine.advance(min(t, engine.now + STEP_S) - engine.now if deadline else t - engine.now)
+            if deadline is not None and time.monotonic() > deadline and engine.now < scenario.duration_s:
+                raise RunTooLong(f"stopped after {wall_cap_s:g} s of wall-clock time, at {engine.now:,.0f} s of "
+                                 f"{scenario.duration_s:,.0f} s: lower the rates or shorten the run")
+
     notes: list[str] = []
-    for at, actions in groupby(scenario.timeline, key=lambda a: a.at):
-        engine.advance(at - engine.now)
-        for action in actions:
-            notes.extend(engine.apply(action))
+    for at, commands in groupby(scenario.timeline, key=lambda c: c.at):
+        advance_to(at)
+        for command in commands:
+            notes.extend(engine.apply(command))
         if on_tick:
             on_tick(engine.now)
-    engine.advance(scenario.duration_s - engine.now)
+    advance_to(scenario.duration_s)
     return notes
 
 
-def run_scenario(scenario: Scenario, engine: str | Engine = "sim", seed: int | None = None) -> RunResult:
+def run_scenario(scenario: Scenario, engine: str | Engine = "sim", seed: int | None = None,
+                 wall_cap_s: float | None = None) -> RunResult:
     """Play a scenario on an engine (by name: made here and closed after; the lab on its own clock,
-    `[live] duration`) and check its expectations. An engine passed in stays open for the caller."""
+    `[live] duration`) and check its expectations. An engine passed in stays open for the caller.
+    `wall_cap_s`: stop with RunTooLong after that much wall-clock time."""
     seed = scenario.seed if seed is None else seed
     if isinstance(engine, str):
         if engine == "live":
             scenario = scenario.on_live_clock()
         made = make_engine(engine, scenario, seed)
         try:
-            return run_scenario(scenario, made, seed)
+            return run_scenario(scenario, made, seed, wall_cap_s)
         finally:
             made.close()
     started = time.perf_counter()
-    notes = play(scenario, engine)
+    notes = play(scenario, engine, wall_cap_s=wall_cap_s)
     verdicts = [check(e, engine.measurements(e.variant), scenario.duration_s) for e in scenario.expectations]
     return RunResult(scenario, engine, seed, verdicts, time.perf_counter() - started, notes)

@@ -11,6 +11,7 @@ from typing import Any
 
 import tomli_w
 
+from sandbox.model.budget import MAX_REQUESTS, expected_requests
 from sandbox.model.commands import TARGETS, Command, Heal, Load, Revive, Set
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs
@@ -66,6 +67,8 @@ class Playground:
             timeline=(), expectations=())
         self.engine = SimEngine(self.base)
         self.recorded: list[Command] = []
+        self.requests = 0.0
+        """Client requests simulated so far, all variants together (model/budget.py)."""
         self.speed = SPEEDS["1×"]
         self.last_input_s: float | None = None
 
@@ -79,7 +82,16 @@ class Playground:
 
     @property
     def at_limit(self) -> bool:
-        return self.now >= MAX_SCENARIO_S
+        return self.limit_reason is not None
+
+    @property
+    def limit_reason(self) -> str | None:
+        """Why the playground stopped for good: two hours of scenario time, or the work one run may do."""
+        if self.now >= MAX_SCENARIO_S:
+            return f"it reached {MAX_SCENARIO_S / 3600:g} hours of scenario time"
+        if self.requests >= MAX_REQUESTS:
+            return f"it simulated {MAX_REQUESTS:,} requests, the most one run may"
+        return None
 
     def act(self, command: Command) -> list[str]:
         """Apply a command now and record it; returns the engine's notes (variants where it did nothing)."""
@@ -115,9 +127,11 @@ class Playground:
     def tick(self, wall_s: float) -> float:
         """Let `wall_s` seconds of wall time pass at the chosen speed; returns the scenario seconds advanced."""
         seconds = min(self.speed * wall_s, MAX_SCENARIO_S - self.now)
-        if seconds > 0:
-            self.engine.advance(seconds)
-        return max(seconds, 0.0)
+        if seconds <= 0 or self.at_limit:
+            return 0.0
+        self.requests += sum(expected_requests(self.knobs(v.name), (), v.name, seconds) for v in self.variants)
+        self.engine.advance(seconds)
+        return seconds
 
     def touch(self, wall_clock_s: float) -> None:
         """Note that the learner did something (for the idle pause)."""

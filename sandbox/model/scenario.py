@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.model.bounds import MAX_DURATION_S, Range
+from sandbox.model.budget import MAX_REQUESTS, expected_requests
 from sandbox.model.commands import Command, Set, command_to_table, parse_command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import COMPARISONS, Expectation
@@ -24,6 +25,8 @@ EXPECT_FIELDS = ("variant", "metric", "during", "why", *COMPARISONS)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _VARIANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MAX_TIMELINE = 1000
+MAX_TEXT_BYTES = 256 * 1024
+"""The largest scenario (or lesson) file read; the shipped ones are 2 to 8 KB."""
 MAX_EXPECTATIONS = 200
 DURATION = Range(1, MAX_DURATION_S, "s")
 SEED = Range(0, 2**31 - 1, whole=True)
@@ -104,11 +107,19 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str = "scenario") -> Scenario:
+    return parse_scenario(parse_toml(text, source), source, default_id)
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """A TOML document of at most MAX_TEXT_BYTES, or one ScenarioError saying what is wrong with it."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise ScenarioError(source, "", f"is larger than {MAX_TEXT_BYTES // 1024} KB; a scenario is a few KB")
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "TOML", f"not valid TOML ({exc})") from None
-    return parse_scenario(doc, source, default_id)
+    except RecursionError:
+        raise ScenarioError(source, "TOML", "is nested too deeply (arrays or tables inside each other)") from None
 
 
 def _require_str(doc: dict, key: str, source: str, default: str = "", where: str = "") -> str:
@@ -168,7 +179,18 @@ def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: 
                         expectations, source, live_duration_s)
     for variant in variants:
         _check_agreement(scenario, variant)
+    check_budget(scenario)
     return scenario
+
+
+def check_budget(scenario: Scenario) -> None:
+    """Refuse, before it starts, a run that would simulate more requests than one run may (model/budget.py)."""
+    asked = sum(expected_requests(scenario.knobs_for(v), scenario.timeline, v.name, scenario.duration_s)
+                for v in scenario.variants)
+    if asked > MAX_REQUESTS:
+        raise ScenarioError(scenario.source, "load",
+                            f"this run would simulate about {asked:,.0f} requests (rates × duration × variants); "
+                            f"the most one run may is {MAX_REQUESTS:,}: lower the rates or shorten the run")
 
 
 def _check_agreement(scenario: Scenario, variant: Variant) -> None:
