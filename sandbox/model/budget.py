@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sandbox.model.commands import Command, Load, Set
 from sandbox.model.knobs import Knobs
 
-MAX_REQUESTS = 600_000
+MAX_REQUESTS = 300_000
 """Client requests (reads, writes with their retries, profile updates) one run may simulate, all variants together."""
 
 _RATES = ("load.reads_per_s", "load.writes_per_s", "load.profile_updates_per_s")

@@ -23,7 +23,7 @@ def test_requests_follow_every_rate_change_and_count_each_write_attempt():
 
 
 def test_a_run_over_the_budget_is_refused_with_what_to_lower():
-    with pytest.raises(ScenarioError, match=r"about 28,814,400 requests .* the most one run may is 600,000") as caught:
+    with pytest.raises(ScenarioError, match=r"about 28,814,400 requests .* the most one run may is 300,000") as caught:
         scenario(duration=7200, load={"reads_per_s": 2000})
     assert caught.value.field == "load"
 
@@ -46,6 +46,6 @@ def test_the_playground_stops_when_it_has_done_the_work_one_run_may():
     assert pg.limit_reason is None
     pg.requests = MAX_REQUESTS - 1
     pg.tick(1.0)
-    assert pg.at_limit and "600,000 requests" in (pg.limit_reason or "")
+    assert pg.at_limit and "300,000 requests" in (pg.limit_reason or "")
     now = pg.now
     assert pg.tick(1.0) == 0 and pg.now == now
