@@ -107,6 +107,23 @@ def load_lesson(path: str | Path) -> Lesson:
     return parse_lesson_text(_read(path), display_path(path))
 
 
+def lesson_ids(directory: Path = LESSON_DIR) -> dict[str, str]:
+    """Every lesson's id and title in order, from the front matter alone (no scenario is loaded): what cards
+    and challenges link to."""
+    ids = {}
+    for path in lesson_paths(directory):
+        source = display_path(path)
+        lines = _read(path).splitlines()
+        close = next((i for i in range(1, len(lines)) if lines[i].strip() == "+++"), None)
+        if not lines or lines[0].strip() != "+++" or close is None:
+            raise LessonError(source, 1, "", "a lesson starts with TOML front matter between two +++ lines")
+        front = _Block(source, tuple(lines[1:close]), 2)
+        meta = front.decode()
+        _check_fields(meta, FRONT_FIELDS, ("id", "title", "goal"), front)
+        ids[_text(meta, "id", front)] = _text(meta, "title", front)
+    return ids
+
+
 def load_cards(path: str | Path = CARDS_PATH) -> list[Card]:
     return parse_cards_text(_read(path), display_path(path))
 
