@@ -19,6 +19,7 @@ from sandbox.model.scenario import load_scenario
 from sandbox.present.report import format_run, run_document
 from sandbox.teach.challenge_run import attempt
 from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
+from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
 from sandbox.teach.lessons import CARDS_PATH, LESSON_DIR, display_path, lesson_paths, load_cards, load_lesson
 
@@ -188,6 +189,7 @@ def _failed(verdict: Verdict, duration_s: float) -> str:
 
 def _cmd_lessons() -> int:
     status = EXIT_OK
+    lessons = []
     for path in lesson_paths():
         try:
             lesson = load_lesson(path)
@@ -195,7 +197,10 @@ def _cmd_lessons() -> int:
             print(f"{path.stem:28} INVALID: {exc}")
             status = EXIT_BAD_INPUT
             continue
+        lessons.append(lesson)
         print(f"{path.stem:28} {len(lesson.steps):>2} steps  {lesson.title}")
+    balance = key_balance(lessons)
+    print(f"{'✓' if balance.balanced else '✗'} the key: {balance.describe()}")
     try:
         cards = f"{len(load_cards())} interview cards"
     except ScenarioError as exc:
