@@ -112,7 +112,7 @@ def _verdict(step, chosen) -> None:
     if step.is_right(chosen):
         st.success(f"You predicted it: {right}. {step.why}", icon="🎯")
     else:
-        st.error(f"Not quite — you chose “{step.choices[chosen]}”. {step.wrong[chosen]} What happened: {right}. "
+        st.error(f"Not quite — you chose “{step.choices[chosen]}”. {step.wrong[chosen]} The answer: “{right}”. "
                  f"{step.why}", icon="🔍")
 
 

@@ -28,8 +28,8 @@ def test_walking_a_whole_lesson_predicts_runs_and_explains_every_step():
             assert "You predicted it" in at.success[0].value
         else:  # the wrong choice's own explanation, then what happened
             message = at.error[0].value
-            assert message.startswith(f"Not quite — you chose “{step.choices[wrong]}”. {step.wrong[wrong]}")
-            assert step.why in message
+            assert message == (f"Not quite — you chose “{step.choices[wrong]}”. {step.wrong[wrong]} "
+                               f"The answer: “{step.choices[step.answer]}”. {step.why}")
         checks = [m.value for m in at.markdown if m.value.startswith(("✅", "❌"))]
         assert len(checks) == len(expected[index])
         for shown, verdict in zip(checks, expected[index], strict=True):
