@@ -39,10 +39,10 @@ def test_a_focus_shows_the_statement_around_it_not_the_docstring():
 
 
 @pytest.mark.parametrize(("ref", "focus", "problem"), [
-    ("sandbox.live.broker:Consumer._settle", "", "sandbox.live.broker: no such module"),
+    ("sandbox.live.no_such_module:Consumer._settle", "", "sandbox.live.no_such_module: no such module"),
     ("sandbox.live.messaging:Consumer._ack", "", "sandbox.live.messaging:Consumer._ack: no '_ack' in the scope"),
-    ("sandbox.live.messaging:Consumer._settle", "basic_reject",
-     "sandbox.live.messaging:Consumer._settle: no line of it contains 'basic_reject'"),
+    ("sandbox.live.messaging:Consumer._settle", "no_such_call",
+     "sandbox.live.messaging:Consumer._settle: no line of it contains 'no_such_call'"),
 ])
 def test_a_reference_that_no_longer_resolves_says_which(ref, focus, problem):
     with pytest.raises(CodeRefError, match=problem):
