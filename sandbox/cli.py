@@ -1,4 +1,4 @@
-"""Command line: python -m sandbox list | run | check | lessons | knobs | lab."""
+"""Command line: python -m sandbox list | run | check | lessons | challenges | knobs | lab."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
 from sandbox.model.scenario import load_scenario
 from sandbox.present.report import format_run, run_document
+from sandbox.teach.challenge_run import attempt
+from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
+from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
 from sandbox.teach.lessons import CARDS_PATH, LESSON_DIR, display_path, lesson_paths, load_cards, load_lesson
 
@@ -34,8 +37,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="sim: the simulation (default); live: real processes, RabbitMQ and Redis")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--json", metavar="PATH", type=Path, help="also write the run (frames, verdicts) as JSON")
-    commands.add_parser("check", help="run every scenario and every lesson's steps, check the interview cards")
+    commands.add_parser("check", help="run every scenario and every lesson's steps, check the interview cards, "
+                                      "prove every challenge (its start fails, its reference passes)")
     commands.add_parser("lessons", help="list the lessons in lessons/ and count the interview cards")
+    commands.add_parser("challenges", help="list the challenges in challenges/ with what each lets you change")
     commands.add_parser("knobs", help="list every knob with its default and meaning")
     lab = commands.add_parser("lab", help="a standing live lab on real RabbitMQ and Redis: up, status, down")
     lab.add_argument("action", choices=["up", "status", "down"])
@@ -78,7 +83,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_check() -> int:
     """Exit 0 when everything holds, 1 when a claim fails, 2 when a file is bad."""
-    return max(_check_scenarios(), _check_lessons(), _check_cards())
+    return max(_check_scenarios(), _check_lessons(), _check_cards(), _check_challenges())
 
 
 def _check_scenarios() -> int:
@@ -147,6 +152,36 @@ def _check_cards() -> int:
     return EXIT_OK
 
 
+def _check_challenges() -> int:
+    """Every challenge's start must fail its goal and its reference solution must reach it."""
+    status = EXIT_OK
+    paths = challenge_paths()
+    proven = 0
+    for path in paths:
+        try:
+            challenge = load_challenge(path)
+        except ScenarioError as exc:
+            print(f"✗ {path.stem}: INVALID — {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        started = time.perf_counter()
+        start, reference = attempt(challenge, challenge.start), attempt(challenge, challenge.solution)
+        goal = len(challenge.scenario.expectations)
+        ok = not start.passed and reference.passed
+        proven += ok
+        print(f"{'✓' if ok else '✗'} {path.stem:28} start holds {start.held}/{goal}, reference {reference.held}/{goal}"
+              f"  ({time.perf_counter() - started:.2f} s)")
+        if start.passed:
+            print("    ✗ the start already reaches the goal: there is nothing to solve")
+        for verdict in reference.result.verdicts if reference.result else ():
+            if not verdict.passed:
+                print(f"    ✗ reference: {_failed(verdict, challenge.scenario.duration_s)}")
+        if not ok:
+            status = max(status, EXIT_FAILED)
+    print(f"{len(paths)} challenges, {proven} proven (the start fails, the reference passes)")
+    return status
+
+
 def _failed(verdict: Verdict, duration_s: float) -> str:
     observed = "nothing measured" if verdict.observed is None else f"{verdict.observed:.4g}"
     return f"{verdict.expectation.describe(duration_s)}: observed {observed}"
@@ -154,6 +189,7 @@ def _failed(verdict: Verdict, duration_s: float) -> str:
 
 def _cmd_lessons() -> int:
     status = EXIT_OK
+    lessons = []
     for path in lesson_paths():
         try:
             lesson = load_lesson(path)
@@ -161,13 +197,31 @@ def _cmd_lessons() -> int:
             print(f"{path.stem:28} INVALID: {exc}")
             status = EXIT_BAD_INPUT
             continue
+        lessons.append(lesson)
         print(f"{path.stem:28} {len(lesson.steps):>2} steps  {lesson.title}")
+    balance = key_balance(lessons)
+    print(f"{'✓' if balance.balanced else '✗'} the key: {balance.describe()}")
     try:
         cards = f"{len(load_cards())} interview cards"
     except ScenarioError as exc:
         cards = f"interview cards INVALID: {exc}"
         status = EXIT_BAD_INPUT
     print(f"{len(lesson_paths())} lessons in {display_path(LESSON_DIR)}/; {cards} in {display_path(CARDS_PATH)}")
+    return status
+
+
+def _cmd_challenges() -> int:
+    status = EXIT_OK
+    for path in challenge_paths():
+        try:
+            challenge = load_challenge(path)
+        except ScenarioError as exc:
+            print(f"{path.stem:28} INVALID: {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        print(f"{path.stem:28} {challenge.title}")
+        print(f"{'':28} you may change: {'; '.join(challenge.constraints.describe())}")
+    print(f"{len(challenge_paths())} challenges in {display_path(CHALLENGE_DIR)}/; try them on the Challenges page")
     return status
 
 
@@ -215,6 +269,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_check()
     if args.command == "lessons":
         return _cmd_lessons()
+    if args.command == "challenges":
+        return _cmd_challenges()
     if args.command == "lab":
         return _cmd_lab(args.action)
     return _cmd_knobs()

@@ -92,3 +92,30 @@ def pool_loads(knobs: Knobs, status: VariantStatus) -> list[PoolLoad]:
         loads.append(PoolLoad("cache-worker", writes, knobs.consumer.work_ms + knobs.redis.rtt_ms,
                               knobs.consumer.count))
     return loads
+
+
+# Little's law and sizing, next to utilisation ------------------------------------------------------------------
+
+
+def littles_law_items(arrivals_per_s: float, time_in_system_s: float) -> float:
+    """Little's law, L = λW: on average a system holds its arrival rate times the time each item spends in it
+    (requests in a pool, messages in a queue, workers busy)."""
+    return arrivals_per_s * time_in_system_s
+
+
+def littles_law_rate_per_s(items: float, time_in_system_s: float) -> float:
+    """Little's law the other way round, λ = L / W: the arrival rate that keeps `items` in the system when each
+    spends `time_in_system_s` there — e.g. the misses per second that keep every worker of a pool busy."""
+    return items / time_in_system_s
+
+
+def workers_needed(arrivals_per_s: float, hold_ms: float) -> int:
+    """The fewest workers that keep utilisation below 100%: a pool at 100% or more has no spare time to work
+    off a line, so it grows for as long as the load lasts."""
+    return math.floor(arrivals_per_s * hold_ms / 1000.0) + 1
+
+
+def backlog_after(arrivals_per_s: float, served_per_s: float, seconds: float) -> float:
+    """How much waits after `seconds` when work arrives faster than it is served: (arrivals − served) × time;
+    nothing piles up while the servers keep up."""
+    return max(0.0, (arrivals_per_s - served_per_s) * seconds)

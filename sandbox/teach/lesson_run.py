@@ -132,9 +132,9 @@ class LessonRun:
             self.notes = []
             self._run = None
 
-    def is_correct(self, choice_index: int) -> bool:
-        """Whether the 0-based choice is the step's answer."""
-        return choice_index == self.step.answer
+    def is_correct(self, prediction: float) -> bool:
+        """Whether a prediction (the 0-based choice, or the number) is right for the current step."""
+        return self.step.is_right(prediction)
 
 
 def play_lesson(lesson: Lesson, seed: int | None = None) -> list[list[Verdict]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,8 @@ class ProgressError(ValueError):
 class LessonProgress:
     step: int = 0
     """The step the learner is on (0-based)."""
-    answers: dict[int, int] = field(default_factory=dict)
-    """Step index -> the 0-based choice the learner predicted."""
+    answers: dict[int, float] = field(default_factory=dict)
+    """Step index -> the learner's prediction: the 0-based choice, or the number they gave."""
     completed: bool = False
 
 
@@ -55,6 +56,12 @@ def _whole(value: Any, where: str) -> int:
     return value
 
 
+def _prediction(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProgressError(f"{where}: {value!r} is not a prediction (a choice's number, or a finite number)")
+    return value
+
+
 def _table(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise ProgressError(f"{where}: must be an object")
@@ -83,7 +90,7 @@ def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[st
         for index, choice in _table(raw.get("answers", {}), f"lessons.{lesson_id}.answers").items():
             if not index.isdigit() or int(index) >= steps:
                 raise ProgressError(f"lessons.{lesson_id}.answers: {index!r} is not a step of this lesson")
-            answers[int(index)] = _whole(choice, f"lessons.{lesson_id}.answers.{index}")
+            answers[int(index)] = _prediction(choice, f"lessons.{lesson_id}.answers.{index}")
         progress.lessons[lesson_id] = LessonProgress(step, answers, raw.get("completed") is True)
     for card_id, raw in _table(doc.get("cards", {}), "cards").items():
         if card_id not in card_points:

@@ -14,6 +14,7 @@ page = st.navigation([
     st.Page("views/playground.py", title="Playground", icon="🧪", default=True),
     st.Page("views/scenarios.py", title="Scenarios", icon="🎬"),
     st.Page("views/lessons.py", title="Lessons", icon="📚"),
+    st.Page("views/challenges.py", title="Challenges", icon="🧩"),
     st.Page("views/interview.py", title="Interview", icon="🎤"),
     st.Page("views/about.py", title="About", icon="📮"),
 ])
