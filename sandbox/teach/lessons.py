@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.catalog import ROOT, scenario_paths
+from sandbox.catalog import CARDS_PATH, LESSON_DIR, scenario_paths
 from sandbox.model.actions import Action
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Expectation
 from sandbox.model.metrics import FRAME_METRICS
 from sandbox.model.scenario import Scenario, load_scenario, parse_scenario
 
-LESSON_DIR = ROOT / "lessons"
-CARDS_PATH = LESSON_DIR / "interview.toml"
 DEFAULT_SCENARIO = "happy-path"
 FRONT_FIELDS = ("id", "title", "goal", "scenario")
 STEP_FIELDS = ("predict", "choices", "answer", "why", "hint", "observe_s", "watch", "actions", "run", "expect")
