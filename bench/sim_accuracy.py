@@ -1,10 +1,12 @@
 """Accuracy of the simulation engine: its blog service set up as an M/M/c queue, against Erlang C.
 
-With http.rtt_ms = 0, db.read_ms = 0, blog.authors_per_page = 0, no writes, client.timeout_s = 0
-(wait forever) and one `sync` variant, a read is: Poisson arrival, wait for one of the blog's c
-workers, hold it for an exponential service time (services.blog.service_ms), answer. (Only the
-first read misses the cache, and a miss then costs no time.) That is an exact M/M/c queue, whose
-mean wait in queue is Erlang C:  W_q = C(c, a) / (c*mu - lambda),  a = lambda / mu.
+With http.rtt_ms = 0, redis.rtt_ms = 0, db.read_ms = 0, blog.authors_per_page = 0, cache.ttl_s = 0, no
+writes or profile updates, client.timeout_s = 0 (wait forever) and one `sync` variant, a read is: Poisson
+arrival, wait for one of the blog's c workers, hold it for an exponential service time
+(services.blog.service_ms), answer. Every other knob that could add to a read's hold time is zero: the
+cache lookup is an instant Redis command, and only the first read misses the cache (never invalidated,
+never expiring), and a miss then costs no time. That is an exact M/M/c queue, whose mean wait in queue is
+Erlang C (sandbox.present.theory.erlang_c_wait_s):  W_q = C(c, a) / (c*mu - lambda),  a = lambda / mu.
 
 Estimator, per seed: mean latency of every read that finished after the warm-up, minus the known
 mean service time (100 ms); latency = wait + own service time, so this is unbiased for W_q and the
@@ -15,7 +17,7 @@ error of their mean and a 95% t-interval.
 Seeds run in parallel worker processes (up to 2). Wall time is time.perf_counter(); peak memory is
 the largest peak resident set size of a worker process (resource.getrusage RUSAGE_CHILDREN).
 
-Run:  PYTHONPATH=. .venv/bin/python bench/sim_accuracy.py
+Run:  .venv/bin/python -m bench.sim_accuracy    (from the repository's root; about 5 CPU-minutes in 2 processes)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 from sandbox.engine import run_scenario
 from sandbox.model.scenario import parse_scenario_text
+from sandbox.present.theory import erlang_c, erlang_c_wait_s
 from sandbox.sim.engine import SimEngine
 
 SERVICE_MS = 100.0
@@ -76,23 +79,9 @@ class SeedResult:
         return self.mean_latency_ms - SERVICE_MS
 
 
-def erlang_c(servers: int, offered_load: float) -> float:
-    """Probability that an arrival waits in M/M/c: C(c, a) = (a^c/c! * c/(c-a)) / (sum_{k<c} a^k/k! + that)."""
-    if not 0 < offered_load < servers:
-        raise ValueError("needs 0 < a < c for a stable queue")
-    term = 1.0  # a^k / k!
-    below_c = 0.0
-    for k in range(servers):
-        below_c += term
-        term *= offered_load / (k + 1)
-    waiting = term * servers / (servers - offered_load)
-    return waiting / (below_c + waiting)
-
-
 def erlang_c_wait_ms(config: Config) -> float:
-    """Mean wait in queue W_q = C(c, a) / (c*mu - lambda), in milliseconds."""
-    a = config.lambda_per_s / config.mu_per_s
-    return erlang_c(config.workers, a) / (config.workers * config.mu_per_s - config.lambda_per_s) * 1000.0
+    """Mean wait in queue W_q, in milliseconds."""
+    return erlang_c_wait_s(config.workers, config.lambda_per_s, SERVICE_MS / 1000.0) * 1000.0
 
 
 def scenario_text(config: Config) -> str:
@@ -106,7 +95,10 @@ writes_per_s = 0
 
 [knobs]
 http.rtt_ms = 0
+redis.rtt_ms = 0
 db.read_ms = 0
+cache.ttl_s = 0
+load.profile_updates_per_s = 0
 blog.authors_per_page = 0
 client.timeout_s = 0
 services.distribution = "exponential"
