@@ -8,7 +8,7 @@ so that drift in the machine's speed hits both alike; WARMUP requests per path a
 Round trip: time.perf_counter() around each request, p50 and p99 over all REQUESTS of a path.
 Requests/s: REQUESTS / the wall time of that path's requests. The last line is proxied / direct.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/proxy_overhead.py   (about 5 s; stops measuring after MAX_WALL_S)
+Run:  .venv/bin/python -m bench.proxy_overhead   (about 5 s; stops measuring after MAX_WALL_S)
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ queue is `bench.publish-cost.<random>`, deleted at the end even on error or Ctrl
 it expires by itself (x-expires) after QUEUE_EXPIRES_MS unused. The broker is RABBITMQ_URL (default
 amqp://guest:guest@127.0.0.1:5672/%2F); other clients on the same broker share its CPU and disk.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/publish_cost.py
+Run:  .venv/bin/python -m bench.publish_cost
       exit 0: measured and checked; 1: a queue check failed; 2: RabbitMQ unreachable or failed during the run
 """
 

@@ -34,7 +34,7 @@ each live run, and if something restarts the node meanwhile (it closes every con
 once when the wall budget allows, else its queue numbers are marked. Servers: RABBITMQ_URL,
 RABBITMQ_MANAGEMENT_URL and REDIS_URL, as for the lab.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/write_latency.py    (about 75 s; at most ~3 min with a repeated run)
+Run:  .venv/bin/python -m bench.write_latency    (about 75 s; at most ~3 min with a repeated run)
 """
 
 from __future__ import annotations
