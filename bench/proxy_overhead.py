@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
@@ -60,7 +61,7 @@ def percentile(times_ms: list[float], p: int) -> float:
 
 def main() -> None:
     port = free_port()
-    with tempfile.TemporaryDirectory() as log_dir, Supervisor(log_dir) as supervisor:
+    with tempfile.TemporaryDirectory() as log_dir, Supervisor(Path(log_dir)) as supervisor:
         supervisor.start(ServiceSpec("upstream", (sys.executable, "-c", UPSTREAM_APP, str(port)), port=port,
                                      health_path="/"))
         with FaultProxy(("127.0.0.1", port), name="bench") as proxy, \

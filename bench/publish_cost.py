@@ -330,7 +330,8 @@ def main() -> int:
         print(exc)
         return 2
     try:
-        server_version = admin._impl.server_properties.get("version", b"?")
+        # pika keeps the broker's Connection.Start properties on the connection's private _impl, untyped
+        server_version = admin._impl.server_properties.get("version", b"?")  # type: ignore[attr-defined]
         server_version = server_version.decode() if isinstance(server_version, bytes) else str(server_version)
         channel = admin.channel()
         channel.queue_declare(queue, durable=True, arguments={"x-expires": QUEUE_EXPIRES_MS})

@@ -82,7 +82,8 @@ def _step(lesson, run: LessonRun) -> None:
         with st.expander("a hint"):
             st.markdown(step.hint)
     chosen = st.session_state.get(key)
-    if not run.played:
+    verdicts = run.verdicts  # None until the step is played
+    if verdicts is None:
         if step.run:
             act = f"play the scenario `{step.run}`"
         else:
@@ -93,12 +94,12 @@ def _step(lesson, run: LessonRun) -> None:
         return
     st.markdown("**Observe.**")
     _observe(run)
-    if run.is_correct(chosen):
+    if chosen is not None and run.is_correct(chosen):
         st.success(f"You predicted it: {step.choices[step.answer]}. {step.why}", icon="🎯")
     else:
         st.error(f"Not quite — what happened: {step.choices[step.answer]}. {step.why}", icon="🔍")
     st.markdown("**What the run shows** (checked on every run):")
-    widgets.verdicts(run.verdicts, run.step_window()[1])
+    widgets.verdicts(verdicts, run.step_window()[1])
     for note in sorted(set(run.notes)):
         st.caption(f"note: {note}")
     st.markdown("**Explain.**")
