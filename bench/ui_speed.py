@@ -17,7 +17,7 @@
     MEMORY_MINUTES simulated minutes: Python allocations held (current) and the peak so far; growth per simulated
     hour from the first to the last checkpoint, and the projection to the playground's 2 h cap.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/ui_speed.py   (about 35 s on 2 cores)
+Run:  .venv/bin/python -m bench.ui_speed   (about 35 s on 2 cores)
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ from sandbox.playground import MAX_SCENARIO_S, Playground
 from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
 from sandbox.present.diagram import topology_dot
 from sandbox.present.headlines import headlines
+from sandbox.ui.launch import APP_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "sandbox" / "ui" / "app.py"
+APP = APP_PATH
 BARE_APP = 'import streamlit as st\n\nst.write("hello")\n'
 STREAMLIT_FLAGS = ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
 LAUNCHES = 3
@@ -122,8 +123,7 @@ print(time.perf_counter() - started)
 def first_run_s(script: Path) -> float:
     """Seconds for a fresh interpreter to import Streamlit's AppTest and run `script` once (imports included)."""
     done = subprocess.run([sys.executable, "-c", FIRST_RUN.format(timeout=FIRST_RUN_TIMEOUT_S), str(script)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=FIRST_RUN_TIMEOUT_S + 30,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          cwd=ROOT, capture_output=True, text=True, timeout=FIRST_RUN_TIMEOUT_S + 30)
     if done.returncode != 0:
         raise RuntimeError(f"AppTest run of {script} failed:\n{done.stderr[-2000:]}")
     return float(done.stdout.strip().splitlines()[-1])
@@ -146,7 +146,7 @@ def start_rows(tmp: Path) -> list[tuple[str, float, float]]:
 
 def sim_events(pg: Playground) -> int:
     """SimPy events scheduled so far in every variant (SimPy numbers them with the private counter _eid)."""
-    return sum(next(world.env._eid) for world in pg.engine.worlds.values())
+    return sum(next(world.ctx.env._eid) for world in pg.engine.worlds.values())
 
 
 def draw(pg: Playground) -> int:

@@ -1,4 +1,9 @@
-"""Where scenarios live, and finding one by id or path."""
+"""Where the scenarios, lessons, interview cards and challenges live, and finding a scenario by id or path.
+
+The one place that knows: an installed wheel carries them inside the package (`sandbox/_data/`, see
+pyproject.toml); a checkout (an editable install included) reads the repository's top-level `scenarios/`,
+`lessons/` and `challenges/` folders, so an edit there shows at once.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,20 @@ from pathlib import Path
 from sandbox.model.errors import ScenarioError
 from sandbox.model.scenario import Scenario, load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIO_DIR = ROOT / "scenarios"
+PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGED = PACKAGE_DIR / "_data"
+_REPOSITORY = PACKAGE_DIR.parent
+
+#: the repository this package runs from, or None when it runs installed from a wheel
+CHECKOUT: Path | None = _REPOSITORY if (_REPOSITORY / "pyproject.toml").is_file() else None
+
+DATA_DIR = _PACKAGED if _PACKAGED.is_dir() else _REPOSITORY
+SCENARIO_DIR = DATA_DIR / "scenarios"
+LESSON_DIR = DATA_DIR / "lessons"
+CARDS_PATH = LESSON_DIR / "interview.toml"
+CHALLENGE_DIR = DATA_DIR / "challenges"
+#: the sandbox's Streamlit settings (the theme); the wheel carries the checkout's .streamlit/config.toml
+STREAMLIT_CONFIG = _PACKAGED / "streamlit.toml" if _PACKAGED.is_dir() else _REPOSITORY / ".streamlit" / "config.toml"
 
 
 def scenario_paths(directory: Path = SCENARIO_DIR) -> list[Path]:

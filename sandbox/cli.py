@@ -1,4 +1,4 @@
-"""Command line: python -m sandbox list | run | check | lessons | challenges | knobs | lab."""
+"""Command line: post-office-lab (python -m sandbox) open | list | run | check | lessons | challenges | knobs | lab."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sandbox.catalog import find_scenario, scenario_paths
+from sandbox.catalog import CARDS_PATH, LESSON_DIR, find_scenario, scenario_paths
 from sandbox.engine import run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
@@ -21,15 +21,23 @@ from sandbox.teach.challenge_run import attempt
 from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
 from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import CARDS_PATH, LESSON_DIR, display_path, lesson_paths, load_cards, load_lesson
+from sandbox.teach.lessons import display_path, lesson_paths, load_cards, load_lesson
+from sandbox.ui import launch
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    prog = "post-office-lab" if Path(sys.argv[0]).name == "post-office-lab" else "python -m sandbox"
     parser = argparse.ArgumentParser(
-        prog="python -m sandbox", description="Post Office Lab: run and check failure scenarios.")
+        prog=prog, description="Post Office Lab: open the sandbox, run and check failure scenarios.")
     commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "open", help=f"serve the sandbox in the browser at http://{launch.HOST}:{launch.DEFAULT_PORT}",
+        description="Serve the sandbox with Streamlit on 127.0.0.1 only, with usage statistics off.")
+    serve.add_argument("--port", type=int, default=launch.DEFAULT_PORT,
+                       help=f"the port on 127.0.0.1, from {launch.LOWEST_PORT} to {launch.HIGHEST_PORT} "
+                            f"(default {launch.DEFAULT_PORT})")
     commands.add_parser("list", help="list the scenarios in scenarios/")
     run = commands.add_parser("run", help="run one scenario and check its expectations")
     run.add_argument("scenario", help="a scenario id from scenarios/, or the path of a TOML file")
@@ -255,12 +263,14 @@ def _cmd_lab(action: str) -> int:
 
 def _cmd_knobs() -> int:
     for knob in KNOBS.values():
-        choices = f" ({' | '.join(knob.choices)})" if knob.choices else ""
+        choices = f" ({' | '.join(str(c) for c in knob.choices)})" if knob.choices else ""
         print(f"{knob.key:28} {knob.default!s:12} {knob.doc}{choices}")
     return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "open":
+        launch.open_sandbox(args.port)
     if args.command == "list":
         return _cmd_list()
     if args.command == "run":
@@ -284,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _dispatch(args)
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
         return code
-    except (ScenarioError, LabError) as exc:
+    except (ScenarioError, LabError, launch.LaunchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

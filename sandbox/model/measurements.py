@@ -22,6 +22,7 @@ from sandbox.model.metrics import (
     Percentile,
     PerSecond,
     Ratio,
+    Requests,
     Sum,
 )
 
@@ -111,6 +112,13 @@ class Measurements:
         first = max(0, math.floor(start_s))
         last = min(self.closed_s, math.ceil(end_s))
         return [self._at(t) for t in range(first, last)]
+
+    def latencies_ms(self, requests: Requests, start_s: float, end_s: float) -> list[float]:
+        """The latency of every read (or write) that finished in [start_s, end_s), failures included."""
+        latencies: list[float] = []
+        for second in self._window(start_s, end_s):
+            latencies.extend(second.read_ms if requests == "read" else second.write_ms)
+        return latencies
 
     def totals(self, start_s: float, end_s: float) -> dict[str, int]:
         return _totals(self._window(start_s, end_s))

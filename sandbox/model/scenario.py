@@ -106,8 +106,9 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario_text(text, source, default_id=path.stem)
 
 
-def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str = "scenario") -> Scenario:
-    return parse_scenario(parse_toml(text, source), source, default_id)
+def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str = "scenario",
+                        max_requests: int | None = MAX_REQUESTS) -> Scenario:
+    return parse_scenario(parse_toml(text, source), source, default_id, max_requests)
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -122,7 +123,7 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         raise ScenarioError(source, "TOML", "is nested too deeply (arrays or tables inside each other)") from None
 
 
-def _require_str(doc: dict, key: str, source: str, default: str = "", where: str = "") -> str:
+def _require_str(doc: dict[str, Any], key: str, source: str, default: str = "", where: str = "") -> str:
     value = doc.get(key, default)
     where = where or key
     if not isinstance(value, str):
@@ -139,14 +140,15 @@ def id_from_name(name: str) -> str:
     return slug or "scenario"
 
 
-def _require_table(value: Any, source: str, field_name: str) -> dict:
+def _require_table(value: Any, source: str, field_name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ScenarioError(source, field_name, "must be a table")
     return value
 
 
-def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: str = "scenario") -> Scenario:
-    """Validate a decoded scenario document."""
+def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: str = "scenario",
+                   max_requests: int | None = MAX_REQUESTS) -> Scenario:
+    """Validate a decoded scenario document. `max_requests` None: no work budget (a benchmark's own long runs)."""
     if not isinstance(doc, dict):
         raise ScenarioError(source, "", "must be a TOML document")
     for key in doc:
@@ -179,18 +181,19 @@ def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: 
                         expectations, source, live_duration_s)
     for variant in variants:
         _check_agreement(scenario, variant)
-    check_budget(scenario)
+    if max_requests is not None:
+        check_budget(scenario, max_requests)
     return scenario
 
 
-def check_budget(scenario: Scenario) -> None:
+def check_budget(scenario: Scenario, max_requests: int = MAX_REQUESTS) -> None:
     """Refuse, before it starts, a run that would simulate more requests than one run may (model/budget.py)."""
     asked = sum(expected_requests(scenario.knobs_for(v), scenario.timeline, v.name, scenario.duration_s)
                 for v in scenario.variants)
-    if asked > MAX_REQUESTS:
+    if asked > max_requests:
         raise ScenarioError(scenario.source, "load",
                             f"this run would simulate about {asked:,.0f} requests (rates × duration × variants); "
-                            f"the most one run may is {MAX_REQUESTS:,}: lower the rates or shorten the run")
+                            f"the most one run may is {max_requests:,}: lower the rates or shorten the run")
 
 
 def _check_agreement(scenario: Scenario, variant: Variant) -> None:

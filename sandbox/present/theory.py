@@ -2,6 +2,10 @@
 
 The hold time is how long one request keeps a worker: its own work plus every synchronous call it waits on.
 At utilisation 1 or more, work arrives faster than the pool finishes it and the line grows without bound.
+
+Below 1, a pool with Poisson arrivals and exponential hold times is an M/M/c queue, whose mean wait for a
+worker is Erlang C's (`erlang_c_wait_s`); bench/sim_accuracy.py and tests/unit/sim/test_erlang_c.py hold the
+simulation to it.
 """
 
 from __future__ import annotations
@@ -92,6 +96,26 @@ def pool_loads(knobs: Knobs, status: VariantStatus) -> list[PoolLoad]:
         loads.append(PoolLoad("cache-worker", writes, knobs.consumer.work_ms + knobs.redis.rtt_ms,
                               knobs.consumer.count))
     return loads
+
+
+def erlang_c(servers: int, offered_load: float) -> float:
+    """The probability that an arrival waits in M/M/c, with offered load a = arrival rate × mean hold time:
+    C(c, a) = (a^c/c! · c/(c − a)) / (Σ_{k<c} a^k/k! + a^c/c! · c/(c − a))."""
+    if not 0 < offered_load < servers:
+        raise ValueError(f"needs 0 < a < c for a stable queue; got a = {offered_load!r}, c = {servers!r}")
+    term = 1.0  # a^k / k!
+    below_c = 0.0
+    for k in range(servers):
+        below_c += term
+        term *= offered_load / (k + 1)
+    waiting = term * servers / (servers - offered_load)
+    return waiting / (below_c + waiting)
+
+
+def erlang_c_wait_s(servers: int, arrivals_per_s: float, hold_s: float) -> float:
+    """Mean wait in queue of M/M/c: W_q = C(c, a) / (c·μ − λ), with μ = 1 / hold time and a = λ / μ."""
+    mu = 1.0 / hold_s
+    return erlang_c(servers, arrivals_per_s * hold_s) / (servers * mu - arrivals_per_s)
 
 
 # Little's law and sizing, next to utilisation ------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sandbox.catalog import ROOT
+from sandbox.catalog import CHALLENGE_DIR
 from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs, flatten, validate_knob, validate_knobs
@@ -23,7 +23,6 @@ from sandbox.model.metrics import FRAME_METRICS
 from sandbox.model.scenario import ARCHITECTURES, Scenario, Variant, check_budget, parse_scenario
 from sandbox.teach.lessons import display_path, lesson_ids
 
-CHALLENGE_DIR = ROOT / "challenges"
 VARIANT = "yours"
 """The one variant a challenge runs: the learner's design."""
 TOP_LEVEL = ("id", "title", "brief", "lesson", "duration", "seed", "watch", "hints", "load", "knobs", "start",
@@ -71,7 +70,7 @@ class Constraints:
         for key in self.knobs:
             knob = KNOBS[key]
             if knob.choices:
-                allowed = " | ".join(knob.choices)
+                allowed = " | ".join(str(c) for c in knob.choices)
             elif knob.range is None:
                 allowed = "on or off"
             else:

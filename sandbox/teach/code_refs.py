@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.catalog import ROOT
+from sandbox.catalog import PACKAGE_DIR
 
 REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 MAX_BLOCK_LINES = 12
@@ -99,7 +99,7 @@ def excerpt(ref: CodeRef) -> Excerpt:
     body = lines[first - 1:last]
     indent = min(len(line) - len(line.lstrip()) for line in body if line.strip())
     try:
-        shown = str(path.relative_to(ROOT))
+        shown = str(path.relative_to(PACKAGE_DIR.parent))
     except ValueError:
         shown = str(path)
     return Excerpt(ref, shown, first, "\n".join(line[indent:] for line in body))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.catalog import ROOT, scenario_paths
+from sandbox.catalog import CARDS_PATH, LESSON_DIR, scenario_paths
 from sandbox.model.commands import Command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Expectation
@@ -26,8 +26,6 @@ from sandbox.model.scenario import Scenario, load_scenario, parse_scenario
 from sandbox.teach.code_refs import CodeRef, parse_code_ref
 from sandbox.teach.estimates import Estimate, EstimateError, parse_estimate
 
-LESSON_DIR = ROOT / "lessons"
-CARDS_PATH = LESSON_DIR / "interview.toml"
 DEFAULT_SCENARIO = "happy-path"
 FRONT_FIELDS = ("id", "title", "goal", "scenario")
 STEP_FIELDS = ("predict", "answer", "choice", "number", "tolerance", "unit", "estimate", "why", "hint", "observe_s",
@@ -343,12 +341,14 @@ def _parse_step(number: int, title: str, line: int, body: list[str], source: str
     if ("choice" in data) == ("number" in data):
         raise block.error("", "needs one kind of prediction: `answer` with [[choice]] tables, or `number` with "
                               "`tolerance`, `unit` and `estimate`")
+    answer: int | None = None
+    estimate: Number | None = None
+    choices: tuple[str, ...] = ()
+    wrong: tuple[str, ...] = ()
     if "choice" in data:
         choices, answer, wrong = _choices(data, block)
-        number = None
     else:
-        choices, answer, wrong = (), None, ()
-        number = _number(data, block)
+        estimate = _number(data, block)
     code = _code(data, block)
     watch = _texts(data, "watch", block, minimum=1)
     for i, name in enumerate(watch):
@@ -374,7 +374,7 @@ def _parse_step(number: int, title: str, line: int, body: list[str], source: str
         observe_s = _observe_s(data, block)
         checked = _validated(base, observe_s, _action_list(data["actions"], observe_s, block), expect, block)
         actions, expectations = checked.timeline, checked.expectations
-    return Step(title, _text(data, "predict", block), choices, answer, wrong, number, _text(data, "why", block),
+    return Step(title, _text(data, "predict", block), choices, answer, wrong, estimate, _text(data, "why", block),
                 _text(data, "hint", block) if "hint" in data else "", observe_s, watch, actions, run, code,
                 expectations, explain, line)
 

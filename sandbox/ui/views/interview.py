@@ -7,13 +7,13 @@ import streamlit as st
 from sandbox.catalog import find_scenario
 from sandbox.engine import run_scenario
 from sandbox.teach import mock_interview
-from sandbox.teach.lessons import lesson_ids
+from sandbox.teach.lessons import Card, lesson_ids
 from sandbox.ui import session, widgets
 
 OPEN_LESSON = "open_lesson"  # the lessons page opens the lesson whose id it finds here
 MOCK = "mock_interview"
 
-cards = session.cards()
+loaded = session.cards()
 progress = session.progress()
 
 
@@ -30,7 +30,7 @@ def _show_me(card_id: str, scenario_id: str) -> None:
     st.session_state["interview_run"] = (card_id, run_scenario(find_scenario(scenario_id)))
 
 
-def _study() -> None:
+def _study(cards: list[Card]) -> None:
     by_id = {card.id: card for card in cards}
     ids = list(by_id)
     card_id = st.sidebar.radio("question", ids, key="card_id",
@@ -72,7 +72,7 @@ def _study() -> None:
         widgets.run_result(result)
 
 
-def _new_mock() -> None:
+def _new_mock(cards: list[Card]) -> None:
     st.session_state[MOCK] = mock_interview.start(cards, secrets.randbelow(2**31))
 
 
@@ -107,15 +107,15 @@ def _summary(interview: mock_interview.MockInterview) -> None:
                 st.switch_page("views/lessons.py")
     else:
         st.success("Every key point covered. Try another round, or a challenge.", icon="🏆")
-    st.button("↺ another mock interview", on_click=_new_mock, key="mock_again")
+    st.button("↺ another mock interview", on_click=_new_mock, args=(cards,), key="mock_again")
 
 
-def _mock() -> None:
+def _mock(cards: list[Card]) -> None:
     if MOCK not in st.session_state:
         st.markdown(f"{mock_interview.QUESTIONS} questions at random. Answer each in writing as you would aloud; "
                     "the interviewer then asks a follow-up. Grade yourself against the key points at the end of "
                     "each question.")
-        st.button("▶ start the interview", type="primary", on_click=_new_mock, key="mock_start")
+        st.button("▶ start the interview", type="primary", on_click=_new_mock, args=(cards,), key="mock_start")
         return
     interview = st.session_state[MOCK]
     if interview.finished:
@@ -147,12 +147,13 @@ def _mock() -> None:
 
 
 st.title("🎤 Interview prep")
-if isinstance(cards, str):
-    st.error(cards)
+if isinstance(loaded, str):
+    st.error(loaded)
     st.stop()
+cards: list[Card] = loaded
 mode = st.radio("mode", ["study the cards", "mock interview"], key="interview_mode", horizontal=True,
                 label_visibility="collapsed")
 if mode == "study the cards":
-    _study()
+    _study(cards)
 else:
-    _mock()
+    _mock(cards)

@@ -145,7 +145,8 @@ def _step(lesson, run: LessonRun) -> None:
         with st.expander("a hint"):
             st.markdown(step.hint)
     chosen = st.session_state.get(key)
-    if not run.played:
+    verdicts = run.verdicts  # None until the step is played
+    if verdicts is None:
         if step.run:
             act = f"play the scenario `{step.run}`"
         else:
@@ -158,7 +159,7 @@ def _step(lesson, run: LessonRun) -> None:
     _observe(run)
     _verdict(step, chosen)
     st.markdown("**What the run shows** (checked on every run):")
-    widgets.verdicts(run.verdicts, run.step_window()[1])
+    widgets.verdicts(verdicts, run.step_window()[1])
     for note in sorted(set(run.notes)):
         st.caption(f"note: {note}")
     st.markdown("**Explain.**")

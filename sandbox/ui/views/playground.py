@@ -82,7 +82,8 @@ def _speed() -> None:
 
 def _knob_input(key: str) -> None:
     knob = KNOBS[key]
-    current = pg.knobs(pg.variants[0].name if _scope() is None else _scope()).get(key)
+    scope = _scope()
+    current = pg.knobs(pg.variants[0].name if scope is None else scope).get(key)
     widget_key = f"knob_value:{key}"
     if knob.choices:
         st.selectbox("value", knob.choices, index=knob.choices.index(current), key=widget_key)

@@ -63,8 +63,8 @@ def _describe(scenario) -> None:
 
 
 def _engine_choice() -> str:
-    engine = st.segmented_control("engine", list(ENGINES), format_func=ENGINES.get, default="sim", key="engine",
-                                  required=True)
+    engine = st.segmented_control("engine", list(ENGINES), format_func=ENGINES.__getitem__, default="sim",
+                                  key="engine", required=True) or "sim"  # required: never None
     if engine == "live":
         reason = live_unavailable()
         if reason:
