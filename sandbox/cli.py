@@ -8,20 +8,20 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, TextIO
 
-from sandbox.catalog import CARDS_PATH, LESSON_DIR, find_scenario, scenario_paths
+from sandbox.catalog import CARDS_PATH, LESSON_DIR, display_path, find_scenario, load_scenario, scenario_paths
 from sandbox.engine import run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
-from sandbox.model.scenario import load_scenario
 from sandbox.present.report import format_run, run_document
 from sandbox.teach.challenge_run import attempt
 from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
 from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import display_path, lesson_paths, load_cards, load_lesson
+from sandbox.teach.lessons import lesson_paths, load_cards, load_lesson
 from sandbox.ui import launch
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -286,9 +286,35 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _cmd_knobs()
 
 
+_CONTROL_CHARACTERS = dict.fromkeys((*range(0, 9), *range(11, 32), *range(127, 160)), "?")
+"""Every C0 and C1 control character but tab and newline: an escape code in a title must not drive the terminal."""
+
+
+class _Printable:
+    """A text stream that writes control characters as '?'."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.translate(_CONTROL_CHARACTERS))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(stdout), _Printable(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         code = _dispatch(args)

@@ -1,4 +1,4 @@
-"""The scenario format (DESIGN §6): schema, TOML loader and validation."""
+"""The scenario format: schema, TOML parsing and validation (reading files is sandbox/catalog.py's job)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from sandbox.model.bounds import MAX_DURATION_S, Range
@@ -91,19 +90,6 @@ class Scenario:
 
 
 DEFAULT_VARIANTS = (Variant("sync", "sync"), Variant("queue", "queue"))
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioError naming the file and field."""
-    path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(source, "", f"cannot be read: {exc}") from None
-    return parse_scenario_text(text, source, default_id=path.stem)
 
 
 def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str = "scenario",

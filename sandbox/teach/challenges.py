@@ -9,19 +9,18 @@ a message, never a run. Every error names the file and the field.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sandbox.catalog import CHALLENGE_DIR
+from sandbox.catalog import CHALLENGE_DIR, display_path, read_text
 from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs, flatten, validate_knob, validate_knobs
 from sandbox.model.metrics import FRAME_METRICS
-from sandbox.model.scenario import ARCHITECTURES, Scenario, Variant, check_budget, parse_scenario
-from sandbox.teach.lessons import display_path, lesson_ids
+from sandbox.model.scenario import ARCHITECTURES, Scenario, Variant, check_budget, parse_scenario, parse_toml
+from sandbox.teach.lessons import lesson_ids
 
 VARIANT = "yours"
 """The one variant a challenge runs: the learner's design."""
@@ -156,19 +155,17 @@ def load_challenges(directory: Path = CHALLENGE_DIR) -> list[Challenge]:
 def load_challenge(path: str | Path) -> Challenge:
     source = display_path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ChallengeError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ChallengeError(source, "", f"cannot be read: {exc}") from None
+        text = read_text(path)
+    except ScenarioError as exc:
+        raise ChallengeError(source, "", exc.problem) from None
     return parse_challenge_text(text, source)
 
 
 def parse_challenge_text(text: str, source: str = "<challenge>") -> Challenge:
     try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ChallengeError(source, "TOML", f"not valid TOML ({exc})") from None
+        doc = parse_toml(text, source)
+    except ScenarioError as exc:
+        raise ChallengeError(source, exc.field, exc.problem) from None
     return parse_challenge(doc, source)
 
 

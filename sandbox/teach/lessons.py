@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.catalog import CARDS_PATH, LESSON_DIR, scenario_paths
+from sandbox.catalog import CARDS_PATH, LESSON_DIR, display_path, load_scenario, read_text, scenario_paths
 from sandbox.model.commands import Command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Expectation
 from sandbox.model.metrics import FRAME_METRICS
-from sandbox.model.scenario import Scenario, load_scenario, parse_scenario
+from sandbox.model.scenario import Scenario, parse_scenario
 from sandbox.teach.code_refs import CodeRef, parse_code_ref
 from sandbox.teach.estimates import Estimate, EstimateError, parse_estimate
 
@@ -163,21 +163,11 @@ def load_cards(path: str | Path = CARDS_PATH) -> list[Card]:
     return parse_cards_text(_read(path), display_path(path))
 
 
-def display_path(path: str | Path) -> str:
-    """A path as messages name it: relative to the working directory when it is inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _read(path: str | Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LessonError(display_path(path), 0, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LessonError(display_path(path), 0, "", f"cannot be read: {exc}") from None
+        return read_text(path)
+    except ScenarioError as exc:
+        raise LessonError(display_path(path), 0, "", exc.problem) from None
 
 
 # TOML regions of a file, and the line a field is on ------------------------------------------------------------

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT = "post-office-lab-progress/1"
+MAX_PROGRESS_CHARS = 256 * 1024
+"""A learner's whole progress with every card answered at length is well under this."""
+_STEP_INDEX = re.compile(r"[0-9]{1,4}")
+"""A step's number: ASCII digits only (`"²".isdigit()` is true, yet int("²") fails)."""
 
 
 class ProgressError(ValueError):
@@ -70,10 +75,15 @@ def _table(value: Any, where: str) -> dict:
 
 def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[str, int]) -> Progress:
     """Read a saved progress file, checked against the lessons (id -> steps) and cards (id -> key points)."""
+    if len(text) > MAX_PROGRESS_CHARS:
+        raise ProgressError(f"not a progress file: it is {len(text):,} characters long; a progress file is a few KB "
+                            f"(at most {MAX_PROGRESS_CHARS:,})")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProgressError(f"not a progress file: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ProgressError("not a progress file: its JSON is nested too deeply") from None
     doc = _table(doc, "progress")
     if doc.get("format") != FORMAT:
         raise ProgressError(f"not a progress file: its format is {doc.get('format')!r}, expected {FORMAT!r}")
@@ -88,7 +98,7 @@ def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[st
             raise ProgressError(f"lessons.{lesson_id}.step: {step} is past the lesson's {steps} steps")
         answers = {}
         for index, choice in _table(raw.get("answers", {}), f"lessons.{lesson_id}.answers").items():
-            if not index.isdigit() or int(index) >= steps:
+            if not _STEP_INDEX.fullmatch(index) or int(index) >= steps:
                 raise ProgressError(f"lessons.{lesson_id}.answers: {index!r} is not a step of this lesson")
             answers[int(index)] = _prediction(choice, f"lessons.{lesson_id}.answers.{index}")
         progress.lessons[lesson_id] = LessonProgress(step, answers, raw.get("completed") is True)

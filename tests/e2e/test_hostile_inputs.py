@@ -6,6 +6,7 @@ classroom server would need: nothing a learner types or uploads may take the mac
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -73,3 +74,35 @@ def test_the_worst_allowed_run_finishes_within_its_bounds(tmp_path: Path) -> Non
     result = sandbox("run", str(path))
     assert result.returncode == 0, result.stderr
     assert "worst allowed" in result.stdout
+
+
+def test_a_fifo_named_like_a_scenario_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "x.toml"
+    os.mkfifo(fifo)
+    refused(sandbox("run", str(fifo)), "is not a regular file")
+
+
+def test_an_endless_device_is_refused_not_read(tmp_path: Path) -> None:
+    refused(sandbox("run", "/dev/zero"), "/dev/zero", "is not a regular file")
+
+
+def test_a_file_too_large_to_be_a_scenario_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text('title = "x"\nduration = 10\n' + "# padding\n" * 40_000)
+    refused(sandbox("run", str(path)), "the most a file here may be is")
+
+
+@pytest.mark.parametrize("length", [300, 5000])
+def test_a_name_too_long_for_the_file_system_is_one_line(length: int) -> None:
+    result = sandbox("run", "a" * length + ".toml")
+    refused(result, f"({length + 5:,} characters)")
+    assert len(result.stderr) < 400, "the message does not repeat the whole name"
+
+
+def test_escape_codes_in_a_title_do_not_reach_the_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "escape.toml"
+    path.write_text('title = "red \\u001b[31malert\\u001b[0m \\u0007bell"\nduration = 5\n')
+    result = sandbox("run", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "red ?[31malert?[0m ?bell" in result.stdout

@@ -4,11 +4,11 @@ import json
 
 import streamlit as st
 
-from sandbox.catalog import scenario_paths
+from sandbox.catalog import load_scenario, scenario_paths
 from sandbox.engine import ENGINES, live_unavailable, run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
-from sandbox.model.scenario import load_scenario, parse_scenario_text
+from sandbox.model.scenario import parse_scenario_text
 from sandbox.present.html_report import html_report
 from sandbox.present.report import run_document
 from sandbox.ui import widgets

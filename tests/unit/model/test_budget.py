@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.catalog import scenario_paths
+from sandbox.catalog import load_scenario, scenario_paths
 from sandbox.model.budget import MAX_REQUESTS, expected_requests
 from sandbox.model.commands import Load, Set
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import resolve
-from sandbox.model.scenario import load_scenario
 from sandbox.playground import Playground
 from tests.helpers import scenario
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.catalog import load_scenario
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import DEFAULTS
-from sandbox.model.scenario import load_scenario, parse_scenario, parse_scenario_text, scenario_to_document
+from sandbox.model.scenario import parse_scenario, parse_scenario_text, scenario_to_document
 from tests.helpers import scenario
 
 DESIGN_EXAMPLE = '''
