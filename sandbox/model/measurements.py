@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from sandbox.model import losses
 from sandbox.model.metrics import (
     COUNTERS,
     FRAME_METRICS,
@@ -81,7 +82,10 @@ class Measurements:
 
     def lose(self, t: float, cause: str, n: int = 1) -> None:
         """Count `n` lost messages and why they were lost."""
-        self._at(t).counts["msg.lost"] += n
+        counts = self._at(t).counts
+        counts["msg.lost"] += n
+        if cause in losses.TAKEN:
+            counts["msg.lost_taken"] += n
         self.lost_by_cause[cause] = self.lost_by_cause.get(cause, 0) + n
 
     def close_second(self, second: int, gauges: Mapping[str, float]) -> None:

@@ -95,3 +95,13 @@ def test_a_node_target_on_a_one_node_broker_says_it_does_nothing():
 def test_a_cluster_has_one_or_three_nodes(nodes):
     with pytest.raises(ScenarioError, match="is not allowed; use one of 1, 3"):
         scenario(knobs={"broker": {"nodes": nodes}})
+
+
+def test_losses_after_the_broker_took_a_message_are_counted_apart_from_failed_publishes():
+    quorum = cluster("quorum", [at(10, "kill", "broker-2"), at(10, "kill", "broker-3")])
+    assert observe(quorum, "queue", "msg.lost") > 0, "writes answered 500 after their post committed"
+    assert observe(quorum, "queue", "msg.lost_taken") == 0, "but nothing the queue had taken"
+    transient = cluster("classic", [at(5, "kill", "cache-worker"), at(20, "kill", "broker-1")],
+                        broker={"queue_type": "classic", "persistent": False})
+    assert observe(transient, "queue", "msg.lost_taken") == transient.engine.measurements("queue").lost_by_cause[
+        losses.TRANSIENT_MESSAGE] > 0
