@@ -16,7 +16,7 @@ SCENARIOS = {p.stem for p in scenario_paths()}
 # The lessons the issue asks for, in the order a newcomer takes them (one file each).
 STORIES = ("post-office", "cascade", "slow-service", "traffic-spike", "deploys", "cache-invalidation",
            "queued-recovery", "durability", "broker-down", "poison-and-duplicates", "price-of-async", "fanout",
-           "messages-not-queries")
+           "messages-not-queries", "broker-cluster")
 
 # Interview topics the cards must cover.
 CARD_TOPICS = {
@@ -25,7 +25,7 @@ CARD_TOPICS = {
     "competing-consumers-and-prefetch", "exchange-types", "connection-vs-channel", "when-not-to-use-a-queue",
     "circuit-breaker-vs-queue", "backpressure", "eventual-consistency", "build-ship-redeploy",
     "heartbeats-and-consumer-timeout", "mandatory-and-alternate-exchange", "littles-law-sizing", "commands-vs-events",
-    "schema-evolution", "new-subscriber-backfill",
+    "schema-evolution", "new-subscriber-backfill", "quorum-queues", "why-three-nodes", "what-a-cluster-does-not-save",
 }
 
 
