@@ -5,7 +5,7 @@ then markdown intro prose, then its steps. A step is a `## Title` heading, a ```
 data (a prediction, actions or a scenario to run, `[[expect]]` tables like a scenario's), and markdown prose
 that explains it. A prediction is either a choice — `answer` and `[[choice]]` tables, each wrong choice with
 its own `wrong` explanation — or a number: `number` ± `tolerance` in `unit`, with the `estimate` (a law of
-queueing theory and its inputs) it must agree with. Every error names the file and the line (DESIGN §7).
+queueing theory and its inputs) it must agree with. Every error names the file and the line.
 """
 
 from __future__ import annotations
