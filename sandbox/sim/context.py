@@ -25,7 +25,7 @@ class Context:
         self.measurements = Measurements()
         self.lines: list[tuple[float, str]] = []
         self.deadlines = Deadlines(self.env)
-        self.traffic = Traffic(lambda: self.env.now, self.log)
+        self.traffic = Traffic(self.env, self.log)
 
     def log(self, text: str) -> None:
         """Note an event in plain words, at the current moment."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from operator import attrgetter
 from typing import Any
 
 import simpy
@@ -22,6 +23,8 @@ class Service(Faults):
         self.ctx = ctx
         self.name = name
         self.pool = Pool(ctx.env, ctx.knobs.services.pool(name).workers)
+        self._own_knobs = attrgetter(name)
+        """This service's PoolKnobs out of ctx.knobs.services, read at each request (a `set` acts at once)."""
         self._inflight: set[simpy.Process] = set()
         self._hung: list[simpy.Event] = []
 
@@ -58,7 +61,7 @@ class Service(Faults):
                         pool.cancel(ticket)
                         raise
                 try:
-                    yield env.timeout(ctx.work_s(ctx.knobs.services.pool(self.name).service_ms))
+                    yield env.timeout(ctx.work_s(self._own_knobs(ctx.knobs.services).service_ms))
                     result = OK if handler is None else (yield from handler())
                 finally:
                     pool.release()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import simpy
+
 from sandbox.sim.outcome import Outcome
 
 
 class Traffic:
-    def __init__(self, clock: Callable[[], float], log: Callable[[str], None]):
-        self._clock = clock
+    def __init__(self, env: simpy.Environment, log: Callable[[str], None]):
+        self._env = env
         self._log = log
         self._counts: dict[tuple[str, str], list[int]] = {}
         self.last_second: dict[tuple[str, str], list[int]] = {}
@@ -26,7 +28,7 @@ class Traffic:
         if not outcome.ok:
             counts[1] += 1
         status, logged_s = self._status.get(key, ("200 OK", -1.0))
-        now = self._clock()
+        now = self._env.now
         if outcome.status != status and now - logged_s >= 1.0 and (not outcome.ok or status != "200 OK"):
             self._status[key] = (outcome.status, now)
             self._log(f"{caller} → {callee}: {outcome.status}")
