@@ -29,9 +29,9 @@ import httpx
 import pika
 import redis
 
+from sandbox.live.broker import dead_letter_names, delete_topology
 from sandbox.live.census import Census, LostMessages
-from sandbox.live.loadgen import LoadGenerator
-from sandbox.live.messaging import dead_letter_names, delete_topology
+from sandbox.live.load import LoadGenerator
 from sandbox.live.ports import free_port
 from sandbox.live.probes import QueueProbe
 from sandbox.live.proxy import FaultProxy
@@ -39,7 +39,7 @@ from sandbox.live.servers import check_rabbitmq, redis_or_fake, through
 from sandbox.live.servers import rabbitmq_url as default_rabbitmq_url
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.storage import Storage
+from sandbox.live.store import Database
 from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, python_module
 from sandbox.model import losses
 from sandbox.model.commands import (
@@ -105,7 +105,7 @@ class _Lab:
     config: ServiceConfig
     ports: dict[str, int]
     proxies: dict[str, FaultProxy]
-    storage: Storage
+    db: Database
     cache: BlogCache
     load: LoadGenerator
     measurements: Measurements = field(default_factory=Measurements)
@@ -187,7 +187,7 @@ class LiveEngine:
         for name in services:
             self.supervisor.start(ServiceSpec(f"{variant.name}:{name}", python_module("sandbox.live.services", name),
                                               env=config.env(ports[name]), port=ports[name]))
-        storage = Storage(config.database)
+        db = Database(config.database)
         duration_s = self.scenario.duration_s
         rates = {field: knobs.get(f"load.{field}") for field in LOAD_FIELDS}
         rate_per_s = sum(rates.values())
@@ -199,9 +199,9 @@ class LiveEngine:
             config.blog_url, config.author_url, config.user_url,
             **rates, timeout_s=client.timeout_s, client_retries=client.retries, client_backoff_ms=client.backoff_ms,
             max_requests=int(duration_s * rate_per_s * 10) + 1000,
-            max_duration_s=duration_s + 1, seed=self.seed, db_version=storage.version, threads=threads)
+            max_duration_s=duration_s + 1, seed=self.seed, db_version=db.version, threads=threads)
         cache = BlogCache(redis.Redis.from_url(self.redis.url, socket_timeout=1.0), config.redis_prefix)
-        return _Lab(variant, config, ports, proxies, storage, cache, load)
+        return _Lab(variant, config, ports, proxies, db, cache, load)
 
     # the contract -------------------------------------------------------------
 
@@ -439,18 +439,18 @@ class LiveEngine:
         gauges: dict[str, float] = {"staleness.max_s": lab.staleness_peak_s, "queue.ready": 0, "queue.unacked": 0,
                                     "msg.in_flight": 0, "outbox.pending": 0}
         lab.staleness_peak_s = 0.0
-        duplicates = lab.storage.duplicate_posts()
+        duplicates = lab.db.duplicate_posts()
         if duplicates > lab.duplicates:
             lab.measurements.count(second, "write.duplicates", duplicates - lab.duplicates)
             lab.duplicates = duplicates
-        owed = lab.storage.version() + lab.published_outside
+        owed = lab.db.version() + lab.published_outside
         for name in HTTP_SERVICES:
             gauges |= self._read_service(lab, second, name)
         if not lab.config.queue:
             lab.measurements.close_second(second, gauges)
             return
         queue = lab.config.invalidation_queue
-        outbox = lab.storage.outbox_pending()
+        outbox = lab.db.outbox_pending()
         ready = self._queues.ready(queue)
         gauges |= self._read_service(lab, second, "cache-worker")
         dead_lettered = self._queues.ready(dead_letter_names(queue)[1])
@@ -498,9 +498,9 @@ class LiveEngine:
     def _recount(self, lab: _Lab) -> Census | None:
         """A census read afresh, in the order messages move."""
         queue = lab.config.invalidation_queue
-        owed = lab.storage.version() + lab.published_outside
+        owed = lab.db.version() + lab.published_outside
         metrics = {"author": self._metrics(lab, "author")}
-        outbox = lab.storage.outbox_pending()
+        outbox = lab.db.outbox_pending()
         ready = self._queues.ready(queue)
         metrics["cache-worker"] = self._metrics(lab, "cache-worker")
         dead_lettered = self._queues.ready(dead_letter_names(queue)[1])
@@ -568,7 +568,7 @@ class LiveEngine:
             return 0.0
         if page is None:
             return 0.0
-        first_missing = lab.storage.commit_time(page["version"] + 1)
+        first_missing = lab.db.commit_time(page["version"] + 1)
         return 0.0 if first_missing is None else max(0.0, time.time() - first_missing)
 
     def frames(self) -> list[dict]:
@@ -607,7 +607,7 @@ class LiveEngine:
             variant=lab.variant.name, architecture=lab.variant.architecture, now_s=self.now,
             components=components, edges=tuple(edges),
             queue_ready=int(last.get("queue.ready") or 0), queue_unacked=int(last.get("queue.unacked") or 0),
-            outbox_pending=int(last.get("outbox.pending") or 0), db_version=lab.storage.version())
+            outbox_pending=int(last.get("outbox.pending") or 0), db_version=lab.db.version())
 
     def close(self) -> None:
         """Stop the load, every process and proxy; delete the variant queues and cache keys; idempotent.
@@ -630,7 +630,7 @@ class LiveEngine:
             with contextlib.suppress(redis.RedisError):
                 self._forget_cache(lab, everything=True)
             lab.cache.client.close()
-            lab.storage.close()
+            lab.db.close()
             if lab.config.queue:
                 self._delete_queues(lab)
         self._probe.close()

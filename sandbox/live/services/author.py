@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.messaging import INVALIDATE_BODY, Publisher, PublishError, declare_topology
-from sandbox.live.services.calls import Caller, CallFailed, make_client
+from sandbox.live.broker import INVALIDATE_BODY, Publisher, PublishError, declare_topology
 from sandbox.live.services.config import ServiceConfig
+from sandbox.live.services.http import Caller, CallFailed, make_client
 from sandbox.live.services.outbox import OutboxRelay
-from sandbox.live.services.web import Counters, OwnWork, error, json_object, service_app
-from sandbox.live.storage import Storage
+from sandbox.live.services.service import Counters, OwnWork, error, json_object, service_app
+from sandbox.live.store import Database
 
 NAME = "author"
 
@@ -45,7 +45,7 @@ class Author:
     def __init__(self, config: ServiceConfig):
         self.config = config
         k = config.knobs
-        self.storage = Storage(config.database)
+        self.db = Database(config.database)
         self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
         # published: every invalidation message once, as the simulation counts msg.published: it is either
         # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
@@ -59,7 +59,7 @@ class Author:
             self.caller = Caller(make_client(k, config.workers(NAME)), k)
         elif k["publish.on_error"] == "outbox":
             # the relay always waits for confirms: a row is marked sent only once the broker has it
-            self.relay = OutboxRelay(self.storage, publisher_for(config, True, "outbox"), k["outbox.poll_ms"],
+            self.relay = OutboxRelay(self.db, publisher_for(config, True, "outbox"), k["outbox.poll_ms"],
                                      self.counters)
         else:
             self.publisher = publisher_for(config, k["publish.confirms"], "publisher")
@@ -76,12 +76,12 @@ class Author:
             self.publisher.close()
         if self.caller is not None:
             self.caller.client.close()
-        self.storage.close()
+        self.db.close()
 
     def gauges(self) -> dict:
         if self.relay is None:
             return {}
-        return {"outbox_pending": self.storage.outbox_pending(), "outbox_connected": self.relay.publisher.connected,
+        return {"outbox_pending": self.db.outbox_pending(), "outbox_connected": self.relay.publisher.connected,
                 "outbox_error": self.relay.last_error}
 
     def create_post(self, author_id: int, title: str, body: str, request_id: str | None = None) -> JSONResponse:
@@ -92,7 +92,7 @@ class Author:
         self.counters.add("requests")
         self.work()
         outbox = self.relay is not None
-        post, version = self.storage.insert_post(author_id, title, body, request_id=request_id,
+        post, version = self.db.insert_post(author_id, title, body, request_id=request_id,
                                                  outbox_body=INVALIDATE_BODY if outbox else None)
         created = {"id": post.id, "version": version}
         if outbox:

@@ -17,10 +17,11 @@ from functools import partial
 
 from starlette.applications import Starlette
 
-from sandbox.live.messaging import Consumer, declare_topology
+from sandbox.live.broker import declare_topology
+from sandbox.live.consumer import Consumer
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, InjectedFaults, OwnWork, service_app
+from sandbox.live.services.service import Counters, InjectedFaults, OwnWork, service_app
 
 NAME = "cache-worker"
 ACTION = "invalidateCache"

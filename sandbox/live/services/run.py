@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from sandbox.live.messaging import (
+from sandbox.live.broker import (
     BROKER_ERRORS,
     TopologyError,
     connect,

@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.messaging import Publisher, PublishError
+from sandbox.live.broker import Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, OwnWork, error, json_object, service_app
-from sandbox.live.storage import Storage
+from sandbox.live.services.service import Counters, OwnWork, error, json_object, service_app
+from sandbox.live.store import Database
 
 NAME = "user"
 
@@ -33,7 +33,7 @@ class User:
     def __init__(self, config: ServiceConfig):
         self.config = config
         k = config.knobs
-        self.storage = Storage(config.database)
+        self.db = Database(config.database)
         self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
         self.counters = Counters("requests", "errors", "renames")
         self.publisher: Publisher | None = None
@@ -50,20 +50,20 @@ class User:
     def close(self) -> None:
         if self.publisher is not None:
             self.publisher.close()
-        self.storage.close()
+        self.db.close()
 
     def get_user(self, request: Request) -> JSONResponse:
         """Runs on a worker thread."""
         self.counters.add("requests")
         self.work()
         user_id = request.path_params["user_id"]
-        return JSONResponse({"id": user_id, "name": self.storage.user_name(user_id)})
+        return JSONResponse({"id": user_id, "name": self.db.user_name(user_id)})
 
     def rename(self, user_id: int, name: str) -> JSONResponse:
         """Runs on a worker thread."""
         self.counters.add("requests")
         self.work()
-        self.storage.set_user_name(user_id, name)
+        self.db.set_user_name(user_id, name)
         self.counters.add("renames")
         if self.publisher is not None:
             try:

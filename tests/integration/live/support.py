@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pika
 import pika.exceptions
 
-from sandbox.live.messaging import connect
+from sandbox.live.broker import connect
 from sandbox.live.servers import START_RABBITMQ
 from tests.helpers import RABBITMQ_URL, REQUIRE_NODE_RESTART, unavailable
 

@@ -24,7 +24,7 @@ import pika.exceptions
 import pytest
 import redis
 
-from sandbox.live.messaging import INVALIDATE_BODY, declare_topology, delete_topology
+from sandbox.live.broker import INVALIDATE_BODY, declare_topology, delete_topology
 from sandbox.live.ports import free_port
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import START_REDIS, through
@@ -32,7 +32,7 @@ from sandbox.live.services import author, blog, user
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.cache_worker import CacheWorker
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.storage import Storage
+from sandbox.live.store import Database
 from tests.helpers import RABBITMQ_URL, REDIS_URL, serving, unavailable
 from tests.integration.live.support import rabbit_channel, rabbitmq_address, ready, wait_until
 
@@ -77,8 +77,8 @@ class Variant:
     def cache_key(self) -> str:
         return f"{self.prefix}blogs:list"
 
-    def storage(self) -> Storage:
-        return Storage(self.database)
+    def db(self) -> Database:
+        return Database(self.database)
 
     def cleanup(self) -> None:
         keys = list(self.redis.scan_iter(match=f"{self.prefix}*"))
@@ -120,12 +120,12 @@ def closed_url() -> str:
 
 
 def write_posts(v: Variant, *author_ids: int) -> None:
-    storage = v.storage()
+    db = v.db()
     try:
         for author_id in author_ids:
-            storage.insert_post(author_id, f"by {author_id}", "…")
+            db.insert_post(author_id, f"by {author_id}", "…")
     finally:
-        storage.close()
+        db.close()
 
 
 @contextlib.contextmanager
@@ -202,7 +202,7 @@ def test_sync_author_when_blog_is_down(variant, on_error, status):
         assert response.status_code == status
         assert response.json()["id"] == 1  # committed either way: a 500 here does not mean "not written"
         assert client.get("/metrics").json()["invalidate_failures"] == 1
-        assert app.state.service.storage.version() == 1
+        assert app.state.service.db.version() == 1
 
 
 def test_a_hung_user_service_holds_blog_s_whole_worker_pool(variant):

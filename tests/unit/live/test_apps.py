@@ -54,7 +54,7 @@ def test_author_refuses_a_malformed_post_without_writing(config, body):
         response = client.post("/blogs", json=body)
         assert response.status_code == 400
         assert client.get("/metrics").json()["rejected"] == 1
-        assert app.state.service.storage.version() == 0
+        assert app.state.service.db.version() == 0
 
 
 def test_the_author_saves_a_retried_post_again_and_keeps_its_request_id_to_count_it(config):
@@ -66,6 +66,6 @@ def test_the_author_saves_a_retried_post_again_and_keeps_its_request_id_to_count
                    client.post("/blogs", json=post, headers={"X-Request-Id": "a"}),
                    client.post("/blogs", json=post, headers={"X-Request-Id": "b"}),
                    client.post("/blogs", json=post)]
-        storage = app.state.service.storage
-        assert (storage.version(), storage.duplicate_posts()) == (4, 1)
+        db = app.state.service.db
+        assert (db.version(), db.duplicate_posts()) == (4, 1)
     assert [a.status_code for a in answers] == [500] * 4

@@ -7,7 +7,7 @@ import random
 import httpx
 import pytest
 
-from sandbox.live.services.calls import Caller, CallFailed, http_timeout
+from sandbox.live.services.http import Caller, CallFailed, http_timeout
 from sandbox.model.backoff import retry_backoff_s
 from sandbox.model.knobs import DEFAULTS
 

@@ -11,15 +11,15 @@ import uuid
 
 import pytest
 
-from sandbox.live.messaging import (
+from sandbox.live.broker import (
     INVALIDATE_BODY,
-    Consumer,
     Publisher,
     PublishError,
     TopologyError,
     declare_topology,
     delete_topology,
 )
+from sandbox.live.consumer import Consumer
 from sandbox.live.ports import free_port
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import through

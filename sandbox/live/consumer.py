@@ -1,0 +1,244 @@
+"""Consuming from RabbitMQ the way the official pika tutorials do, plus what a long-lived worker needs.
+
+`basic_qos(prefetch_count=...)`, `basic_consume` and a manual `basic_ack` after the work, as in the tutorials;
+on top: competing consumers (a channel each) on one connection, reconnecting after a fixed wait, and the work
+done off the I/O thread so heartbeats keep flowing while a slow handler runs (pika's basic_consumer_threaded
+example). A failed message is rejected with requeue (`basic_reject`), which counts toward a quorum queue's
+delivery limit; `basic_nack` gives back messages that were never processed (on shutdown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+from sandbox.live.broker import BROKER_ERRORS, HEARTBEAT_S, POLL_S, connect, describe
+
+log = logging.getLogger(__name__)
+
+
+Handler = Callable[[bytes, pika.BasicProperties], None]
+
+
+@dataclass
+class ConsumerStats:
+    consumed: int = 0  # handled successfully (and acked, with manual ack)
+    redelivered: int = 0  # deliveries flagged redelivered by the broker
+    failed: int = 0  # handler failures (nacked, or lost with auto ack)
+    dead_lettered: int = 0  # failures past the delivery limit: RabbitMQ moves these to the DLQ
+    lost: int = 0  # auto ack: failed or abandoned messages the broker had already forgotten
+    reconnects: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {name: getattr(self, name) for name in
+                    ("consumed", "redelivered", "failed", "dead_lettered", "lost", "reconnects")}
+
+
+class _Lane:
+    """One channel's consumer: its messages are handled one at a time, in order, on its own thread."""
+
+    def __init__(self, name: str):
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.busy = False
+
+
+class Consumer:
+    """`basic_consume` on one queue with `channels` competing consumers on one connection.
+
+    The I/O thread only talks to the broker; each message's handler runs on the consumer's own worker
+    thread, and its ack (or nack) goes back to the I/O thread through `add_callback_threadsafe`. With
+    manual ack a message is acked only after the handler succeeded; a failure is nacked with requeue
+    (past the queue's delivery limit RabbitMQ dead-letters it). With auto ack the broker forgets a
+    message as soon as it is sent: a failure, or a crash, loses it. A dropped connection is retried with
+    backoff; the broker gives the unacked messages to whoever consumes next.
+    """
+
+    def __init__(self, url: str, queue_name: str, handler: Handler, *,
+                 declare: Callable[[BlockingChannel], None] | None = None, prefetch: int = 10,
+                 auto_ack: bool = False, requeue_failed: bool = True, channels: int = 1, delivery_limit: int = 0,
+                 heartbeat_s: int = HEARTBEAT_S, reconnect_s: float = 1.0, timeout_s: float = 5.0,
+                 name: str = "consumer"):
+        self.url = url
+        self.queue_name = queue_name
+        self.handler = handler
+        self.declare = declare
+        self.prefetch = prefetch
+        self.auto_ack = auto_ack
+        self.requeue_failed = requeue_failed
+        self.delivery_limit = delivery_limit
+        self.heartbeat_s = heartbeat_s
+        self.reconnect_s = reconnect_s
+        self.timeout_s = timeout_s
+        self.name = name
+        self.stats = ConsumerStats()
+        self.lanes = [_Lane(f"{name}-work-{i}") for i in range(max(1, channels))]
+        self._stopping = threading.Event()
+        self._grace_s = 5.0
+        self._cancelled = False
+        self._epoch = 0
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        self._connection: pika.BlockingConnection | None = None
+        self._thread: threading.Thread | None = None
+        self.connected = False
+        self.last_error = ""
+
+    @property
+    def busy(self) -> int:
+        return sum(lane.busy for lane in self.lanes)
+
+    @property
+    def holding(self) -> int:
+        """Messages delivered to this process and not yet settled."""
+        return self._inflight
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, name=f"{self.name}-amqp", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop consuming; let work in flight finish (up to `grace_s`), ack it, close the connection."""
+        self._grace_s = grace_s
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=grace_s + 2)
+        for lane in self.lanes:
+            lane.executor.shutdown(wait=False, cancel_futures=True)
+
+    def run(self) -> None:
+        """Consume until `stop()`; whenever the connection drops, wait `reconnect_s` and connect again."""
+        while not self._stopping.is_set():
+            try:
+                self._consume()
+            except Exception as exc:  # whatever broke the connection, the consumer must come back
+                self.last_error = describe(exc)
+            finally:
+                self.connected = False
+            if self._stopping.is_set():
+                break
+            self.stats.add("reconnects")
+            log.warning("%s: no RabbitMQ connection (%s); reconnecting in %.1f s", self.name, self.last_error,
+                        self.reconnect_s)
+            self._stopping.wait(self.reconnect_s)
+
+    def _consume(self) -> None:
+        connection = connect(self.url, heartbeat_s=self.heartbeat_s, retry_delay_s=self.reconnect_s,
+                             timeout_s=self.timeout_s, name=self.name)
+        self._connection = connection
+        with self._inflight_lock:
+            self._epoch += 1
+            if not self.auto_ack:
+                self._inflight = 0  # what the old connection held unacked, the broker has taken back
+        self._cancelled = False
+        channels: list[tuple[BlockingChannel, str]] = []
+        try:
+            for index, lane in enumerate(self.lanes):
+                channel = connection.channel()
+                if index == 0 and self.declare is not None:
+                    self.declare(channel)
+                channel.basic_qos(prefetch_count=self.prefetch)
+                channel.add_on_cancel_callback(self._on_cancel)
+                tag = channel.basic_consume(self.queue_name, partial(self._on_message, lane, self._epoch),
+                                            auto_ack=self.auto_ack)
+                channels.append((channel, tag))
+            self.connected = True
+            self.last_error = ""
+            while not self._stopping.is_set() and not self._cancelled:
+                connection.process_data_events(time_limit=POLL_S)
+            if self._cancelled:
+                raise pika.exceptions.ConsumerCancelled(f"RabbitMQ cancelled the consumer on {self.queue_name!r}")
+            self._finish_in_flight(connection, channels)
+        finally:
+            self._connection = None
+            if connection.is_open:
+                with contextlib.suppress(*BROKER_ERRORS):
+                    connection.close()
+
+    def _finish_in_flight(self, connection: pika.BlockingConnection,
+                          channels: list[tuple[BlockingChannel, str]]) -> None:
+        """On stop: no new deliveries; keep the I/O loop running while the handlers finish and ack."""
+        for channel, tag in channels:
+            if channel.is_open:
+                channel.basic_cancel(tag)
+        deadline = time.monotonic() + self._grace_s
+        while self._inflight > 0 and time.monotonic() < deadline:
+            connection.process_data_events(time_limit=POLL_S)
+        if self.auto_ack and self._inflight > 0:
+            self.stats.add("lost", self._inflight)  # auto-acked and never handled: the broker forgot them
+
+    def _on_cancel(self, _frame: Any) -> None:
+        self._cancelled = True  # the queue was deleted: reconnect and declare it again
+
+    # on the I/O thread ---------------------------------------------------------
+
+    def _on_message(self, lane: _Lane, epoch: int, channel: BlockingChannel, method: Any,
+                    properties: pika.BasicProperties, body: bytes) -> None:
+        if method.redelivered:
+            self.stats.add("redelivered")
+        returns = int((properties.headers or {}).get("x-delivery-count", 0) or 0)
+        with self._inflight_lock:
+            self._inflight += 1
+        connection = self._connection
+        lane.executor.submit(self._work, lane, epoch, connection, channel, method.delivery_tag, returns,
+                             properties, body)
+
+    def _settle(self, epoch: int, channel: BlockingChannel, delivery_tag: int, ok: bool, returns: int) -> None:
+        if epoch != self._epoch or not channel.is_open:
+            return  # that channel closed: the broker has already taken the message back
+        self._done(epoch)
+        if ok:
+            channel.basic_ack(delivery_tag)
+            self.stats.add("consumed")
+            return
+        channel.basic_nack(delivery_tag, requeue=self.requeue_failed)
+        self.stats.add("failed")
+        if not self.requeue_failed or (self.delivery_limit and returns >= self.delivery_limit):
+            self.stats.add("dead_lettered")
+
+    # on the worker thread ------------------------------------------------------
+
+    def _work(self, lane: _Lane, epoch: int, connection: pika.BlockingConnection, channel: BlockingChannel,
+              delivery_tag: int, returns: int, properties: pika.BasicProperties, body: bytes) -> None:
+        if not self.auto_ack and epoch != self._epoch:
+            return  # delivered on a connection that is gone: the broker redelivers it
+        lane.busy = True
+        try:
+            self.handler(body, properties)
+            ok = True
+        except Exception as exc:
+            ok = False
+            log.warning("%s: handling a message failed: %s", self.name, describe(exc))
+        finally:
+            lane.busy = False
+        if self.auto_ack:
+            self._done(epoch)
+            self.stats.add("consumed" if ok else "failed")
+            if not ok:
+                self.stats.add("lost")
+            return
+        # pika is not thread-safe: the ack is sent by the I/O thread
+        with contextlib.suppress(*BROKER_ERRORS):  # closed meanwhile: the broker redelivers the message
+            connection.add_callback_threadsafe(partial(self._settle, epoch, channel, delivery_tag, ok, returns))
+
+    def _done(self, epoch: int) -> None:
+        with self._inflight_lock:
+            if self.auto_ack or epoch == self._epoch:
+                self._inflight -= 1
