@@ -181,7 +181,7 @@ class LiveEngine:
             database=str(self.workdir / f"{variant.name}.sqlite3"),
             redis_prefix=f"lab:{self._run_id}:{variant.name}:",
             queue_suffix="" if self._standing else f".{self._run_id}.{variant.name}",
-            knobs=knobs.to_flat(),
+            knobs=knobs,
         )
         services = [*HTTP_SERVICES, "cache-worker"] if config.queue else list(HTTP_SERVICES)
         for name in services:
@@ -259,9 +259,9 @@ class LiveEngine:
         `kill broker` only cuts the connections: the node and its queues stay as they are."""
         self._node_commands.submit(_rabbitmqctl, "stop_app")
         for lab in self.labs.values():
-            if lab.config.queue and not lab.config.knobs["broker.durable"]:
+            if lab.config.queue and not lab.config.knobs.broker.durable:
                 lab.suspect = (losses.TRANSIENT_QUEUE, self.now)
-            elif lab.config.queue and not lab.config.knobs["broker.persistent"]:
+            elif lab.config.queue and not lab.config.knobs.broker.persistent:
                 lab.suspect = (losses.TRANSIENT_MESSAGE, self.now)
         timer = threading.Timer(action.down_s, self._node_commands.submit, (_start_node,))
         timer.daemon = True
@@ -278,7 +278,7 @@ class LiveEngine:
                 if field_name in LOAD_FIELDS:
                     lab.load.set_rates(**{field_name: value})
                     return None
-                if lab.config.knobs[key] == value:
+                if lab.config.knobs.get(key) == value:
                     return None  # a `set` at 0 s: the services started with it
                 return (f"the live lab cannot change {key} while it runs; set it at 0 s or in the scenario's "
                         "knobs")
@@ -305,7 +305,7 @@ class LiveEngine:
             return None
         if isinstance(action, Errors) and target in (*HTTP_SERVICES, "cache-worker"):
             lab.faults.setdefault(target, {})["error_rate"] = action.rate
-            if target == "cache-worker" and lab.config.knobs["consumer.ack"] == "auto":
+            if target == "cache-worker" and lab.config.knobs.consumer.ack == "auto":
                 lab.suspect = (losses.AUTO_ACK_FAILED, None)
             return self._send_faults(lab, target)
         if isinstance(action, Latency) and target == "cache-worker":
@@ -333,7 +333,7 @@ class LiveEngine:
         process = self.supervisor.processes.get(name)
         if verb == "kill":
             self.supervisor.kill(name)
-            if lab.config.knobs["consumer.ack"] == "auto":
+            if lab.config.knobs.consumer.ack == "auto":
                 lab.suspect = (losses.AUTO_ACK_DIED, self.now)
         elif verb == "revive":
             return self._revive(lab, "cache-worker")
@@ -470,7 +470,7 @@ class LiveEngine:
         (5 s by default), so it stands in only while the worker cannot answer (hung)."""
         held = self._in_process(lab, "cache-worker", "holding", lab.metrics["cache-worker"])
         publishing = self._in_process(lab, "author", "publishing", lab.metrics["author"]) or 0
-        if lab.config.knobs["consumer.ack"] == "auto":  # acked on delivery: what the worker holds is in flight
+        if lab.config.knobs.consumer.ack == "auto":  # acked on delivery: what the worker holds is in flight
             return {"queue.unacked": 0, "msg.in_flight": publishing + (held or 0)}
         unacked = self._queues.unacked(lab.config.invalidation_queue) if held is None else held
         return {"queue.unacked": unacked, "msg.in_flight": publishing}
@@ -545,7 +545,7 @@ class LiveEngine:
         delta = value - last
         lab.counters[key] = value
         if delta and metric == "msg.lost":
-            drop = lab.config.knobs["publish.on_error"] == "drop"
+            drop = lab.config.knobs.publish.on_error == "drop"
             lab.measurements.lose(second, losses.DROPPED if drop else losses.WRITE_FAILED, delta)
             lab.counted_lost += delta
         elif delta:

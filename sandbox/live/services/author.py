@@ -34,11 +34,11 @@ NAME = "author"
 def publisher_for(config: ServiceConfig, confirms: bool, name: str) -> Publisher:
     """A publisher to the variant's invalidation queue; it declares the queue before its first publish."""
     k = config.knobs
-    declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
-                      delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
+    declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k.broker.durable,
+                      delivery_limit=k.consumer.delivery_limit, user_exchange=config.user_exchange)
     return Publisher(config.rabbitmq_url, config.invalidation_queue, declare=declare, confirms=confirms,
-                     persistent=k["broker.persistent"], timeout_s=k["publish.timeout_s"],
-                     reconnect_s=k["consumer.reconnect_s"], name=f"{NAME}-{config.variant}-{name}")
+                     persistent=k.broker.persistent, timeout_s=k.publish.timeout_s,
+                     reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-{name}")
 
 
 class Author:
@@ -46,7 +46,7 @@ class Author:
         self.config = config
         k = config.knobs
         self.db = Database(config.database)
-        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
+        self.work = OwnWork(k.services.author.service_ms, k.services)
         # published: every invalidation message once, as the simulation counts msg.published: it is either
         # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
         flow = ("published", "publishing", "sent", "publish_failures", "lost") if config.queue \
@@ -56,13 +56,13 @@ class Author:
         self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None
         if not config.queue:
-            self.caller = Caller(make_client(k, config.workers(NAME)), k)
-        elif k["publish.on_error"] == "outbox":
+            self.caller = Caller(make_client(k.http, config.workers(NAME)), k.http, k.breaker)
+        elif k.publish.on_error == "outbox":
             # the relay always waits for confirms: a row is marked sent only once the broker has it
-            self.relay = OutboxRelay(self.db, publisher_for(config, True, "outbox"), k["outbox.poll_ms"],
+            self.relay = OutboxRelay(self.db, publisher_for(config, True, "outbox"), k.outbox.poll_ms,
                                      self.counters)
         else:
-            self.publisher = publisher_for(config, k["publish.confirms"], "publisher")
+            self.publisher = publisher_for(config, k.publish.confirms, "publisher")
 
     def start(self) -> None:
         if self.relay is not None:
@@ -106,7 +106,7 @@ class Author:
             self.caller.call("blog", "POST", f"{self.config.blog_url}/internal/cache/invalidate")
         except CallFailed as exc:
             self.counters.add("invalidate_failures")
-            if self.config.knob("sync.on_invalidate_error") == "fail":
+            if self.config.knobs.sync.on_invalidate_error == "fail":
                 self.counters.add("errors")
                 return error(500, f"the post was saved, but invalidating the blog cache failed: {exc}", **created)
         return JSONResponse(created, status_code=201)
@@ -121,7 +121,7 @@ class Author:
         except PublishError as exc:
             self.counters.add("publish_failures")
             self.counters.add("lost")  # nobody will send this invalidation again
-            if self.config.knob("publish.on_error") == "drop":
+            if self.config.knobs.publish.on_error == "drop":
                 return JSONResponse(created, status_code=201)
             self.counters.add("errors")
             return error(500, f"the post was saved, but publishing the cache invalidation failed: {exc}",

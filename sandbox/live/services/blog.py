@@ -39,8 +39,8 @@ class Blog:
         self.config = config
         k = config.knobs
         self.db = Database(config.database)
-        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
-        self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
+        self.work = OwnWork(k.services.blog.service_ms, k.services)
+        self.cache = BlogCache(redis_client(config.redis_url, k.redis.timeout_s), config.redis_prefix)
         self.counters = Counters("requests", "errors", "cache_hits", "cache_misses", "cache_fills",
                                  "fills_refused", "redis_errors", "invalidations", "user_failures")
         self.caller: Caller | None = None
@@ -48,12 +48,12 @@ class Blog:
         if config.queue:
             self.counters.add("directory_updates", 0)
             declare = partial(declare_directory_queue, queue_name=config.directory_queue,
-                              exchange=config.user_exchange, durable=k["broker.durable"])
+                              exchange=config.user_exchange, durable=k.broker.durable)
             self.directory = Consumer(config.rabbitmq_url, config.directory_queue, self.apply_user_event,
-                                      declare=declare, prefetch=k["consumer.prefetch"], requeue_failed=False,
-                                      reconnect_s=k["consumer.reconnect_s"], name=f"{NAME}-{config.variant}-directory")
+                                      declare=declare, prefetch=k.consumer.prefetch, requeue_failed=False,
+                                      reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-directory")
         else:
-            self.caller = Caller(make_client(k, config.workers(NAME)), k)
+            self.caller = Caller(make_client(k.http, config.workers(NAME)), k.http, k.breaker)
 
     def start(self) -> None:
         if self.directory is not None:
@@ -84,7 +84,7 @@ class Blog:
             self.counters.add("cache_hits")
             return JSONResponse(cached | {"cached": True})
         self.counters.add("cache_misses")
-        guarded = self.config.knob("cache.guarded_set")
+        guarded = self.config.knobs.cache.guarded_set
         generation = self._redis(self.cache.generation) if guarded else None
         posts, version = self.db.page()
         author_ids = list(dict.fromkeys(post.author_id for post in posts))
@@ -102,7 +102,7 @@ class Blog:
             names = self.db.directory_names(author_ids)
         page = {"posts": [post.to_dict() | {"author": names[post.author_id]} for post in posts], "version": version}
         if not guarded or generation is not None:  # an unreadable generation cannot guard a fill: skip it
-            filled = self._redis(partial(self.cache.fill, page, generation, self.config.knob("cache.ttl_s")))
+            filled = self._redis(partial(self.cache.fill, page, generation, self.config.knobs.cache.ttl_s))
             if filled is not None:
                 self.counters.add("cache_fills" if filled else "fills_refused")
         return JSONResponse(page | {"cached": False})

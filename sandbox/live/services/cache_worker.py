@@ -53,17 +53,17 @@ class CacheWorker:
     def __init__(self, config: ServiceConfig):
         self.config = config
         k = config.knobs
-        self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
-        self.work = OwnWork(k["consumer.work_ms"], k)
+        self.cache = BlogCache(redis_client(config.redis_url, k.redis.timeout_s), config.redis_prefix)
+        self.work = OwnWork(k.consumer.work_ms, k.services)
         self.deleted = Counters("keys_deleted")
         self.faults = InjectedFaults()
-        declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
-                          delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
+        declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k.broker.durable,
+                          delivery_limit=k.consumer.delivery_limit, user_exchange=config.user_exchange)
         self.consumer = Consumer(
             config.rabbitmq_url, config.invalidation_queue, self.handle, declare=declare,
-            prefetch=k["consumer.prefetch"], auto_ack=k["consumer.ack"] == "auto", channels=k["consumer.count"],
-            delivery_limit=k["consumer.delivery_limit"], reconnect_s=k["consumer.reconnect_s"],
-            timeout_s=k["publish.timeout_s"], name=f"{NAME}-{config.variant}")
+            prefetch=k.consumer.prefetch, auto_ack=k.consumer.ack == "auto", channels=k.consumer.count,
+            delivery_limit=k.consumer.delivery_limit, reconnect_s=k.consumer.reconnect_s,
+            timeout_s=k.publish.timeout_s, name=f"{NAME}-{config.variant}")
 
     def handle(self, body: bytes, _properties: object = None) -> None:
         """One message: the work, then SCAN + UNLINK. Raises on a malformed message or a Redis error."""

@@ -76,7 +76,7 @@ def _port(service: str) -> int | None:
 def check_servers(service: str, config: ServiceConfig) -> None:
     """Fail fast, in one line, when a server this service needs is unreachable; declare our queues."""
     if service in ("blog", "cache-worker"):
-        check_redis(config.redis_url, config.knob("redis.timeout_s"))
+        check_redis(config.redis_url, config.knobs.redis.timeout_s)
     if not config.queue:
         return
     check_rabbitmq(config.rabbitmq_url)
@@ -84,11 +84,11 @@ def check_servers(service: str, config: ServiceConfig) -> None:
     declare = None
     if service in ("author", "cache-worker"):
         def declare(channel):
-            declare_topology(channel, config.invalidation_queue, k["broker.durable"], k["consumer.delivery_limit"],
+            declare_topology(channel, config.invalidation_queue, k.broker.durable, k.consumer.delivery_limit,
                              config.user_exchange)
     elif service == "blog":
         def declare(channel):
-            declare_directory_queue(channel, config.directory_queue, config.user_exchange, k["broker.durable"])
+            declare_directory_queue(channel, config.directory_queue, config.user_exchange, k.broker.durable)
     if declare is not None:
         try:
             connection = connect(config.rabbitmq_url, timeout_s=3.0, name=f"{service}-startup")

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from sandbox.model.knobs import ServicesKnobs
 from sandbox.model.service_time import service_time_s
 
 
@@ -97,10 +98,10 @@ class OwnWork:
     per message), drawn as the simulation draws it (`services.distribution`): the handler sleeps that long
     on its worker thread, holding the worker as real work would, so the pool fills where the simulation's does."""
 
-    def __init__(self, mean_ms: float, knobs: dict[str, Any]):
+    def __init__(self, mean_ms: float, services: ServicesKnobs):
         self.mean_ms = mean_ms
-        self.shape = knobs["services.distribution"]
-        self.lognormal_sigma = knobs["services.lognormal_sigma"]
+        self.shape = services.distribution
+        self.lognormal_sigma = services.lognormal_sigma
         self._rng = random.Random()
 
     def __call__(self, extra_s: float = 0.0) -> None:

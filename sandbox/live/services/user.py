@@ -34,7 +34,7 @@ class User:
         self.config = config
         k = config.knobs
         self.db = Database(config.database)
-        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
+        self.work = OwnWork(k.services.user.service_ms, k.services)
         self.counters = Counters("requests", "errors", "renames")
         self.publisher: Publisher | None = None
         if config.queue:
@@ -43,9 +43,9 @@ class User:
             # publish/subscribe: no queue bound yet is not an error, so no mandatory flag
             self.publisher = Publisher(config.rabbitmq_url, "", exchange=config.user_exchange,
                                        declare=partial(_declare_exchange, exchange=config.user_exchange),
-                                       confirms=k["publish.confirms"], persistent=k["broker.persistent"],
-                                       mandatory=False, timeout_s=k["publish.timeout_s"],
-                                       reconnect_s=k["consumer.reconnect_s"], name=f"{NAME}-{config.variant}-events")
+                                       confirms=k.publish.confirms, persistent=k.broker.persistent,
+                                       mandatory=False, timeout_s=k.publish.timeout_s,
+                                       reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-events")
 
     def close(self) -> None:
         if self.publisher is not None:

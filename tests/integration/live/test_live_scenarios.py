@@ -159,7 +159,7 @@ def test_a_knob_set_at_0_s_starts_the_services_with_it_and_a_later_change_is_ref
                       variants={"sync": {"architecture": "sync"}},
                       timeline=[{"at": 0, "do": "set", "key": "http.timeout_s", "value": 0.5},
                                 {"at": 1, "do": "set", "key": "http.retries", "value": 3}])
-    assert result.engine.labs["sync"].config.knobs["http.timeout_s"] == 0.5
+    assert result.engine.labs["sync"].config.knobs.http.timeout_s == 0.5
     assert result.notes == ["sync: the live lab cannot change http.retries while it runs; "
                             "set it at 0 s or in the scenario's knobs"]
 

@@ -31,7 +31,7 @@ from sandbox.live.servers import START_REDIS, through
 from sandbox.live.services import author, blog, user
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.cache_worker import CacheWorker
-from sandbox.live.services.config import ServiceConfig
+from sandbox.live.services.config import ServiceConfig, parse_knobs
 from sandbox.live.store import Database
 from tests.helpers import RABBITMQ_URL, REDIS_URL, serving, unavailable
 from tests.integration.live.support import rabbit_channel, rabbitmq_address, ready, wait_until
@@ -71,7 +71,7 @@ class Variant:
         fields = {"redis_url": REDIS_URL, "rabbitmq_url": RABBITMQ_URL, **fields}
         return ServiceConfig(variant=f"test{self.suffix}", architecture=architecture, database=self.database,
                              redis_prefix=self.prefix, queue_suffix=self.suffix,
-                             knobs={"consumer.reconnect_s": 0.1, **(knobs or {})}, **fields)
+                             knobs=parse_knobs({"consumer.reconnect_s": 0.1, **(knobs or {})}), **fields)
 
     @property
     def cache_key(self) -> str:
@@ -304,7 +304,7 @@ def test_a_message_from_a_plain_pika_producer_drives_the_worker(queue_variant, c
 
 
 def test_a_malformed_message_is_dead_lettered_while_later_good_ones_are_processed(variant, cache_redis, channel):
-    config = variant.config("queue", knobs={"consumer.delivery_limit": 2})
+    config = variant.config("queue", knobs={"broker.queue_type": "quorum", "consumer.delivery_limit": 2})
     queue = config.invalidation_queue
     with worker_running(config) as worker:
         channel.basic_publish("", queue, b"{not json")

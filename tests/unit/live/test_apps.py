@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from sandbox.live.services import author, user
-from sandbox.live.services.config import ServiceConfig
+from sandbox.live.services.config import ServiceConfig, parse_knobs
 from tests.helpers import serving
 
 
@@ -23,7 +23,7 @@ def served(app) -> Iterator[httpx.Client]:
 @pytest.fixture
 def config(tmp_path):
     return ServiceConfig(variant="unit", architecture="sync", blog_url="http://127.0.0.1:9",
-                         database=str(tmp_path / "lab.sqlite3"), knobs={"services.user.workers": 3})
+                         database=str(tmp_path / "lab.sqlite3"), knobs=parse_knobs({"services.user.workers": 3}))
 
 
 def test_user_answers_a_default_name_then_the_new_one(config):
