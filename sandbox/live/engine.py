@@ -35,8 +35,17 @@ from sandbox.live.load import LoadGenerator
 from sandbox.live.ports import free_port
 from sandbox.live.probes import QueueProbe
 from sandbox.live.proxy import FaultProxy
-from sandbox.live.servers import check_rabbitmq, redis_or_fake, through
+from sandbox.live.servers import (
+    check_rabbitmq,
+    checked_management_url,
+    checked_rabbitmq_url,
+    checked_redis_url,
+    redis_or_fake,
+    through,
+)
+from sandbox.live.servers import management_url as default_management_url
 from sandbox.live.servers import rabbitmq_url as default_rabbitmq_url
+from sandbox.live.servers import redis_url as default_redis_url
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.store import Database
@@ -68,10 +77,6 @@ COUNTED = {"author": {"published": "msg.published", "lost": "msg.lost"},
 TICK_S = 0.05
 RECOUNTS = 4  # a census that comes up short is taken again at once, at most this many times
 MAX_CLIENT_THREADS = 512
-
-
-def _env_url(name: str, default: str) -> str:
-    return os.environ.get(name) or default
 
 
 def _rabbitmqctl(*args: str) -> bool:
@@ -132,10 +137,11 @@ class LiveEngine:
         self.scenario = scenario
         self._standing = standing
         self.seed = scenario.seed if seed is None else seed
-        self.rabbitmq_url = rabbitmq_url or default_rabbitmq_url()
-        self.management_url = management_url or _env_url("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
+        self.rabbitmq_url = checked_rabbitmq_url(rabbitmq_url) if rabbitmq_url else default_rabbitmq_url()
+        self.management_url = checked_management_url(management_url) if management_url else default_management_url()
+        redis_url = checked_redis_url(redis_url) if redis_url else default_redis_url()
         check_rabbitmq(self.rabbitmq_url)
-        self.redis = redis_or_fake(redis_url or _env_url("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        self.redis = redis_or_fake(redis_url)
         self._lines: list[tuple[float, str, str]] = []
         self._run_id = uuid.uuid4().hex[:8]
         self._own_workdir = workdir is None

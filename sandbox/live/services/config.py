@@ -16,13 +16,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sandbox.live.servers import (
+    DEFAULT_RABBITMQ_URL,
+    DEFAULT_REDIS_URL,
+    BadSetting,
+    checked_rabbitmq_url,
+    checked_redis_url,
+    rabbitmq_url,
+    redis_url,
+)
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import DEFAULT_KNOBS, Knobs, resolve, validate_knobs
 
 CONFIG_ENV = "SANDBOX_SERVICE_CONFIG"
 PORT_ENV = "SANDBOX_PORT"
-DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 ARCHITECTURES = ("sync", "queue")
 SERVICES = ("author", "blog", "user", "cache-worker")
@@ -65,6 +72,11 @@ class ServiceConfig:
         if not _SUFFIX.fullmatch(self.queue_suffix):
             raise ConfigError(f"queue_suffix: {self.queue_suffix!r} may contain only letters, digits, '.', '_' "
                               "and '-'")
+        try:
+            checked_rabbitmq_url(self.rabbitmq_url, "rabbitmq_url")
+            checked_redis_url(self.redis_url, "redis_url")
+        except BadSetting as exc:
+            raise ConfigError(str(exc)) from None
         conflict = self.knobs.conflict()
         if conflict:
             raise ConfigError(f"knobs.{conflict[0]}: {conflict[1]}")
@@ -95,8 +107,11 @@ class ServiceConfig:
                 doc[name] = parse_knobs(value)
             elif not isinstance(value, str):
                 raise ConfigError(f"{name}: must be a string, not {json.dumps(value)}")
-        doc.setdefault("rabbitmq_url", environ.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL)
-        doc.setdefault("redis_url", environ.get("REDIS_URL") or DEFAULT_REDIS_URL)
+        try:
+            doc.setdefault("rabbitmq_url", rabbitmq_url(environ))
+            doc.setdefault("redis_url", redis_url(environ))
+        except BadSetting as exc:
+            raise ConfigError(str(exc)) from None
         return cls(**doc)
 
     @classmethod

@@ -26,7 +26,7 @@ from sandbox.live.broker import (
     declare_topology,
 )
 from sandbox.live.ports import port_in_use
-from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq
+from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq, masked
 from sandbox.live.services.config import PORT_ENV, SERVICES, ConfigError, ServiceConfig
 
 EXIT_UNAVAILABLE = 2
@@ -109,6 +109,8 @@ def check_redis(url: str, timeout_s: float = 1.0) -> None:
         client.ping()
     except redis.AuthenticationError:
         raise StartupError(f"Redis at {where} refused the credentials; fix REDIS_URL") from None
+    except redis.ResponseError as exc:
+        raise StartupError(f"Redis at {where} refused {masked(url)!r}: {exc}; fix REDIS_URL") from None
     except (redis.RedisError, OSError):
         raise StartupError(f"Redis is not reachable at {where}; start it: {START_REDIS}") from None
     finally:
