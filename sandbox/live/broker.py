@@ -1,10 +1,13 @@
-"""RabbitMQ for the lab, written the way the official pika tutorials write it.
+"""RabbitMQ for the lab, written the way the official pika tutorials write it: connecting, declaring, publishing.
 
-One connection per process (per thread, really: a pika BlockingConnection is not thread-safe), a channel
-on it, the durable queue `cache-invalidation`, persistent messages, publisher confirms,
-`basic_qos(prefetch_count=...)` and a manual `basic_ack` after the work. On top of the tutorials: a
-dead-letter queue past the delivery limit, reconnecting after a fixed wait, and the work done off the I/O
-thread so heartbeats keep flowing while a slow handler runs (pika's basic_consumer_threaded example).
+One connection per process (per thread, really: a pika BlockingConnection is not thread-safe), a channel on
+it, the queue `cache-invalidation` declared with `durable=True` and nothing else, persistent messages and
+publisher confirms. What can be set from outside the clients — the dead-letter exchange and a quorum queue's
+delivery limit — the queue gets from a policy (sandbox/live/policies.py), so a plain durable declare from any
+client is accepted. The one argument left is `x-queue-type: quorum`: a queue's type is fixed when it is
+declared. With `broker.durable = false` the queue is exclusive to the cache-worker's connection, gone with that
+connection and with a broker restart (RabbitMQ 4 deprecates transient queues that are not exclusive).
+Consuming is in consumer.py.
 
 The message is exactly `{"action": "invalidateCache", "keys": ["blogs:*"]}`, so a producer in any
 language drives the cache-worker unchanged.
@@ -14,12 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import pika
@@ -28,12 +31,11 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from sandbox.live.errors import LabError
 
-log = logging.getLogger(__name__)
-
 INVALIDATE_CACHE = {"action": "invalidateCache", "keys": ["blogs:*"]}
 INVALIDATE_BODY = json.dumps(INVALIDATE_CACHE).encode()  # b'{"action": "invalidateCache", "keys": ["blogs:*"]}'
 HEARTBEAT_S = 10  # AMQP heartbeat timeout we ask for; pika declares the peer dead after ~timeout + 5 s of silence
 POLL_S = 0.1  # how often a consumer's I/O loop looks at its stop flag
+QUEUE_TYPES = ("classic", "quorum")
 
 # Everything that means "the connection or channel is gone or unusable".
 BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
@@ -69,40 +71,70 @@ def connect(url: str, **options: Any) -> pika.BlockingConnection:
     return pika.BlockingConnection(connection_parameters(url, **options))
 
 
-def dead_letter_names(queue_name: str) -> tuple[str, str]:
-    """The dead-letter exchange and queue of `queue_name`."""
-    return f"{queue_name}.dlx", f"{queue_name}.dlq"
+@dataclass(frozen=True)
+class Topology:
+    """One variant's names on the broker: the invalidation queue with its dead letters, and the user.updated
+    exchange; `durable` and `queue_type` are the broker.* knobs of that name."""
 
+    queue: str
+    user_exchange: str | None = None
+    durable: bool = True
+    queue_type: str = "classic"
 
-def declare_topology(channel: BlockingChannel, queue_name: str, durable: bool = True, delivery_limit: int = 0,
-                     user_exchange: str | None = "user.updated") -> None:
-    """The invalidation queue, its dead-letter exchange and queue `<queue>.dlq`, and the user.updated exchange.
+    def __post_init__(self) -> None:
+        if self.queue_type not in QUEUE_TYPES:
+            raise ValueError(f"queue_type: {self.queue_type!r} is not one of {', '.join(QUEUE_TYPES)}")
+        if self.queue_type == "quorum" and not self.durable:
+            raise ValueError("a quorum queue is always durable")
 
-    With `delivery_limit` > 0 the queue is a quorum queue with `x-delivery-limit`: RabbitMQ dead-letters
-    a message returned more than that many times. Quorum queues are always durable, so the limit wins
-    over `durable=False`. Otherwise it is a classic queue, durable or not.
-    """
-    dlx, dlq = dead_letter_names(queue_name)
-    arguments: dict[str, Any] = {"x-dead-letter-exchange": dlx}
-    if delivery_limit > 0:
-        arguments |= {"x-queue-type": "quorum", "x-delivery-limit": delivery_limit}
-        durable = True
-    try:
-        channel.exchange_declare(dlx, exchange_type="fanout", durable=True)
-        channel.queue_declare(dlq, durable=True)
-        channel.queue_bind(dlq, dlx)
-        channel.queue_declare(queue_name, durable=durable, arguments=arguments)
-        if user_exchange:
-            channel.exchange_declare(user_exchange, exchange_type="fanout", durable=True)
-    except pika.exceptions.ChannelClosedByBroker as exc:
-        raise _topology_error(exc, queue_name) from None
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.queue}.dlx"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue}.dlq"
+
+    @property
+    def exclusive(self) -> bool:
+        """A transient queue is exclusive: only the connection that declared it (the cache-worker's) has it."""
+        return not self.durable
+
+    def declare(self, channel: BlockingChannel, *, with_queue: bool = True) -> None:
+        """The dead-letter exchange and queue, the user.updated exchange and, `with_queue`, the invalidation queue.
+
+        Producers declare everything but an exclusive queue, which is the cache-worker's alone."""
+        try:
+            channel.exchange_declare(self.dead_letter_exchange, exchange_type="fanout", durable=True)
+            channel.queue_declare(self.dead_letter_queue, durable=True)
+            channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
+            if self.user_exchange:
+                channel.exchange_declare(self.user_exchange, exchange_type="fanout", durable=True)
+            if with_queue:
+                arguments = {"x-queue-type": "quorum"} if self.queue_type == "quorum" else None
+                channel.queue_declare(self.queue, durable=self.durable, exclusive=self.exclusive, arguments=arguments)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            raise _topology_error(exc, self.queue) from None
+
+    def declare_for_producers(self, channel: BlockingChannel) -> None:
+        """What a producer declares: everything, the queue too unless it is exclusive (then only its worker may)."""
+        self.declare(channel, with_queue=not self.exclusive)
+
+    def delete(self, channel: BlockingChannel, extra_queues: tuple[str, ...] = ()) -> None:
+        """Delete what `declare` made (and `extra_queues`); missing parts are fine."""
+        for name in (self.queue, self.dead_letter_queue, *extra_queues):
+            channel.queue_delete(name)
+        channel.exchange_delete(self.dead_letter_exchange)
+        if self.user_exchange:
+            channel.exchange_delete(self.user_exchange)
 
 
 def declare_directory_queue(channel: BlockingChannel, queue_name: str, exchange: str, durable: bool = True) -> None:
-    """The blog's own queue bound to the user.updated fanout exchange (publish/subscribe)."""
+    """The blog's own queue bound to the user.updated fanout exchange (publish/subscribe, as in the tutorials);
+    not durable, it is exclusive to the blog's connection."""
     try:
         channel.exchange_declare(exchange, exchange_type="fanout", durable=True)
-        channel.queue_declare(queue_name, durable=durable)
+        channel.queue_declare(queue_name, durable=durable, exclusive=not durable)
         channel.queue_bind(queue_name, exchange)
     except pika.exceptions.ChannelClosedByBroker as exc:
         raise _topology_error(exc, queue_name) from None
@@ -113,18 +145,10 @@ def _topology_error(exc: pika.exceptions.ChannelClosedByBroker, name: str) -> To
         return TopologyError(
             f"RabbitMQ already has {name!r} with other settings ({exc.reply_text}); delete it "
             f"(rabbitmqctl delete_queue {name}) or give this variant another queue suffix")
+    if exc.reply_code == 405:
+        return TopologyError(f"{name!r} is exclusive to another connection ({exc.reply_text}); stop the client "
+                             "that holds it or give this variant another queue suffix")
     return TopologyError(f"RabbitMQ refused to declare {name!r}: {exc.reply_code} {exc.reply_text}")
-
-
-def delete_topology(channel: BlockingChannel, queue_name: str, user_exchange: str | None = None,
-                    extra_queues: tuple[str, ...] = ()) -> None:
-    """Delete what `declare_topology` (and the blog's directory queue) made; missing parts are fine."""
-    dlx, dlq = dead_letter_names(queue_name)
-    for name in (queue_name, dlq, *extra_queues):
-        channel.queue_delete(name)
-    channel.exchange_delete(dlx)
-    if user_exchange:
-        channel.exchange_delete(user_exchange)
 
 
 # publishing ---------------------------------------------------------------------------------------
@@ -243,7 +267,7 @@ class Publisher:
         properties = pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent if self.persistent else pika.DeliveryMode.Transient,
-            message_id=message_id)
+            message_id=message_id, timestamp=int(time.time()))
         try:
             channel.basic_publish(self.exchange, self.routing_key, body, properties, mandatory=self.mandatory)
         except pika.exceptions.UnroutableError:

@@ -132,9 +132,11 @@ def serve(lab_dir: Path) -> int:
         services = {name: {service: f"http://127.0.0.1:{lab.proxies[service].port}"
                            for service in ("author", "blog", "user")} for name, lab in engine.labs.items()}
         state = {"pid": os.getpid(), "services": services, "rabbitmq_url": engine.rabbitmq_url,
-                 "redis_url": engine.redis.url, "redis_note": engine.redis.note,
+                 "redis_url": engine.redis.url, "warnings": engine.warnings,
                  "queues": {name: lab.config.invalidation_queue for name, lab in engine.labs.items()
                             if lab.config.queue},
+                 "exchanges": {name: lab.config.user_exchange for name, lab in engine.labs.items()
+                               if lab.config.queue},
                  "processes": engine.supervisor.pids()}
         tmp = _state_path(lab_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1))

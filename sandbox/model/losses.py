@@ -10,3 +10,5 @@ TRANSIENT_MESSAGE = "non-persistent message dropped by the broker restart"
 NEVER_ARRIVED = "committed post whose message never reached the queue (the author died between commit and publish)"
 UNROUTABLE = "published without confirms while the classic queue's node was down: unroutable, dropped"
 NO_QUORUM = "published without confirms to a quorum queue that had lost its majority"
+EXCLUSIVE_QUEUE = ("transient queue gone with its consumer's connection (an exclusive queue): its messages, and what "
+                   "was published without confirms until the consumer declared it again")

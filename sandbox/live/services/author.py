@@ -13,15 +13,13 @@ and the error body says so (a client that retries it writes the post twice).
 
 from __future__ import annotations
 
-from functools import partial
-
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.broker import INVALIDATE_BODY, Publisher, PublishError, declare_topology
+from sandbox.live.broker import INVALIDATE_BODY, Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.http import Caller, CallFailed, make_client
 from sandbox.live.services.outbox import OutboxRelay
@@ -32,11 +30,11 @@ NAME = "author"
 
 
 def publisher_for(config: ServiceConfig, confirms: bool, name: str) -> Publisher:
-    """A publisher to the variant's invalidation queue; it declares the queue before its first publish."""
+    """A publisher to the variant's invalidation queue; it declares the queue (unless it is the cache-worker's
+    exclusive one) before its first publish."""
     k = config.knobs
-    declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k.broker.durable,
-                      delivery_limit=k.consumer.delivery_limit, user_exchange=config.user_exchange)
-    return Publisher(config.rabbitmq_url, config.invalidation_queue, declare=declare, confirms=confirms,
+    return Publisher(config.rabbitmq_url, config.invalidation_queue, declare=config.topology.declare_for_producers,
+                     confirms=confirms,
                      persistent=k.broker.persistent, timeout_s=k.publish.timeout_s,
                      reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-{name}")
 

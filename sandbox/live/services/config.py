@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sandbox.live.broker import Topology
 from sandbox.live.servers import (
     DEFAULT_RABBITMQ_URL,
     DEFAULT_REDIS_URL,
@@ -150,6 +151,12 @@ class ServiceConfig:
     def invalidation_queue(self) -> str:
         """`cache-invalidation` for the default variant; a suffix keeps parallel variants apart."""
         return INVALIDATION_QUEUE + self.queue_suffix
+
+    @property
+    def topology(self) -> Topology:
+        """The variant's invalidation queue, its dead letters and the user.updated exchange, as the knobs ask."""
+        broker = self.knobs.broker
+        return Topology(self.invalidation_queue, self.user_exchange, broker.durable, broker.queue_type)
 
     @property
     def user_exchange(self) -> str:

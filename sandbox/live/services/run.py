@@ -14,17 +14,14 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlsplit
 
 import redis
+from pika.adapters.blocking_connection import BlockingChannel
 
-from sandbox.live.broker import (
-    BROKER_ERRORS,
-    TopologyError,
-    connect,
-    declare_directory_queue,
-    declare_topology,
-)
+from sandbox.live.broker import BROKER_ERRORS, TopologyError, connect, declare_directory_queue
 from sandbox.live.ports import port_in_use
 from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq, masked
 from sandbox.live.services.config import PORT_ENV, SERVICES, ConfigError, ServiceConfig
@@ -80,15 +77,11 @@ def check_servers(service: str, config: ServiceConfig) -> None:
     if not config.queue:
         return
     check_rabbitmq(config.rabbitmq_url)
-    k = config.knobs
-    declare = None
+    declare: Callable[[BlockingChannel], None] | None = None
     if service in ("author", "cache-worker"):
-        def declare(channel):
-            declare_topology(channel, config.invalidation_queue, k.broker.durable, k.consumer.delivery_limit,
-                             config.user_exchange)
-    elif service == "blog":
-        def declare(channel):
-            declare_directory_queue(channel, config.directory_queue, config.user_exchange, k.broker.durable)
+        declare = config.topology.declare_for_producers  # an exclusive queue is declared by the worker's consumer
+    elif service == "blog" and config.knobs.broker.durable:
+        declare = partial(declare_directory_queue, queue_name=config.directory_queue, exchange=config.user_exchange)
     if declare is not None:
         try:
             connection = connect(config.rabbitmq_url, timeout_s=3.0, name=f"{service}-startup")
