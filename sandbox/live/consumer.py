@@ -203,10 +203,6 @@ class Consumer:
                              timeout_s=self.timeout_s, name=self.name)
         self._connection = connection
         self._probe = None
-        with self._held_lock:
-            self._epoch += 1
-            if not self.auto_ack:
-                self._held.clear()  # what the old connection held unacked, the broker has taken back
         self._cancelled = False
         channels: list[tuple[BlockingChannel, str]] = []
         try:
@@ -228,6 +224,10 @@ class Consumer:
             self._finish_in_flight(connection, channels)
         finally:
             self._connection = None
+            with self._held_lock:
+                self._epoch += 1  # what this connection delivered is settled through it or not at all
+                if not self.auto_ack:
+                    self._held.clear()  # unacked: the broker takes it back (or loses it with the queue)
             if connection.is_open:
                 with contextlib.suppress(*BROKER_ERRORS):
                     connection.close()
