@@ -22,10 +22,10 @@ import httpx
 
 from sandbox.catalog import ROOT
 from sandbox.live.errors import LabError
+from sandbox.model.bounds import MAX_DURATION_S
 from sandbox.model.scenario import parse_scenario
 
 LAB_DIR = Path(os.environ.get("SANDBOX_LAB_DIR") or ROOT / ".lab")
-STANDING_S = 7 * 24 * 3600.0
 UP_TIMEOUT_S = 90.0
 DOWN_TIMEOUT_S = 20.0
 
@@ -121,7 +121,8 @@ def serve(lab_dir: Path) -> int:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    scenario = parse_scenario({"id": "standing-lab", "title": "the standing lab", "duration": STANDING_S,
+    # a scenario's longest duration: the lab stands until `down`, the length only bounds a load it never runs
+    scenario = parse_scenario({"id": "standing-lab", "title": "the standing lab", "duration": MAX_DURATION_S,
                                "load": {"reads_per_s": 0, "writes_per_s": 0}}, "lab")
     try:
         engine = LiveEngine(scenario, standing=True)
