@@ -240,8 +240,8 @@ def _cmd_lab(action: str) -> int:
         state = lab.up()
         print(f"the lab runs (process {state['pid']}); RabbitMQ {state['rabbitmq_url'].split('@')[-1]}, "
               f"Redis {state['redis_url']}")
-        if state.get("redis_note"):
-            print(f"note: {state['redis_note']}")
+        for warning in state.get("warnings", []):
+            print(f"warning: {warning}")
         for variant, services in state["services"].items():
             print(f"  {variant}: " + ", ".join(f"{name} {url}" for name, url in services.items()))
         for variant, queue in state["queues"].items():

@@ -22,6 +22,7 @@ import httpx
 
 from sandbox.catalog import CHECKOUT
 from sandbox.live.errors import LabError
+from sandbox.model.bounds import MAX_DURATION_S
 from sandbox.model.scenario import parse_scenario
 
 
@@ -131,7 +132,8 @@ def serve(lab_dir: Path) -> int:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    scenario = parse_scenario({"id": "standing-lab", "title": "the standing lab", "duration": STANDING_S,
+    # a scenario's longest duration: the lab stands until `down`, the length only bounds a load it never runs
+    scenario = parse_scenario({"id": "standing-lab", "title": "the standing lab", "duration": MAX_DURATION_S,
                                "load": {"reads_per_s": 0, "writes_per_s": 0}}, "lab")
     try:
         engine = LiveEngine(scenario, standing=True)
@@ -142,9 +144,11 @@ def serve(lab_dir: Path) -> int:
         services = {name: {service: f"http://127.0.0.1:{lab.proxies[service].port}"
                            for service in ("author", "blog", "user")} for name, lab in engine.labs.items()}
         state = {"pid": os.getpid(), "services": services, "rabbitmq_url": engine.rabbitmq_url,
-                 "redis_url": engine.redis.url, "redis_note": engine.redis.note,
+                 "redis_url": engine.redis.url, "warnings": engine.warnings,
                  "queues": {name: lab.config.invalidation_queue for name, lab in engine.labs.items()
                             if lab.config.queue},
+                 "exchanges": {name: lab.config.user_exchange for name, lab in engine.labs.items()
+                               if lab.config.queue},
                  "processes": engine.supervisor.pids()}
         tmp = _state_path(lab_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1))

@@ -1,34 +1,30 @@
 """Reading the broker from outside: how many messages wait in a queue, right now.
 
 Ready messages come from a passive queue_declare, which RabbitMQ answers from the queue itself, so the
-count is exact at that moment. Unacked messages come from the management HTTP API when it is enabled;
-the API refreshes its numbers once per statistics interval (5 s by default), so they trail a little.
+count is exact at that moment (an exclusive queue answers only its own connection: its worker reports it).
+Unacked messages come from the management HTTP API when it is there; the API refreshes its numbers once per
+statistics interval (5 s by default), so they trail a little.
 """
 
 from __future__ import annotations
 
 import contextlib
-from urllib.parse import quote
 
-import httpx
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
+from sandbox.live.management import ManagementApi, ManagementUnavailable
+
 
 class QueueProbe:
-    def __init__(self, amqp_url: str, management_url: str, timeout_s: float = 1.0):
+    def __init__(self, amqp_url: str, management: ManagementApi | None, timeout_s: float = 1.0):
         self._params = pika.URLParameters(amqp_url)
         self._params.connection_attempts = 1
         self._params.socket_timeout = timeout_s
-        self._management_url = management_url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout_s)
+        self._management = management
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
-
-    def depth(self, queue: str) -> tuple[int, int]:
-        """(ready, unacked) for `queue`; (0, 0) while the broker cannot be reached or the queue does not exist."""
-        return self.ready(queue) or 0, self.unacked(queue)
 
     def ready(self, queue: str) -> int | None:
         """Messages ready in `queue` now: 0 when it does not exist, None when the broker cannot be reached."""
@@ -46,17 +42,16 @@ class QueueProbe:
             return None
 
     def unacked(self, queue: str) -> int:
-        credentials = self._params.credentials
-        auth = (credentials.username, credentials.password) if isinstance(credentials, pika.PlainCredentials) else None
-        url = f"{self._management_url}/api/queues/{quote(self._params.virtual_host, safe='')}/{quote(queue, safe='')}"
-        try:
-            response = self._http.get(url, auth=auth)
-            return int(response.json().get("messages_unacknowledged", 0)) if response.status_code == 200 else 0
-        except (httpx.HTTPError, ValueError):
+        """Messages delivered from `queue` and not yet acked, as the management API last counted them (0 without it)."""
+        if self._management is None:
             return 0
+        try:
+            stats = self._management.queue(self._params.virtual_host, queue)
+        except ManagementUnavailable:
+            return 0
+        return int((stats or {}).get("messages_unacknowledged", 0) or 0)
 
     def close(self) -> None:
-        self._http.close()
         if self._connection is not None and self._connection.is_open:
             with contextlib.suppress(pika.exceptions.AMQPError):
                 self._connection.close()

@@ -13,40 +13,38 @@ and the error body says so (a client that retries it writes the post twice).
 
 from __future__ import annotations
 
-from functools import partial
-
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.messaging import INVALIDATE_BODY, Publisher, PublishError, declare_topology
-from sandbox.live.services.calls import Caller, CallFailed, make_client
+from sandbox.live.broker import INVALIDATE_BODY, Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
+from sandbox.live.services.http import Caller, CallFailed, make_client
 from sandbox.live.services.outbox import OutboxRelay
-from sandbox.live.services.web import Counters, OwnWork, error, json_object, service_app
-from sandbox.live.storage import Storage
+from sandbox.live.services.service import Counters, OwnWork, error, json_object, service_app
+from sandbox.live.store import Database
 
 NAME = "author"
 
 
 def publisher_for(config: ServiceConfig, confirms: bool, name: str) -> Publisher:
-    """A publisher to the variant's invalidation queue; it declares the queue before its first publish."""
+    """A publisher to the variant's invalidation queue; it declares the queue (unless it is the cache-worker's
+    exclusive one) before its first publish."""
     k = config.knobs
-    declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
-                      delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
-    return Publisher(config.rabbitmq_url, config.invalidation_queue, declare=declare, confirms=confirms,
-                     persistent=k["broker.persistent"], timeout_s=k["publish.timeout_s"],
-                     reconnect_s=k["consumer.reconnect_s"], name=f"{NAME}-{config.variant}-{name}")
+    return Publisher(config.rabbitmq_url, config.invalidation_queue, declare=config.topology.declare_for_producers,
+                     confirms=confirms,
+                     persistent=k.broker.persistent, timeout_s=k.publish.timeout_s,
+                     reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-{name}")
 
 
 class Author:
     def __init__(self, config: ServiceConfig):
         self.config = config
         k = config.knobs
-        self.storage = Storage(config.database)
-        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
+        self.db = Database(config.database)
+        self.work = OwnWork(k.services.author.service_ms, k.services)
         # published: every invalidation message once, as the simulation counts msg.published: it is either
         # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
         flow = ("published", "publishing", "sent", "publish_failures", "lost") if config.queue \
@@ -56,13 +54,13 @@ class Author:
         self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None
         if not config.queue:
-            self.caller = Caller(make_client(k, config.workers(NAME)), k)
-        elif k["publish.on_error"] == "outbox":
+            self.caller = Caller(make_client(k.http, config.workers(NAME)), k.http, k.breaker)
+        elif k.publish.on_error == "outbox":
             # the relay always waits for confirms: a row is marked sent only once the broker has it
-            self.relay = OutboxRelay(self.storage, publisher_for(config, True, "outbox"), k["outbox.poll_ms"],
+            self.relay = OutboxRelay(self.db, publisher_for(config, True, "outbox"), k.outbox.poll_ms,
                                      self.counters)
         else:
-            self.publisher = publisher_for(config, k["publish.confirms"], "publisher")
+            self.publisher = publisher_for(config, k.publish.confirms, "publisher")
 
     def start(self) -> None:
         if self.relay is not None:
@@ -76,12 +74,12 @@ class Author:
             self.publisher.close()
         if self.caller is not None:
             self.caller.client.close()
-        self.storage.close()
+        self.db.close()
 
     def gauges(self) -> dict:
         if self.relay is None:
             return {}
-        return {"outbox_pending": self.storage.outbox_pending(), "outbox_connected": self.relay.publisher.connected,
+        return {"outbox_pending": self.db.outbox_pending(), "outbox_connected": self.relay.publisher.connected,
                 "outbox_error": self.relay.last_error}
 
     def create_post(self, author_id: int, title: str, body: str, request_id: str | None = None) -> JSONResponse:
@@ -92,7 +90,7 @@ class Author:
         self.counters.add("requests")
         self.work()
         outbox = self.relay is not None
-        post, version = self.storage.insert_post(author_id, title, body, request_id=request_id,
+        post, version = self.db.insert_post(author_id, title, body, request_id=request_id,
                                                  outbox_body=INVALIDATE_BODY if outbox else None)
         created = {"id": post.id, "version": version}
         if outbox:
@@ -108,7 +106,7 @@ class Author:
             caller.call("blog", "POST", f"{self.config.blog_url}/internal/cache/invalidate")
         except CallFailed as exc:
             self.counters.add("invalidate_failures")
-            if self.config.knob("sync.on_invalidate_error") == "fail":
+            if self.config.knobs.sync.on_invalidate_error == "fail":
                 self.counters.add("errors")
                 return error(500, f"the post was saved, but invalidating the blog cache failed: {exc}", **created)
         return JSONResponse(created, status_code=201)
@@ -123,7 +121,7 @@ class Author:
         except PublishError as exc:
             self.counters.add("publish_failures")
             self.counters.add("lost")  # nobody will send this invalidation again
-            if self.config.knob("publish.on_error") == "drop":
+            if self.config.knobs.publish.on_error == "drop":
                 return JSONResponse(created, status_code=201)
             self.counters.add("errors")
             return error(500, f"the post was saved, but publishing the cache invalidation failed: {exc}",

@@ -23,12 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.live.messaging import Consumer, declare_directory_queue
+from sandbox.live.broker import declare_directory_queue
+from sandbox.live.consumer import Consumer
 from sandbox.live.services.cache import BlogCache, redis_client
-from sandbox.live.services.calls import Caller, CallFailed, make_client
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, OwnWork, error, service_app
-from sandbox.live.storage import Storage
+from sandbox.live.services.http import Caller, CallFailed, make_client
+from sandbox.live.services.service import Counters, OwnWork, error, service_app
+from sandbox.live.store import Database
 
 NAME = "blog"
 
@@ -37,9 +38,9 @@ class Blog:
     def __init__(self, config: ServiceConfig):
         self.config = config
         k = config.knobs
-        self.storage = Storage(config.database)
-        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
-        self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
+        self.db = Database(config.database)
+        self.work = OwnWork(k.services.blog.service_ms, k.services)
+        self.cache = BlogCache(redis_client(config.redis_url, k.redis.timeout_s), config.redis_prefix)
         self.counters = Counters("requests", "errors", "cache_hits", "cache_misses", "cache_fills",
                                  "fills_refused", "redis_errors", "invalidations", "user_failures")
         self.caller: Caller | None = None
@@ -47,12 +48,12 @@ class Blog:
         if config.queue:
             self.counters.add("directory_updates", 0)
             declare = partial(declare_directory_queue, queue_name=config.directory_queue,
-                              exchange=config.user_exchange, durable=k["broker.durable"])
+                              exchange=config.user_exchange, durable=k.broker.durable)
             self.directory = Consumer(config.rabbitmq_url, config.directory_queue, self.apply_user_event,
-                                      declare=declare, prefetch=k["consumer.prefetch"], requeue_failed=False,
-                                      reconnect_s=k["consumer.reconnect_s"], name=f"{NAME}-{config.variant}-directory")
+                                      declare=declare, prefetch=k.consumer.prefetch, requeue_failed=False,
+                                      reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-directory")
         else:
-            self.caller = Caller(make_client(k, config.workers(NAME)), k)
+            self.caller = Caller(make_client(k.http, config.workers(NAME)), k.http, k.breaker)
 
     def start(self) -> None:
         if self.directory is not None:
@@ -64,7 +65,7 @@ class Blog:
         if self.caller is not None:
             self.caller.client.close()
         self.cache.client.close()
-        self.storage.close()
+        self.db.close()
 
     def gauges(self) -> dict:
         if self.caller is not None:
@@ -85,9 +86,9 @@ class Blog:
             self.counters.add("cache_hits")
             return JSONResponse(cached | {"cached": True})
         self.counters.add("cache_misses")
-        guarded = self.config.knob("cache.guarded_set")
+        guarded = self.config.knobs.cache.guarded_set
         generation = self._redis(self.cache.generation) if guarded else None
-        posts, version = self.storage.page()
+        posts, version = self.db.page()
         author_ids = list(dict.fromkeys(post.author_id for post in posts))
         if self.caller is not None:
             names = {}
@@ -100,10 +101,10 @@ class Blog:
                     self.counters.add("errors")
                     return error(500, f"the user service failed for author {author_id}: {exc}")
         else:
-            names = self.storage.directory_names(author_ids)
+            names = self.db.directory_names(author_ids)
         page = {"posts": [post.to_dict() | {"author": names[post.author_id]} for post in posts], "version": version}
         if not guarded or generation is not None:  # an unreadable generation cannot guard a fill: skip it
-            filled = self._redis(partial(self.cache.fill, page, generation, self.config.knob("cache.ttl_s")))
+            filled = self._redis(partial(self.cache.fill, page, generation, self.config.knobs.cache.ttl_s))
             if filled is not None:
                 self.counters.add("cache_fills" if filled else "fills_refused")
         return JSONResponse(page | {"cached": False})
@@ -136,7 +137,7 @@ class Blog:
         if not isinstance(event, dict) or isinstance(event.get("id"), bool) or not isinstance(event.get("id"), int) \
                 or not isinstance(event.get("name"), str):
             raise ValueError(f"not a user.updated event: {body[:200]!r}")
-        self.storage.set_directory_name(event["id"], event["name"])
+        self.db.set_directory_name(event["id"], event["name"])
         self.counters.add("directory_updates")
 
 

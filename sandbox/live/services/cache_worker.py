@@ -4,8 +4,9 @@ For each message `{"action": "invalidateCache", "keys": ["blogs:*"]}` it works `
 (plus any injected latency), then bumps the cache generation, SCANs `<prefix>blogs:*` and deletes what
 matched with one UNLINK, counts the message handled in Redis (a count that outlives a SIGKILL, so the
 lab's books stay right), and only then acks (`consumer.ack = "manual"`). A malformed message or a
-Redis failure is nacked with requeue; past `consumer.delivery_limit` returns RabbitMQ moves it to
-`cache-invalidation.dlq`. `consumer.count` competing consumers share one connection, a channel each.
+Redis failure is rejected with requeue; past the queue's delivery limit (a policy, `consumer.delivery_limit`)
+RabbitMQ moves it to `cache-invalidation.dlq`. `consumer.count` competing consumers share one connection, a
+channel each. With `broker.durable = false` the queue is exclusive to that connection: it goes with the worker.
 
 Any producer works: the body is all the worker reads.
 """
@@ -13,14 +14,14 @@ Any producer works: the body is all the worker reads.
 from __future__ import annotations
 
 import json
-from functools import partial
 
 from starlette.applications import Starlette
 
-from sandbox.live.messaging import Consumer, declare_topology
+from sandbox.live.consumer import Consumer
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, InjectedFaults, OwnWork, service_app
+from sandbox.live.services.service import Counters, InjectedFaults, OwnWork, service_app
+from sandbox.model.messages import SHOWN_PER_STATE
 
 NAME = "cache-worker"
 ACTION = "invalidateCache"
@@ -52,20 +53,21 @@ class CacheWorker:
     def __init__(self, config: ServiceConfig):
         self.config = config
         k = config.knobs
-        self.cache = BlogCache(redis_client(config.redis_url, k["redis.timeout_s"]), config.redis_prefix)
-        self.work = OwnWork(k["consumer.work_ms"], k)
+        self.cache = BlogCache(redis_client(config.redis_url, k.redis.timeout_s), config.redis_prefix)
+        self.work = OwnWork(k.consumer.work_ms, k.services)
         self.deleted = Counters("keys_deleted")
         self.faults = InjectedFaults()
-        declare = partial(declare_topology, queue_name=config.invalidation_queue, durable=k["broker.durable"],
-                          delivery_limit=k["consumer.delivery_limit"], user_exchange=config.user_exchange)
         self.consumer = Consumer(
-            config.rabbitmq_url, config.invalidation_queue, self.handle, declare=declare,
-            prefetch=k["consumer.prefetch"], auto_ack=k["consumer.ack"] == "auto", channels=k["consumer.count"],
-            delivery_limit=k["consumer.delivery_limit"], reconnect_s=k["consumer.reconnect_s"],
-            timeout_s=k["publish.timeout_s"], name=f"{NAME}-{config.variant}")
+            config.rabbitmq_url, config.invalidation_queue, self.handle, declare=config.topology.declare,
+            prefetch=k.consumer.prefetch, auto_ack=k.consumer.ack == "auto", channels=k.consumer.count,
+            delivery_limit=k.consumer.delivery_limit, reconnect_s=k.consumer.reconnect_s,
+            timeout_s=k.publish.timeout_s, name=f"{NAME}-{config.variant}")
 
     def handle(self, body: bytes, _properties: object = None) -> None:
-        """One message: the work, then SCAN + UNLINK. Raises on a malformed message or a Redis error."""
+        """One message: the work, then SCAN + UNLINK. Raises on a malformed message or a Redis error.
+
+        A hung worker (`hang`) waits here until healed; its connection, and what it holds, stay."""
+        self.faults.wait_while_hung()
         self.work(self.faults.delay_s())
         patterns = parse_invalidation(body)
         if self.faults.strike():
@@ -85,9 +87,15 @@ class CacheWorker:
         self.cache.client.close()
 
     def metrics(self) -> dict:
+        """The counters, and where messages are now: `ready` in the queue (asked on the worker's own connection,
+        the only one that may ask about an exclusive queue; None while it has none), then `holding` and the
+        first `held` ones with their delivery counts and lanes."""
         consumer = self.consumer
+        ready = consumer.ready()
+        held = [h.to_dict() for h in consumer.held(SHOWN_PER_STATE)]
         return {**consumer.stats.snapshot(), **self.deleted.snapshot(), "workers": len(consumer.lanes),
-                "busy": consumer.busy, "holding": consumer.holding, "connected": consumer.connected}
+                "busy": consumer.busy, "ready": ready, "holding": consumer.holding, "held": held,
+                "connected": consumer.connected}
 
 
 def create_app(config: ServiceConfig) -> Starlette:

@@ -1,8 +1,9 @@
 """What one service process needs to know: its variant, the other services, the servers, the knobs.
 
 The supervisor hands it over as one JSON object in the environment variable `SANDBOX_SERVICE_CONFIG`;
-`RABBITMQ_URL` and `REDIS_URL` fill in the servers when the JSON does not name them. Knobs use the
-keys of `sandbox/model/knobs.py` (flat dotted keys or nested tables), checked the same way.
+`RABBITMQ_URL` and `REDIS_URL` fill in the servers when the JSON does not name them. Knobs travel as the
+flat dotted keys of `sandbox/model/knobs.py` (nested tables work too), are checked the same way, and are read
+typed: `config.knobs.consumer.prefetch`.
 """
 
 from __future__ import annotations
@@ -12,17 +13,24 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from types import MappingProxyType
+from dataclasses import dataclass, fields
 from typing import Any
 
+from sandbox.live.broker import Topology
+from sandbox.live.servers import (
+    DEFAULT_RABBITMQ_URL,
+    DEFAULT_REDIS_URL,
+    BadSetting,
+    checked_rabbitmq_url,
+    checked_redis_url,
+    rabbitmq_url,
+    redis_url,
+)
 from sandbox.model.errors import ScenarioError
-from sandbox.model.knobs import resolve, validate_knobs
+from sandbox.model.knobs import DEFAULT_KNOBS, Knobs, resolve, validate_knobs
 
 CONFIG_ENV = "SANDBOX_SERVICE_CONFIG"
 PORT_ENV = "SANDBOX_PORT"
-DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 ARCHITECTURES = ("sync", "queue")
 SERVICES = ("author", "blog", "user", "cache-worker")
@@ -52,7 +60,7 @@ class ServiceConfig:
     database: str = ""
     redis_prefix: str = ""
     queue_suffix: str = ""
-    knobs: Mapping[str, Any] = field(default_factory=dict)
+    knobs: Knobs = DEFAULT_KNOBS
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -66,10 +74,13 @@ class ServiceConfig:
             raise ConfigError(f"queue_suffix: {self.queue_suffix!r} may contain only letters, digits, '.', '_' "
                               "and '-'")
         try:
-            knobs = resolve(validate_knobs(dict(self.knobs), field="knobs")).to_flat()
-        except ScenarioError as exc:
+            checked_rabbitmq_url(self.rabbitmq_url, "rabbitmq_url")
+            checked_redis_url(self.redis_url, "redis_url")
+        except BadSetting as exc:
             raise ConfigError(str(exc)) from None
-        object.__setattr__(self, "knobs", MappingProxyType(knobs))
+        conflict = self.knobs.conflict()
+        if conflict:
+            raise ConfigError(f"knobs.{conflict[0]}: {conflict[1]}")
         if not self.database:
             path = os.path.join(tempfile.gettempdir(), f"post-office-lab-{self.variant}.sqlite3")
             object.__setattr__(self, "database", path)
@@ -94,12 +105,14 @@ class ServiceConfig:
             raise ConfigError(f"{unknown[0]}: unknown field; use one of {', '.join(sorted(allowed))}")
         for name, value in doc.items():
             if name == "knobs":
-                if not isinstance(value, dict):
-                    raise ConfigError("knobs: must be a JSON object of knob keys and values")
+                doc[name] = parse_knobs(value)
             elif not isinstance(value, str):
                 raise ConfigError(f"{name}: must be a string, not {json.dumps(value)}")
-        doc.setdefault("rabbitmq_url", environ.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL)
-        doc.setdefault("redis_url", environ.get("REDIS_URL") or DEFAULT_REDIS_URL)
+        try:
+            doc.setdefault("rabbitmq_url", rabbitmq_url(environ))
+            doc.setdefault("redis_url", redis_url(environ))
+        except BadSetting as exc:
+            raise ConfigError(str(exc)) from None
         return cls(**doc)
 
     @classmethod
@@ -108,7 +121,7 @@ class ServiceConfig:
         return cls.from_json(environ.get(CONFIG_ENV, ""), environ)
 
     def to_json(self) -> str:
-        doc = {f.name: getattr(self, f.name) for f in fields(self)} | {"knobs": dict(self.knobs)}
+        doc = {f.name: getattr(self, f.name) for f in fields(self)} | {"knobs": self.knobs.to_flat()}
         return json.dumps(doc, sort_keys=True)
 
     def env(self, port: int | None = None) -> dict[str, str]:
@@ -117,9 +130,6 @@ class ServiceConfig:
         if port is not None:
             env[PORT_ENV] = str(port)
         return env
-
-    def knob(self, key: str) -> Any:
-        return self.knobs[key]
 
     def require(self, service: str) -> None:
         """Raise ConfigError when `service` in this architecture lacks a URL it calls."""
@@ -141,6 +151,12 @@ class ServiceConfig:
     def invalidation_queue(self) -> str:
         """`cache-invalidation` for the default variant; a suffix keeps parallel variants apart."""
         return INVALIDATION_QUEUE + self.queue_suffix
+
+    @property
+    def topology(self) -> Topology:
+        """The variant's invalidation queue, its dead letters and the user.updated exchange, as the knobs ask."""
+        broker = self.knobs.broker
+        return Topology(self.invalidation_queue, self.user_exchange, broker.durable, broker.queue_type)
 
     @property
     def user_exchange(self) -> str:
@@ -171,4 +187,15 @@ class ServiceConfig:
         return f"{self.redis_prefix}cache-worker:handled"
 
     def workers(self, service: str) -> int:
-        return self.knobs[f"services.{service}.workers"]
+        """The worker pool of `service` (author, blog or user)."""
+        return self.knobs.services.pool(service).workers
+
+
+def parse_knobs(table: Any) -> Knobs:
+    """Knobs from a JSON object of knob keys and values (flat dotted keys or nested tables), checked."""
+    if not isinstance(table, Mapping):
+        raise ConfigError("knobs: must be a JSON object of knob keys and values")
+    try:
+        return resolve(validate_knobs(table, field="knobs"))
+    except ScenarioError as exc:
+        raise ConfigError(str(exc)) from None

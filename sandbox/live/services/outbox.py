@@ -13,17 +13,17 @@ from __future__ import annotations
 import logging
 import threading
 
-from sandbox.live.messaging import Publisher, PublishError
-from sandbox.live.services.web import Counters
-from sandbox.live.storage import Storage
+from sandbox.live.broker import Publisher, PublishError
+from sandbox.live.services.service import Counters
+from sandbox.live.store import Database
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, storage: Storage, publisher: Publisher, poll_ms: float, counters: Counters | None = None,
+    def __init__(self, db: Database, publisher: Publisher, poll_ms: float, counters: Counters | None = None,
                  batch: int = 100):
-        self.storage = storage
+        self.db = db
         self.publisher = publisher
         self.poll_s = poll_ms / 1000.0
         self.counters = counters or Counters()
@@ -52,7 +52,7 @@ class OutboxRelay:
     def relay_once(self) -> int:
         """Publish unsent rows in order until one fails; the number sent."""
         sent = 0
-        for row in self.storage.unsent(self.batch):
+        for row in self.db.unsent(self.batch):
             if self._stop.is_set():
                 break
             try:
@@ -61,7 +61,7 @@ class OutboxRelay:
                 self.counters.add("publish_failures")
                 self.last_error = str(exc)
                 return sent
-            self.storage.mark_sent(row.id)
+            self.db.mark_sent(row.id)
             self.counters.add("published")  # an outbox row counts once it is in the broker: until then it
             self.counters.add("sent")  # is neither lost nor in flight, just waiting in the database
             sent += 1

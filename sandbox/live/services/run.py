@@ -14,19 +14,16 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlsplit
 
 import redis
+from pika.adapters.blocking_connection import BlockingChannel
 
-from sandbox.live.messaging import (
-    BROKER_ERRORS,
-    TopologyError,
-    connect,
-    declare_directory_queue,
-    declare_topology,
-)
+from sandbox.live.broker import BROKER_ERRORS, TopologyError, connect, declare_directory_queue
 from sandbox.live.ports import port_in_use
-from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq
+from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq, masked
 from sandbox.live.services.config import PORT_ENV, SERVICES, ConfigError, ServiceConfig
 
 EXIT_UNAVAILABLE = 2
@@ -76,19 +73,15 @@ def _port(service: str) -> int | None:
 def check_servers(service: str, config: ServiceConfig) -> None:
     """Fail fast, in one line, when a server this service needs is unreachable; declare our queues."""
     if service in ("blog", "cache-worker"):
-        check_redis(config.redis_url, config.knob("redis.timeout_s"))
+        check_redis(config.redis_url, config.knobs.redis.timeout_s)
     if not config.queue:
         return
     check_rabbitmq(config.rabbitmq_url)
-    k = config.knobs
-    declare = None
+    declare: Callable[[BlockingChannel], None] | None = None
     if service in ("author", "cache-worker"):
-        def declare(channel):
-            declare_topology(channel, config.invalidation_queue, k["broker.durable"], k["consumer.delivery_limit"],
-                             config.user_exchange)
-    elif service == "blog":
-        def declare(channel):
-            declare_directory_queue(channel, config.directory_queue, config.user_exchange, k["broker.durable"])
+        declare = config.topology.declare_for_producers  # an exclusive queue is declared by the worker's consumer
+    elif service == "blog" and config.knobs.broker.durable:
+        declare = partial(declare_directory_queue, queue_name=config.directory_queue, exchange=config.user_exchange)
     if declare is not None:
         try:
             connection = connect(config.rabbitmq_url, timeout_s=3.0, name=f"{service}-startup")
@@ -109,6 +102,8 @@ def check_redis(url: str, timeout_s: float = 1.0) -> None:
         client.ping()
     except redis.AuthenticationError:
         raise StartupError(f"Redis at {where} refused the credentials; fix REDIS_URL") from None
+    except redis.ResponseError as exc:
+        raise StartupError(f"Redis at {where} refused {masked(url)!r}: {exc}; fix REDIS_URL") from None
     except (redis.RedisError, OSError):
         raise StartupError(f"Redis is not reachable at {where}; start it: {START_REDIS}") from None
     finally:

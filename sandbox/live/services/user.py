@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.messaging import Publisher, PublishError
+from sandbox.live.broker import Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.services.web import Counters, OwnWork, error, json_object, service_app
-from sandbox.live.storage import Storage
+from sandbox.live.services.service import Counters, OwnWork, error, json_object, service_app
+from sandbox.live.store import Database
 
 NAME = "user"
 
@@ -33,8 +33,8 @@ class User:
     def __init__(self, config: ServiceConfig):
         self.config = config
         k = config.knobs
-        self.storage = Storage(config.database)
-        self.work = OwnWork(k[f"services.{NAME}.service_ms"], k)
+        self.db = Database(config.database)
+        self.work = OwnWork(k.services.user.service_ms, k.services)
         self.counters = Counters("requests", "errors", "renames")
         self.publisher: Publisher | None = None
         if config.queue:
@@ -43,27 +43,27 @@ class User:
             # publish/subscribe: no queue bound yet is not an error, so no mandatory flag
             self.publisher = Publisher(config.rabbitmq_url, "", exchange=config.user_exchange,
                                        declare=partial(_declare_exchange, exchange=config.user_exchange),
-                                       confirms=k["publish.confirms"], persistent=k["broker.persistent"],
-                                       mandatory=False, timeout_s=k["publish.timeout_s"],
-                                       reconnect_s=k["consumer.reconnect_s"], name=f"{NAME}-{config.variant}-events")
+                                       confirms=k.publish.confirms, persistent=k.broker.persistent,
+                                       mandatory=False, timeout_s=k.publish.timeout_s,
+                                       reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-events")
 
     def close(self) -> None:
         if self.publisher is not None:
             self.publisher.close()
-        self.storage.close()
+        self.db.close()
 
     def get_user(self, request: Request) -> JSONResponse:
         """Runs on a worker thread."""
         self.counters.add("requests")
         self.work()
         user_id = request.path_params["user_id"]
-        return JSONResponse({"id": user_id, "name": self.storage.user_name(user_id)})
+        return JSONResponse({"id": user_id, "name": self.db.user_name(user_id)})
 
     def rename(self, user_id: int, name: str) -> JSONResponse:
         """Runs on a worker thread."""
         self.counters.add("requests")
         self.work()
-        self.storage.set_user_name(user_id, name)
+        self.db.set_user_name(user_id, name)
         self.counters.add("renames")
         if self.publisher is not None:
             try:

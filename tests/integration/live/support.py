@@ -1,17 +1,21 @@
-"""What the live integration tests share: a plain channel of their own, polling, the broker's address."""
+"""What the live integration tests share: a plain channel of their own, polling, the broker's address, and the
+policy of a queue a test owns."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pika
 import pika.exceptions
 
-from sandbox.live.messaging import connect
+from sandbox.live.broker import Topology, connect
+from sandbox.live.management import ManagementApi, ManagementUnavailable
+from sandbox.live.policies import Policies, QueuePolicy, invalidation_policy
 from sandbox.live.servers import START_RABBITMQ
-from tests.helpers import RABBITMQ_URL, REQUIRE_NODE_RESTART, unavailable
+from tests.helpers import MANAGEMENT_URL, RABBITMQ_URL, REQUIRE_NODE_RESTART, unavailable
 
 
 def rabbitmq_address() -> tuple[str, int]:
@@ -51,3 +55,33 @@ def ready(channel, queue_name: str) -> int:
     return channel.queue_declare(queue_name, passive=True).method.message_count
 
 
+
+
+def topology(queue_name: str, *, durable: bool = True, queue_type: str = "classic") -> Topology:
+    """A test's own invalidation queue with its own user.updated exchange."""
+    return Topology(queue_name, f"user.updated.{queue_name}", durable, queue_type)
+
+
+def management_api() -> ManagementApi:
+    credentials = pika.URLParameters(RABBITMQ_URL).credentials
+    return ManagementApi(MANAGEMENT_URL, credentials.username, credentials.password)
+
+
+@contextlib.contextmanager
+def owned_policy(topology: Topology, delivery_limit: int = 0) -> Iterator[QueuePolicy]:
+    """The dead-letter (and delivery-limit) policy of a queue the test owns: set for the test, cleared after."""
+    api = management_api()
+    try:
+        version = api.version()
+    except ManagementUnavailable as exc:
+        api.close()
+        unavailable(f"the RabbitMQ management API is not reachable at {MANAGEMENT_URL} ({exc})",
+                    "rabbitmq-plugins enable rabbitmq_management")
+    policies = Policies(RABBITMQ_URL, api)
+    policy = invalidation_policy(topology, delivery_limit, version)
+    policies.set(policy)
+    try:
+        yield policy
+    finally:
+        policies.clear(policy)
+        api.close()

@@ -14,8 +14,11 @@ import httpx
 import pika
 import pytest
 
+from sandbox.live.broker import Topology
+from sandbox.live.policies import Policies, QueuePolicy
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable, check_rabbitmq
 from tests.helpers import RABBITMQ_URL, unavailable
+from tests.integration.live.support import management_api, rabbit_channel
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,6 +27,20 @@ ROOT = Path(__file__).resolve().parents[3]
 def lab(action: str, lab_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sandbox", "lab", action], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "SANDBOX_LAB_DIR": str(lab_dir)})
+
+
+def forget_standing_lab() -> None:
+    """What a lab killed by SIGKILL leaves on the broker: its queues, exchanges and policy."""
+    connection, channel = rabbit_channel()
+    try:
+        Topology("cache-invalidation", "user.updated").delete(channel, ("blog.user-updated",))
+    finally:
+        connection.close()
+    api = management_api()
+    try:
+        Policies(RABBITMQ_URL, api).clear(QueuePolicy("cache-invalidation", {}))
+    finally:
+        api.close()
 
 
 def gone(pid: int, within_s: float = 10.0) -> bool:
@@ -93,6 +110,7 @@ def test_down_leaves_no_process_and_neither_does_killing_the_lab(tmp_path):
             assert lab("down", tmp_path).stdout.strip() == "the lab is down"
         else:
             os.kill(state["pid"], signal.SIGKILL)
+            forget_standing_lab()
         assert gone(state["pid"])
         assert all(gone(pid) for pid in children), f"a lab process outlived `{stop}`"
         assert "no lab runs" in lab("status", tmp_path).stdout

@@ -14,6 +14,7 @@ from sandbox.catalog import load_scenario
 from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable
+from sandbox.model.commands import Restart
 from tests.helpers import unavailable
 from tests.integration.live.support import need_node_restart
 
@@ -32,7 +33,7 @@ def test_every_expectation_of_the_scenario_holds_on_the_live_lab(name):
     except LabUnavailable as exc:
         unavailable(str(exc), START_RABBITMQ)
     try:
-        restarts_node = any(a.verb == "restart" and a.target == "broker" for a in scenario.timeline)
+        restarts_node = any(isinstance(a, Restart) and a.target == "broker" for a in scenario.timeline)
         if restarts_node:
             need_node_restart(engine)
         result = run_scenario(scenario, engine, scenario.seed)

@@ -24,17 +24,17 @@ import pika.exceptions
 import pytest
 import redis
 
-from sandbox.live.messaging import INVALIDATE_BODY, declare_topology, delete_topology
+from sandbox.live.broker import INVALIDATE_BODY
 from sandbox.live.ports import free_port
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.servers import START_REDIS, through
 from sandbox.live.services import author, blog, user
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.cache_worker import CacheWorker
-from sandbox.live.services.config import ServiceConfig
-from sandbox.live.storage import Storage
+from sandbox.live.services.config import ServiceConfig, parse_knobs
+from sandbox.live.store import Database
 from tests.helpers import RABBITMQ_URL, REDIS_URL, serving, unavailable
-from tests.integration.live.support import rabbit_channel, rabbitmq_address, ready, wait_until
+from tests.integration.live.support import owned_policy, rabbit_channel, rabbitmq_address, ready, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -71,14 +71,14 @@ class Variant:
         fields = {"redis_url": REDIS_URL, "rabbitmq_url": RABBITMQ_URL, **fields}
         return ServiceConfig(variant=f"test{self.suffix}", architecture=architecture, database=self.database,
                              redis_prefix=self.prefix, queue_suffix=self.suffix,
-                             knobs={"consumer.reconnect_s": 0.1, **(knobs or {})}, **fields)
+                             knobs=parse_knobs({"consumer.reconnect_s": 0.1, **(knobs or {})}), **fields)
 
     @property
     def cache_key(self) -> str:
         return f"{self.prefix}blogs:list"
 
-    def storage(self) -> Storage:
-        return Storage(self.database)
+    def db(self) -> Database:
+        return Database(self.database)
 
     def cleanup(self) -> None:
         keys = list(self.redis.scan_iter(match=f"{self.prefix}*"))
@@ -87,8 +87,7 @@ class Variant:
         if self.queue_used:
             connection, channel = rabbit_channel()
             try:
-                delete_topology(channel, "cache-invalidation" + self.suffix, user_exchange="user.updated" + self.suffix,
-                                extra_queues=("blog.user-updated" + self.suffix,))
+                self.config("queue").topology.delete(channel, ("blog.user-updated" + self.suffix,))
             finally:
                 connection.close()
 
@@ -103,8 +102,7 @@ def variant(tmp_path, cache_redis) -> Iterator[Variant]:
 @pytest.fixture
 def queue_variant(variant, channel) -> Variant:
     """A variant whose queues exist before any service runs (declared as the services would)."""
-    variant.queue_used = True
-    declare_topology(channel, "cache-invalidation" + variant.suffix, True, 0, "user.updated" + variant.suffix)
+    variant.config("queue").topology.declare(channel)
     return variant
 
 
@@ -120,12 +118,12 @@ def closed_url() -> str:
 
 
 def write_posts(v: Variant, *author_ids: int) -> None:
-    storage = v.storage()
+    db = v.db()
     try:
         for author_id in author_ids:
-            storage.insert_post(author_id, f"by {author_id}", "…")
+            db.insert_post(author_id, f"by {author_id}", "…")
     finally:
-        storage.close()
+        db.close()
 
 
 @contextlib.contextmanager
@@ -202,7 +200,7 @@ def test_sync_author_when_blog_is_down(variant, on_error, status):
         assert response.status_code == status
         assert response.json()["id"] == 1  # committed either way: a 500 here does not mean "not written"
         assert client.get("/metrics").json()["invalidate_failures"] == 1
-        assert app.state.service.storage.version() == 1
+        assert app.state.service.db.version() == 1
 
 
 def test_a_hung_user_service_holds_blog_s_whole_worker_pool(variant):
@@ -304,9 +302,9 @@ def test_a_message_from_a_plain_pika_producer_drives_the_worker(queue_variant, c
 
 
 def test_a_malformed_message_is_dead_lettered_while_later_good_ones_are_processed(variant, cache_redis, channel):
-    config = variant.config("queue", knobs={"consumer.delivery_limit": 2})
+    config = variant.config("queue", knobs={"broker.queue_type": "quorum", "consumer.delivery_limit": 2})
     queue = config.invalidation_queue
-    with worker_running(config) as worker:
+    with owned_policy(config.topology, delivery_limit=2), worker_running(config) as worker:
         channel.basic_publish("", queue, b"{not json")
         for _ in range(2):
             cache_redis.set(variant.cache_key, "list")
@@ -401,6 +399,12 @@ def finished(process: subprocess.Popen, timeout_s: float = 15) -> tuple[int, str
     return process.returncode, stderr
 
 
+def metrics(port: int) -> dict:
+    with contextlib.suppress(httpx.TransportError):
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).json()
+    return {}
+
+
 def consumers(channel, queue: str) -> int:
     return channel.queue_declare(queue, passive=True).method.consumer_count
 
@@ -432,12 +436,13 @@ def test_a_worker_killed_mid_work(queue_variant, cache_redis, channel, ack):
 
 def test_sigterm_lets_the_worker_finish_and_ack_its_message_then_exit_0(queue_variant, cache_redis, channel):
     queue = "cache-invalidation" + queue_variant.suffix
-    config = queue_variant.config("queue", knobs={"consumer.work_ms": 500})
+    config = queue_variant.config("queue", knobs={"consumer.work_ms": 500, "services.distribution": "fixed"})
     cache_redis.set(queue_variant.cache_key, "stale list")
-    with service_process("cache-worker", config) as process:
+    port = free_port()
+    with service_process("cache-worker", config, port) as process:
         wait_until(lambda: consumers(channel, queue) == 1, what="the worker process consuming")
         channel.basic_publish("", queue, INVALIDATE_BODY)
-        wait_until(lambda: ready(channel, queue) == 0, what="the message delivered")
+        wait_until(lambda: metrics(port).get("busy") == 1, what="the worker at work on the message")
         process.send_signal(signal.SIGTERM)
         code, stderr = finished(process)
     assert code == 0, stderr

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from sandbox.live.services import author, user
-from sandbox.live.services.config import ServiceConfig
+from sandbox.live.services.config import ServiceConfig, parse_knobs
 from tests.helpers import serving
 
 
@@ -23,7 +23,7 @@ def served(app) -> Iterator[httpx.Client]:
 @pytest.fixture
 def config(tmp_path):
     return ServiceConfig(variant="unit", architecture="sync", blog_url="http://127.0.0.1:9",
-                         database=str(tmp_path / "lab.sqlite3"), knobs={"services.user.workers": 3})
+                         database=str(tmp_path / "lab.sqlite3"), knobs=parse_knobs({"services.user.workers": 3}))
 
 
 def test_user_answers_a_default_name_then_the_new_one(config):
@@ -54,7 +54,7 @@ def test_author_refuses_a_malformed_post_without_writing(config, body):
         response = client.post("/blogs", json=body)
         assert response.status_code == 400
         assert client.get("/metrics").json()["rejected"] == 1
-        assert app.state.service.storage.version() == 0
+        assert app.state.service.db.version() == 0
 
 
 def test_the_author_saves_a_retried_post_again_and_keeps_its_request_id_to_count_it(config):
@@ -66,6 +66,6 @@ def test_the_author_saves_a_retried_post_again_and_keeps_its_request_id_to_count
                    client.post("/blogs", json=post, headers={"X-Request-Id": "a"}),
                    client.post("/blogs", json=post, headers={"X-Request-Id": "b"}),
                    client.post("/blogs", json=post)]
-        storage = app.state.service.storage
-        assert (storage.version(), storage.duplicate_posts()) == (4, 1)
+        db = app.state.service.db
+        assert (db.version(), db.duplicate_posts()) == (4, 1)
     assert [a.status_code for a in answers] == [500] * 4

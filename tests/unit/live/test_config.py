@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sandbox.live.services.config import CONFIG_ENV, ConfigError, ServiceConfig
-from sandbox.model.knobs import DEFAULTS
+from sandbox.live.services.config import CONFIG_ENV, ConfigError, ServiceConfig, parse_knobs
+from sandbox.model.knobs import DEFAULT_KNOBS
 
 
 def test_an_empty_environment_gives_the_default_variant_with_default_knobs():
@@ -18,7 +18,7 @@ def test_an_empty_environment_gives_the_default_variant_with_default_knobs():
     assert config.cache_key == "blogs:list"
     assert config.rabbitmq_url == "amqp://guest:guest@127.0.0.1:5672/%2F"
     assert config.redis_url == "redis://127.0.0.1:6379/0"
-    assert dict(config.knobs) == DEFAULTS
+    assert config.knobs == DEFAULT_KNOBS
     assert config.database.endswith("post-office-lab-default.sqlite3")
 
 
@@ -44,15 +44,15 @@ def test_knobs_may_be_flat_or_nested_and_are_coerced():
     doc = {"architecture": "sync", "user_url": "http://127.0.0.1:9/",
            "knobs": {"http": {"timeout_s": 2, "breaker": True}, "services.blog.workers": 3}}
     config = ServiceConfig.from_json(json.dumps(doc), {})
-    assert config.knob("http.timeout_s") == 2.0 and isinstance(config.knob("http.timeout_s"), float)
-    assert config.knob("http.breaker") is True
+    assert config.knobs.http.timeout_s == 2.0 and isinstance(config.knobs.http.timeout_s, float)
+    assert config.knobs.http.breaker is True
     assert config.workers("blog") == 3
     assert config.user_url == "http://127.0.0.1:9"
 
 
 def test_the_round_trip_through_the_environment_keeps_everything():
     config = ServiceConfig(variant="v", architecture="sync", blog_url="http://127.0.0.1:1", database="/tmp/x.db",
-                           knobs={"publish.on_error": "outbox"})
+                           knobs=parse_knobs({"publish.on_error": "outbox"}))
     again = ServiceConfig.from_env(config.env(port=8001))
     assert again == config
     assert config.env(port=8001)["SANDBOX_PORT"] == "8001"
@@ -67,6 +67,8 @@ def test_the_round_trip_through_the_environment_keeps_everything():
     ({"queue_suffix": "/x"}, "queue_suffix"),
     ({"colour": "red"}, "colour: unknown field"),
     ({"blog_url": 8002}, "blog_url: must be a string"),
+    ({"knobs": ["consumer.prefetch", 1]}, "knobs: must be a JSON object"),
+    ({"knobs": {"consumer.delivery_limit": 3}}, "knobs.consumer.delivery_limit: a delivery limit needs"),
 ])
 def test_a_bad_configuration_names_the_field(doc, words):
     with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace("*", r"\*")):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.live.messaging import PublishError
+from sandbox.live.broker import PublishError
 from sandbox.live.services.outbox import OutboxRelay
-from sandbox.live.storage import Storage
+from sandbox.live.store import Database
 
 
 class FakePublisher:
@@ -23,34 +23,34 @@ class FakePublisher:
 
 
 @pytest.fixture
-def storage(tmp_path):
-    store = Storage(tmp_path / "lab.sqlite3")
+def db(tmp_path):
+    store = Database(tmp_path / "lab.sqlite3")
     yield store
     store.close()
 
 
-def test_the_relay_sends_unsent_rows_oldest_first_and_marks_them(storage):
+def test_the_relay_sends_unsent_rows_oldest_first_and_marks_them(db):
     for i in range(3):
-        storage.insert_post(1, "t", "b", outbox_body=f"m{i}".encode())
+        db.insert_post(1, "t", "b", outbox_body=f"m{i}".encode())
     publisher = FakePublisher()
-    relay = OutboxRelay(storage, publisher, poll_ms=50)
+    relay = OutboxRelay(db, publisher, poll_ms=50)
     assert relay.relay_once() == 3
     assert publisher.sent == [(b"m0", "outbox-1"), (b"m1", "outbox-2"), (b"m2", "outbox-3")]
-    assert storage.outbox_pending() == 0
+    assert db.outbox_pending() == 0
     assert relay.relay_once() == 0
     assert relay.counters["published"] == 3
 
 
-def test_a_failure_stops_the_round_and_the_next_round_resumes_in_order(storage):
+def test_a_failure_stops_the_round_and_the_next_round_resumes_in_order(db):
     for i in range(3):
-        storage.insert_post(1, "t", "b", outbox_body=f"m{i}".encode())
+        db.insert_post(1, "t", "b", outbox_body=f"m{i}".encode())
     publisher = FakePublisher()
     publisher.fail_after = 1
-    relay = OutboxRelay(storage, publisher, poll_ms=50)
+    relay = OutboxRelay(db, publisher, poll_ms=50)
     assert relay.relay_once() == 1
     assert relay.counters["publish_failures"] == 1
     assert "unreachable" in relay.last_error
-    assert [r.body for r in storage.unsent()] == [b"m1", b"m2"]
+    assert [r.body for r in db.unsent()] == [b"m1", b"m2"]
     publisher.fail_after = None
     assert relay.relay_once() == 2
     assert [body for body, _ in publisher.sent] == [b"m0", b"m1", b"m2"]

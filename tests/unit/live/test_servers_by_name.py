@@ -8,9 +8,10 @@ import time
 import pika
 import pytest
 
-from sandbox.live import engine as engine_module
-from sandbox.live.engine import LiveEngine, _address
+from sandbox.live import node
+from sandbox.live.engine import LiveEngine
 from sandbox.live.servers import through
+from sandbox.live.wiring import upstream
 from sandbox.model.commands import Restart
 
 COMPOSE_RABBITMQ = "amqp://guest:guest@rabbitmq:5672/%2F"
@@ -18,9 +19,9 @@ COMPOSE_REDIS = "redis://redis:6379/0"
 
 
 def test_the_proxies_connect_upstream_to_the_compose_service_names():
-    assert _address(COMPOSE_RABBITMQ, 5672) == ("rabbitmq", 5672)
-    assert _address(COMPOSE_REDIS, 6379) == ("redis", 6379)
-    assert _address("amqp://lab:lab@broker.internal/%2F", 5672) == ("broker.internal", 5672)
+    assert upstream(COMPOSE_RABBITMQ, 5672) == ("rabbitmq", 5672)
+    assert upstream(COMPOSE_REDIS, 6379) == ("redis", 6379)
+    assert upstream("amqp://lab:lab@broker.internal/%2F", 5672) == ("broker.internal", 5672)
 
 
 def test_services_reach_a_named_server_through_their_loopback_proxy_with_credentials_and_path_kept():
@@ -44,14 +45,14 @@ def bare_engine(rabbitmq_url: str) -> LiveEngine:
     engine.labs = {}
     engine._lines = []
     engine._t0 = time.monotonic()
-    engine._node_control = None
+    engine.node = node.LocalNode(rabbitmq_url)
     return engine
 
 
 @pytest.fixture
 def no_rabbitmqctl(monkeypatch):
     calls = []
-    monkeypatch.setattr(engine_module, "_rabbitmqctl", lambda *args: calls.append(args) or False)
+    monkeypatch.setattr(node, "rabbitmqctl", lambda *args: calls.append(args) or False)
     return calls
 
 
@@ -69,7 +70,7 @@ def test_restart_broker_on_a_node_in_another_container_says_it_only_cuts_connect
 def test_restart_broker_on_one_variant_never_touches_the_node_and_adds_no_node_note(no_rabbitmqctl):
     engine = bare_engine(COMPOSE_RABBITMQ)
     assert engine.apply(Restart(target="broker", down_s=5, variant="queue")) == []
-    assert engine._node_control is None, "the node is not even looked at"
+    assert not engine.node.asked, "the node is not even looked at"
 
 
 def test_a_local_url_without_a_working_rabbitmqctl_gets_the_same_note(no_rabbitmqctl):

@@ -13,7 +13,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from sandbox.model.knobs import ServicesKnobs
 from sandbox.model.service_time import service_time_s
 
 
@@ -46,7 +47,7 @@ class Counters:
             return dict(self._values)
 
 
-FAULT_FIELDS = ("error_rate", "latency_ms", "jitter_ms")
+FAULT_FIELDS = ("error_rate", "latency_ms", "jitter_ms", "hung")
 
 
 class InjectedFaults:
@@ -54,14 +55,25 @@ class InjectedFaults:
 
     `error_rate`: this fraction of requests (or, in the worker, of messages) fails on purpose.
     `latency_ms` ± `jitter_ms`: each message takes that much longer (the worker; an HTTP service gets
-    its latency from the fault proxy in front of it)."""
+    its latency from the fault proxy in front of it).
+    `hung`: each message waits before its work until this is cleared (the worker, as the simulation's hung
+    worker: its process and connection stay up; an HTTP service is hung by its proxy)."""
 
     def __init__(self) -> None:
         self.error_rate = 0.0
         self.latency_ms = 0.0
         self.jitter_ms = 0.0
+        self._running = threading.Event()
+        self._running.set()
         self._rng = random.Random()
         self._lock = threading.Lock()
+
+    @property
+    def hung(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_hung(self) -> None:
+        self._running.wait()
 
     def strike(self) -> bool:
         if self.error_rate <= 0:
@@ -81,14 +93,22 @@ class InjectedFaults:
         if not doc or not set(doc) <= set(FAULT_FIELDS):
             return f"send a JSON object with any of {', '.join(FAULT_FIELDS)}"
         for name, value in doc.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+            if name == "hung":
+                if not isinstance(value, bool):
+                    return f"hung: {value!r} is not allowed; use true or false"
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
                     or (name == "error_rate" and value > 1):
                 return f"{name}: {value!r} is not allowed; error_rate is a fraction from 0 to 1, the others ms >= 0"
         for name, value in doc.items():
-            setattr(self, name, float(value))
+            if name == "hung" and value:
+                self._running.clear()
+            elif name == "hung":
+                self._running.set()
+            else:
+                setattr(self, name, float(value))
         return None
 
-    def snapshot(self) -> dict[str, float]:
+    def snapshot(self) -> dict[str, float | bool]:
         return {name: getattr(self, name) for name in FAULT_FIELDS}
 
 
@@ -97,10 +117,10 @@ class OwnWork:
     per message), drawn as the simulation draws it (`services.distribution`): the handler sleeps that long
     on its worker thread, holding the worker as real work would, so the pool fills where the simulation's does."""
 
-    def __init__(self, mean_ms: float, knobs: Mapping[str, Any]):
+    def __init__(self, mean_ms: float, services: ServicesKnobs):
         self.mean_ms = mean_ms
-        self.shape = knobs["services.distribution"]
-        self.lognormal_sigma = knobs["services.lognormal_sigma"]
+        self.shape = services.distribution
+        self.lognormal_sigma = services.lognormal_sigma
         self._rng = random.Random()
 
     def __call__(self, extra_s: float = 0.0) -> None:

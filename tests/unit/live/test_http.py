@@ -7,9 +7,9 @@ import random
 import httpx
 import pytest
 
-from sandbox.live.services.calls import Caller, CallFailed, http_timeout
+from sandbox.live.services.http import Caller, CallFailed, http_timeout
 from sandbox.model.backoff import retry_backoff_s
-from sandbox.model.knobs import DEFAULTS
+from sandbox.model.knobs import resolve
 
 
 def test_backoff_doubles_without_jitter():
@@ -47,7 +47,8 @@ def caller(handler, clock: Clock | None = None, **knobs) -> tuple[Caller, list[h
 
     clock = clock or Clock()
     client = httpx.Client(transport=httpx.MockTransport(record))
-    return Caller(client, {**DEFAULTS, **knobs}, rng=random.Random(1), clock=lambda: clock.now,
+    typed = resolve(knobs)
+    return Caller(client, typed.http, typed.breaker, rng=random.Random(1), clock=lambda: clock.now,
                   sleep=clock.sleep), seen
 
 

@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.loadgen import LoadGenerator
+from sandbox.live.load import LoadGenerator
 from sandbox.live.ports import free_port
 from tests.helpers import serving
 

@@ -87,7 +87,7 @@ class OutboxRow:
     created_at: float
 
 
-class Storage:
+class Database:
     """One SQLite file; a connection per thread; every write in one short IMMEDIATE transaction."""
 
     def __init__(self, path: str | Path):
@@ -108,7 +108,7 @@ class Storage:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self._closed:
-                raise sqlite3.ProgrammingError(f"storage {self.path} is closed")
+                raise sqlite3.ProgrammingError(f"database {self.path} is closed")
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

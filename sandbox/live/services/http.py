@@ -11,13 +11,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from sandbox.model.backoff import retry_backoff_s
 from sandbox.model.breaker import CircuitBreaker
+from sandbox.model.knobs import BreakerKnobs, HttpKnobs
 
 
 class CallFailed(RuntimeError):
@@ -29,21 +30,23 @@ def http_timeout(timeout_s: float) -> httpx.Timeout:
     return httpx.Timeout(timeout_s if timeout_s > 0 else None)
 
 
-def make_client(knobs: Mapping[str, Any], connections: int) -> httpx.Client:
+def make_client(http: HttpKnobs, connections: int) -> httpx.Client:
     """The one client a service reuses for every call (a new one per call costs a connection each time).
 
     `connections` should be the service's worker count: each worker thread has at most one call out."""
-    return httpx.Client(timeout=http_timeout(knobs["http.timeout_s"]),
+    return httpx.Client(timeout=http_timeout(http.timeout_s),
                         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
 
 
 class Caller:
     """Calls other services from one service, with the http.* knobs and one breaker per callee."""
 
-    def __init__(self, client: httpx.Client, knobs: Mapping[str, Any], *, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, client: httpx.Client, http: HttpKnobs, breaker: BreakerKnobs, *,
+                 rng: random.Random | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
         self.client = client
-        self.knobs = knobs
+        self.http = http
+        self.breaker_knobs = breaker
         self.rng = rng or random.Random()
         self.clock = clock
         self.sleep = sleep
@@ -54,20 +57,18 @@ class Caller:
         self.short_circuited = 0  # calls the open breaker refused
 
     def breaker(self, callee: str) -> CircuitBreaker | None:
-        k = self.knobs
-        if not k["http.breaker"]:
+        if not self.http.breaker:
             return None
+        k = self.breaker_knobs
         with self._lock:
             breaker = self.breakers.get(callee)
             if breaker is None:
-                breaker = self.breakers[callee] = CircuitBreaker(
-                    k["breaker.min_calls"], k["breaker.error_rate"], k["breaker.open_s"], k["breaker.window_s"])
+                breaker = self.breakers[callee] = CircuitBreaker(k.min_calls, k.error_rate, k.open_s, k.window_s)
             return breaker
 
     def call(self, callee: str, method: str, url: str, **options: Any) -> httpx.Response:
         """One logical call (with its retries); the 2xx response, or CallFailed saying why."""
-        k = self.knobs
-        retries = k["http.retries"]
+        retries = self.http.retries
         attempt = 0
         while True:
             breaker = self.breaker(callee)
@@ -86,7 +87,7 @@ class Caller:
             if not retryable or attempt >= retries:
                 raise CallFailed(f"{callee}: {error}" + (f" (after {attempt} retries)" if attempt else ""))
             attempt += 1
-            self.sleep(retry_backoff_s(attempt, k["http.backoff_ms"], k["http.jitter"], self.rng))
+            self.sleep(retry_backoff_s(attempt, self.http.backoff_ms, self.http.jitter, self.rng))
 
     def _count(self, name: str) -> None:
         with self._lock:
