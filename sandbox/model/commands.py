@@ -61,53 +61,46 @@ class _Timed:
 
 
 @dataclass(frozen=True)
-class Kill(_Timed):
+class _Targeted(_Timed):
+    """A command aimed at one part: `target`, one of TARGETS."""
+
+    target: str = _target()
+
+    def words(self) -> str:
+        return f"{self.verb} {self.target}"
+
+
+@dataclass(frozen=True)
+class Kill(_Targeted):
     """SIGKILL: refuse new connections, drop the work in flight."""
 
     verb: ClassVar[str] = "kill"
-    target: str = _target()
-
-    def words(self) -> str:
-        return f"kill {self.target}"
 
 
 @dataclass(frozen=True)
-class Revive(_Timed):
+class Revive(_Targeted):
     verb: ClassVar[str] = "revive"
-    target: str = _target()
-
-    def words(self) -> str:
-        return f"revive {self.target}"
 
 
 @dataclass(frozen=True)
-class Hang(_Timed):
+class Hang(_Targeted):
     """A black hole: connections are accepted and never answered."""
 
     verb: ClassVar[str] = "hang"
-    target: str = _target()
-
-    def words(self) -> str:
-        return f"hang {self.target}"
 
 
 @dataclass(frozen=True)
-class Heal(_Timed):
+class Heal(_Targeted):
     """Clear latency, errors and a hang; a killed part stays down until revived."""
 
     verb: ClassVar[str] = "heal"
-    target: str = _target()
-
-    def words(self) -> str:
-        return f"heal {self.target}"
 
 
 @dataclass(frozen=True)
-class Restart(_Timed):
+class Restart(_Targeted):
     """A deploy: down for `down_s`, then back."""
 
     verb: ClassVar[str] = "restart"
-    target: str = _target()
     down_s: float = _number(DOWN)
 
     def words(self) -> str:
@@ -118,9 +111,8 @@ class Restart(_Timed):
 
 
 @dataclass(frozen=True)
-class Latency(_Timed):
+class Latency(_Targeted):
     verb: ClassVar[str] = "latency"
-    target: str = _target()
     ms: float = _number(LATENCY)
     jitter_ms: float = _number(LATENCY, 0.0)
 
@@ -130,11 +122,10 @@ class Latency(_Timed):
 
 
 @dataclass(frozen=True)
-class Errors(_Timed):
+class Errors(_Targeted):
     """A fraction of requests answered 500 (or handler failures, for the cache-worker)."""
 
     verb: ClassVar[str] = "errors"
-    target: str = _target()
     rate: float = _number(RATE)
 
     def words(self) -> str:
