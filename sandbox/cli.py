@@ -17,11 +17,12 @@ from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
 from sandbox.present.report import format_run, run_document
+from sandbox.teach.cards import load_cards
 from sandbox.teach.challenge_run import attempt
 from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
 from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import lesson_paths, load_cards, load_lesson
+from sandbox.teach.lessons import lesson_paths, load_lesson
 from sandbox.ui import launch
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sandbox.teach.lessons import Card
+from sandbox.teach.cards import Card
 
 QUESTIONS = 5
 Stage = Literal["answer", "follow_up", "grade"]

@@ -7,7 +7,9 @@ import time
 import streamlit as st
 
 from sandbox.playground import Playground
-from sandbox.teach.lessons import Card, Lesson, LessonError, load_cards, load_lessons
+from sandbox.teach.blocks import LessonError
+from sandbox.teach.cards import Card, load_cards
+from sandbox.teach.lessons import Lesson, load_lessons
 from sandbox.teach.progress import Progress, ProgressError, parse_progress
 
 PLAYGROUND = "playground"

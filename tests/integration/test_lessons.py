@@ -7,8 +7,9 @@ import pytest
 from sandbox.catalog import scenario_paths
 from sandbox.model.commands import TARGETS, VERBS
 from sandbox.model.metrics import FRAME_METRICS, WINDOW_METRICS
+from sandbox.teach.cards import load_cards
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import lesson_ids, lesson_paths, load_cards, load_lesson, load_lessons
+from sandbox.teach.lessons import lesson_ids, lesson_paths, load_lesson, load_lessons
 
 PATHS = lesson_paths()
 SCENARIOS = {p.stem for p in scenario_paths()}

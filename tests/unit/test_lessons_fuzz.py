@@ -7,7 +7,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.teach.lessons import Card, Lesson, LessonError, parse_cards_text, parse_lesson_text
+from sandbox.teach.blocks import LessonError
+from sandbox.teach.cards import Card, parse_cards_text
+from sandbox.teach.lessons import Lesson, parse_lesson_text
 from tests.unit.test_lessons_loader import CARDS, LESSON
 
 FRAGMENTS = st.one_of(

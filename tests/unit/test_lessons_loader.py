@@ -8,8 +8,10 @@ from __future__ import annotations
 import pytest
 
 from sandbox.model.errors import ScenarioError
+from sandbox.teach.blocks import LessonError
+from sandbox.teach.cards import parse_cards_text
 from sandbox.teach.code_refs import CodeRef
-from sandbox.teach.lessons import LessonError, load_lesson, parse_cards_text, parse_lesson_text
+from sandbox.teach.lessons import load_lesson, parse_lesson_text
 
 LESSON = '''+++
 id = "demo"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.teach.lessons import load_cards
+from sandbox.teach.cards import load_cards
 from sandbox.teach.mock_interview import QUESTIONS, start
 
 CARDS = load_cards()

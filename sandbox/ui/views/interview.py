@@ -7,7 +7,8 @@ import streamlit as st
 from sandbox.catalog import find_scenario
 from sandbox.engine import run_scenario
 from sandbox.teach import mock_interview
-from sandbox.teach.lessons import Card, lesson_ids
+from sandbox.teach.cards import Card
+from sandbox.teach.lessons import lesson_ids
 from sandbox.ui import session, widgets
 
 OPEN_LESSON = "open_lesson"  # the lessons page opens the lesson whose id it finds here

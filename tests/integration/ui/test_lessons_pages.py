@@ -1,9 +1,10 @@
 """The lessons and interview pages in AppTest: a whole lesson stepped through, a number predicted, one card
 answered, and a mock interview sat to its summary."""
 
+from sandbox.teach.cards import load_cards
 from sandbox.teach.choices import choice_order
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import lesson_ids, load_cards, load_lessons
+from sandbox.teach.lessons import lesson_ids, load_lessons
 from tests.integration.ui.support import app
 
 
