@@ -308,8 +308,9 @@ def test_reset_peer_resets_existing_connections_and_serves_new_ones(echo, web):
 
 
 def test_a_refusing_upstream_resets_the_client_and_counts_as_refused():
-    with FaultProxy(("127.0.0.1", free_port())) as proxy, connect(proxy.port) as sock:
-        with pytest.raises(ConnectionResetError):
+    with FaultProxy(("127.0.0.1", free_port())) as proxy:
+        # the reset can beat connect() back to a busy client thread, so it is expected at either step
+        with pytest.raises(ConnectionResetError), connect(proxy.port) as sock:
             sock.recv(1)
         assert proxy.stats().refused == 1
 
