@@ -41,7 +41,7 @@ from sandbox.live.ports import free_port
 from sandbox.model.commands import Latency
 from sandbox.model.periods import fault_periods
 from sandbox.playground import MAX_SCENARIO_S, Playground
-from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
+from sandbox.present.charts import PANEL_KEYS, variant_specs
 from sandbox.present.diagram import topology_dot
 from sandbox.present.headlines import headlines
 
@@ -155,14 +155,15 @@ def draw(pg: Playground) -> int:
     statuses = pg.engine.status()
     start, frames = pg.recent_frames(WINDOW_S)
     size = 0
+    names = [variant.name for variant in pg.variants]
+    periods = {name: fault_periods(pg.recorded, name) for name in names}
+    for key in PANEL_KEYS:
+        specs = variant_specs(frames, names, key, (float(start), max(pg.now, start + 10.0)), periods)
+        size += sum(len(json.dumps(spec)) for spec in specs.values())
     for variant in pg.variants:
         status = statuses[variant.name]
         topology_dot(status)
         headlines(pg.engine.measurements(variant.name), status, pg.now)
-        mine = frames_of(frames, variant.name)
-        periods = list(fault_periods(pg.recorded, variant.name))
-        for key in PANEL_KEYS:
-            size += len(json.dumps(panel_spec(mine, key, (float(start), max(pg.now, start + 10.0)), periods, [])))
         for load in pg.predicted_loads(variant.name):
             load.explain()
     "\n".join(f"{t:8.1f} s  {variant:>8}  {words}" for t, variant, words in pg.engine.log()[-14:])

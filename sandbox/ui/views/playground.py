@@ -9,8 +9,10 @@ from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import fault_periods
 from sandbox.playground import MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
-from sandbox.present.charts import frames_of
+from sandbox.present.charts import PANEL_KEYS, variant_specs
+from sandbox.present.diagram import topology_dot
 from sandbox.present.headlines import headlines
+from sandbox.present.names import variant_title
 from sandbox.ui import session, widgets
 
 TICK_S = 1.0
@@ -158,14 +160,16 @@ def header() -> None:
         st.info(note, icon="ℹ️")
 
 
-def variant_column(name: str, statuses, frames: list[dict], start_s: float) -> None:
+def variant_column(name: str, statuses, specs: dict[str, dict[str, dict]]) -> None:
     status = statuses[name]
-    widgets.variant_heading(name, status.architecture)
-    widgets.diagram(status)
-    measurements = pg.engine.measurements(name)
-    widgets.tiles(headlines(measurements, status, pg.now))
-    widgets.charts(frames_of(frames, name), (start_s, max(pg.now, start_s + 10)),
-                   fault_periods(pg.recorded, name))
+    st.markdown(f"### {variant_title(name, status.architecture)}")
+    st.graphviz_chart(topology_dot(status), width="stretch")
+    for row in (items := headlines(pg.engine.measurements(name), status, pg.now))[:3], items[3:]:
+        for column, item in zip(st.columns(len(row)), row, strict=True):
+            marker = {True: "🟢 ", False: "🔴 ", None: ""}[item.healthy]
+            column.metric(marker + item.label, item.value, help=item.help, border=True)
+    for key in PANEL_KEYS:
+        st.vega_lite_chart(specs[key][name], width="stretch")
     with st.expander("predicted by queueing theory"):
         for load in pg.predicted_loads(name):
             st.markdown(("🔥 " if load.utilisation >= 1 else "• ") + load.explain())
@@ -187,10 +191,13 @@ def live() -> None:
     st.markdown(f"**t = {pg.now:,.1f} s** · speed {next((n for n, s in SPEEDS.items() if s == pg.speed), '?')}")
     statuses = pg.engine.status()
     start, frames = pg.recent_frames(WINDOW_S)
+    names = [v.name for v in pg.variants]
+    periods = {name: fault_periods(pg.recorded, name) for name in names}
+    specs = {key: variant_specs(frames, names, key, (float(start), max(pg.now, start + 10)), periods)
+             for key in PANEL_KEYS}
     for column, variant in zip(st.columns(len(pg.variants)), pg.variants, strict=True):
         with column:
-            variant_column(variant.name, statuses, frames, float(start))
-    widgets.legend()
+            variant_column(variant.name, statuses, specs)
     st.subheader("What happened")
     widgets.event_log(pg.engine.log())
 

@@ -21,7 +21,8 @@ def _chosen_scenario():
     source = st.radio("scenario", ["from the catalogue", "upload a TOML file"], horizontal=True,
                       label_visibility="collapsed", key="source")
     if source == "upload a TOML file":
-        upload = st.file_uploader("scenario file", type=["toml"], key="upload")
+        upload = st.file_uploader("scenario file", type=["toml"], key="upload", max_upload_size=1,
+                                  help="a scenario is a few kilobytes of TOML; files up to 1 MB are taken")
         if upload is None:
             st.info("Upload a scenario file — the format is in the README and in every file of `scenarios/`.")
             return None
