@@ -6,6 +6,7 @@ Every action is recorded with its moment, so the session saves as a scenario tha
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -16,6 +17,7 @@ from sandbox.model.knobs import KNOBS, Knobs
 from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
 from sandbox.model.scenario import Scenario, Variant, scenario_to_document
+from sandbox.model.status import VariantStatus
 from sandbox.present.theory import PoolLoad, pool_loads
 from sandbox.sim.engine import SimEngine
 
@@ -36,6 +38,10 @@ MAX_VARIANTS = 3
 MAX_SCENARIO_S = 2 * 3600.0
 """A playground stops at two hours of scenario time; memory grows with it (bench/ui_speed.py)."""
 SPEEDS = {"pause": 0.0, "1×": 1.0, "5×": 5.0, "20×": 20.0}
+FINAL_AFTER_S = 2
+"""Seconds after its end a second's frames are taken as final (the simulation closes a second for good)."""
+HISTORY_S = 120
+"""How far back a paused playground can be scrubbed: each variant's status is kept for every second of it."""
 IDLE_PAUSE_S = 600.0
 """A running playground nobody touches for this long (wall clock) pauses itself."""
 
@@ -67,6 +73,11 @@ class Playground:
         self.recorded: list[Command] = []
         self.speed = SPEEDS["1×"]
         self.last_input_s: float | None = None
+        self._clicks: set[str] = set()
+        self.lock = threading.RLock()
+        """Held by whoever moves or reads the playground: two browser tabs on one playground take turns."""
+        self._history: dict[int, dict[str, VariantStatus]] = {0: self.engine.status()}
+        self._frames: dict[int, list[Frame]] = {}
 
     @property
     def now(self) -> float:
@@ -80,18 +91,30 @@ class Playground:
     def at_limit(self) -> bool:
         return self.now >= MAX_SCENARIO_S
 
-    def act(self, command: Command) -> list[str]:
-        """Apply a command now and record it; returns the engine's notes (variants where it did nothing)."""
+    def act(self, command: Command, click: str | None = None) -> list[str]:
+        """Apply a command now and record it; returns the engine's notes (variants where it did nothing).
+
+        `click` names the click that asked for it: a click seen before is not applied again, so a page that hears
+        one click twice still records one action."""
+        if click is not None:
+            if click in self._clicks:
+                return []
+            self._clicks.add(click)
         command = replace(command, at=self.now)
         self.recorded.append(command)
         return self.engine.apply(command)
 
-    def set_knob(self, key: str, value: Any, variant: str | None = None) -> list[str]:
+    def set_knob(self, key: str, value: Any, variant: str | None = None, click: str | None = None) -> list[str]:
         value = KNOBS[key].validate(value, "playground", key)
-        return self.act(Set(key, value, variant=variant))
+        return self.act(Set(key, value, variant=variant), click)
 
-    def heal_everything(self) -> list[str]:
-        """Revive every killed part and clear every latency, error rate and hang, in every variant."""
+    def heal_everything(self, click: str | None = None) -> list[str]:
+        """Revive every killed part and clear every latency, error rate and hang, in every variant (once per
+        `click`, like `act`)."""
+        if click is not None:
+            if click in self._clicks:
+                return []
+            self._clicks.add(click)
         notes: list[str] = []
         statuses = self.engine.status()
         for variant in self.variants:
@@ -109,8 +132,23 @@ class Playground:
         """Let `wall_s` seconds of wall time pass at the chosen speed; returns the scenario seconds advanced."""
         seconds = min(self.speed * wall_s, MAX_SCENARIO_S - self.now)
         if seconds > 0:
-            self.engine.advance(seconds)
+            self.advance(seconds)
         return max(seconds, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        """Move scenario time on, keeping each variant's status at every whole second passed (for scrubbing)."""
+        target = self.now + seconds
+        while self.now < target:
+            step_to = min(math.floor(self.now) + 1.0, target)
+            self.engine.advance(step_to - self.now)
+            if step_to == int(step_to):
+                self._history[int(step_to)] = self.engine.status()
+                self._history.pop(int(step_to) - HISTORY_S - 1, None)
+
+    def status_at(self, second: int) -> dict[str, VariantStatus]:
+        """Every variant's status at the end of `second` if it is among the last HISTORY_S seconds ticked, else
+        now."""
+        return self._history.get(second) or self.engine.status()
 
     def touch(self, wall_clock_s: float) -> None:
         """Note that the learner did something (for the idle pause)."""
@@ -119,10 +157,12 @@ class Playground:
     def idle(self, wall_clock_s: float) -> bool:
         return self.last_input_s is not None and wall_clock_s - self.last_input_s >= IDLE_PAUSE_S
 
-    def knobs(self, variant: str) -> Knobs:
-        """Every knob's current value in one variant: the start values, then each recorded change."""
+    def knobs(self, variant: str, at_s: float | None = None) -> Knobs:
+        """Every knob's value in one variant now (or at `at_s`): the start values, then each recorded change."""
         changes: dict[str, Any] = {}
         for command in self.recorded:
+            if at_s is not None and command.at > at_s:
+                break
             if command.variant in (None, variant):
                 if isinstance(command, Set):
                     changes[command.key] = command.value
@@ -131,11 +171,22 @@ class Playground:
         return self.base.knobs_for(self.base.variant(variant)).with_values(changes)
 
     def recent_frames(self, window_s: int) -> tuple[int, list[Frame]]:
-        """The first second of the window and every variant's frames of its finished seconds."""
+        """The first second of the window and every variant's frames of its finished seconds (interleaved second by
+        second). A second closed FINAL_AFTER_S ago does not change any more, so its frames are computed once."""
         end = int(self.now)
         start = max(0, end - window_s)
-        frames = interleave({v.name: self.engine.measurements(v.name).frames(start, end) for v in self.variants})
-        return start, frames
+        final = max(start, end - FINAL_AFTER_S)
+        for second in [s for s in self._frames if s < start]:
+            del self._frames[second]
+        rows: list[Frame] = []
+        for second in range(start, final):
+            if second not in self._frames:
+                self._frames[second] = self._interleaved(second, second + 1)
+            rows += self._frames[second]
+        return start, rows + self._interleaved(final, end)
+
+    def _interleaved(self, start: int, end: int) -> list[Frame]:
+        return interleave({v.name: self.engine.measurements(v.name).frames(start, end) for v in self.variants})
 
     def predicted_loads(self, variant: str) -> list[PoolLoad]:
         """Queueing theory's load on each pool of `variant`, from its knobs and faults."""
