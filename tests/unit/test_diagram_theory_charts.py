@@ -6,7 +6,7 @@ from sandbox.model.commands import Hang, Kill, Load, Set
 from sandbox.model.periods import Period
 from sandbox.playground import Playground
 from sandbox.present.charts import PANEL_KEYS, PANELS, nice_ceiling, panel, panel_rows, variant_specs, y_domain
-from sandbox.present.diagram import HEALTH_COLOURS, topology_dot
+from sandbox.present.diagram import HEALTH_COLOURS, topology
 from sandbox.present.headlines import headlines
 
 
@@ -18,26 +18,45 @@ def _broken_playground() -> Playground:
     return pg
 
 
-def test_the_diagram_colours_a_dead_service_red_and_shows_absent_parts_dashed():
+def _boxes(status) -> dict[str, dict]:
+    return {box["name"]: box for box in topology(status)["boxes"]}
+
+
+def _arrows(status) -> dict[tuple[str, str], dict]:
+    return {(a["source"], a["target"]): a for a in topology(status)["arrows"]}
+
+
+def test_the_diagram_shows_a_dead_service_down_and_parts_a_variant_lacks_as_absent():
     status = _broken_playground().engine.status()
-    dot = topology_dot(status["sync"])
-    user_line = next(line for line in dot.splitlines() if line.strip().startswith('"user" ['))
-    assert HEALTH_COLOURS["down"][0] in user_line and "DOWN" in user_line
-    broker_line = next(line for line in dot.splitlines() if line.strip().startswith('"broker" ['))
-    assert "dashed" in broker_line and "not in this variant" in broker_line
-    assert '"blog" -> "user"' in dot
+    sync = _boxes(status["sync"])
+    assert sync["user"]["health"] == "down" and "DOWN" in sync["user"]["lines"]
+    assert sync["broker"]["health"] == "absent" and sync["broker"]["lines"] == ("not in sync",)
+    reads = _arrows(status["sync"])[("client", "blog")]
+    assert reads["label"][1].endswith("% fail") and reads["colour"] == HEALTH_COLOURS["down"][1]
+    assert reads["dots"] >= 1 and reads["failed_dots"] == reads["dots"]  # every read fails: every dot is red
+    assert ("blog", "user") in _arrows(status["sync"])
 
 
-def test_the_queue_diagram_shows_the_queue_depth_and_failed_calls():
-    pg = Playground()
+def test_every_part_sits_in_the_same_place_in_every_variant():
+    status = Playground(("sync", "queue", "queue-outbox")).engine.status()
+    places = [{name: (b["x"], b["y"], b["w"], b["h"]) for name, b in _boxes(s).items()} for s in status.values()]
+    assert places[0] == places[1] == places[2]
+    assert set(places[0]) == {"client", "author", "blog", "user", "broker", "cache-worker", "redis", "database"}
+
+
+def test_the_queue_diagram_shows_the_queue_depth_and_dots_in_proportion_to_traffic():
+    pg = Playground(knobs={"load.reads_per_s": 40.0})
     pg.act(Kill(target="cache-worker"))
     pg.engine.advance(20)
     queue = pg.engine.status()["queue"]
-    dot = topology_dot(queue)
-    assert f"{queue.queue_ready} ready" in dot and queue.queue_ready > 0
-    assert '"author" -> "broker"' in dot and '"author" -> "blog"' not in dot
-    sync_dot = topology_dot(_broken_playground().engine.status()["sync"])
-    assert "failed" in sync_dot  # client -> blog: reads fail while user is down
+    assert _boxes(queue)["broker"]["lines"][0] == f"{queue.queue_ready} ready · 0 unacked" and queue.queue_ready > 0
+    arrows = _arrows(queue)
+    assert ("author", "broker") in arrows and ("author", "blog") not in arrows
+    assert ("user", "broker") not in arrows  # profile updates carry no traffic here: their arrows are not drawn
+    calls = {(e.source, e.target): e.calls_per_s for e in queue.edges}
+    for key, arrow in arrows.items():  # one dot per 5 calls/s, at least one while calls flow, at most 8
+        assert arrow["dots"] == min(8, math.ceil(calls.get(key, 0) / 5)), key
+    assert arrows[("client", "blog")]["dots"] == 8 and arrows[("broker", "cache-worker")]["dots"] == 0
 
 
 def test_theory_predicts_a_saturated_pool_when_the_user_service_hangs():
@@ -130,5 +149,6 @@ def test_tiles_turn_red_for_failing_sync_reads_and_stay_green_for_queue_reads():
     assert tiles["sync"]["read p99"].healthy is None  # refusals are fast: a low p99 is no comfort here
     assert tiles["queue"]["read p99"].healthy is True
     assert tiles["queue"]["reads ok"].healthy is True and tiles["queue"]["reads ok"].value == "100.0%"
-    assert tiles["sync"]["queue depth"].value == "no queue"
+    assert tiles["sync"]["queue depth"].value == "–" and tiles["sync"]["queue depth"].number is None
+    assert tiles["sync"]["queue depth"].help == "no queue in sync"
     assert tiles["queue"]["messages lost"].value == "0"

@@ -3,6 +3,7 @@
 import json
 
 from sandbox.present.charts import PANEL_KEYS
+from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS
 from sandbox.present.html_report import html_report
 from tests.integration.ui.support import app
 
@@ -115,3 +116,11 @@ def test_the_engine_switch_says_why_the_live_lab_is_unavailable(monkeypatch):
     assert "RabbitMQ is not reachable at 127.0.0.1:1" in warning.value
     assert "docker compose up -d rabbitmq" in warning.value
     assert at.button(key="run").disabled
+
+
+def test_the_about_page_shows_each_colour_as_a_swatch_with_its_meaning():
+    at = app("about")
+    legend = next(m.value for m in at.markdown if "refuses connections" in m.value)
+    for name, (fill, border) in HEALTH_COLOURS.items():
+        assert f"background:{fill};border:2px solid {border}'></span> {HEALTH_WORDS[name]}" in legend
+    assert "up: up" not in legend

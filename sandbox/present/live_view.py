@@ -1,0 +1,104 @@
+"""Everything the playground's live view draws for one moment, as one JSON-ready dict.
+
+The page hands it to the live view component (sandbox/ui/live_view.js), which draws it in the browser and redraws
+only what changed. Per variant: its title, the narration and the queueing-theory hint, the diagram, the tiles with
+their difference cues, and the message view; per chart panel: one y-domain for every variant and a value per second
+of the window; the recorded moments; the event log. A paused playground can be shown at an earlier second (`at_s`):
+the diagram, tiles, narration and log as they were then, the charts with a cursor there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.model.periods import fault_periods
+from sandbox.playground import HISTORY_S, SPEEDS, Playground
+from sandbox.present.charts import FAULT_COLOURS, PANELS, SERIES_COLOURS, frames_of, y_domain
+from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology
+from sandbox.present.differences import difference_cues
+from sandbox.present.headlines import RECENT_S, headlines
+from sandbox.present.letters import mailbag
+from sandbox.present.names import variant_title
+from sandbox.present.narration import narrate
+from sandbox.present.theory import pool_loads
+
+WINDOW_S = HISTORY_S
+"""The charts show the last this-many seconds; a paused playground can be scrubbed over the same stretch."""
+MIN_SPAN_S = 30
+"""The charts' time axis spans at least this much, so the first seconds do not fill the width."""
+LOG_LINES = 12
+
+
+def speed_name(speed: float) -> str:
+    return next((name for name, value in SPEEDS.items() if value == speed), f"{speed:g}×")
+
+
+def _theory(pg: Playground, variant: str, status, at_s: float) -> dict[str, Any]:
+    loads = pool_loads(pg.knobs(variant, at_s), status)
+    busiest = max(loads, key=lambda load: load.utilisation)
+    rho = busiest.utilisation
+    text = (f"queueing theory: {busiest.service} pool {'∞' if rho == float('inf') else f'{rho:.0%}'} busy"
+            + (" — more work arrives than it can finish" if rho >= 1 else ""))
+    return {"text": text, "tone": "bad" if rho >= 1 else "warn" if rho >= 0.7 else "ok",
+            "detail": [load.explain() for load in loads]}
+
+
+def _bands(pg: Playground, variant: str, start: float, end: float) -> list[dict[str, Any]]:
+    return [{"start": max(p.start_s, start), "end": min(end if p.end_s is None else p.end_s, end), "kind": p.kind,
+             "label": p.label}
+            for p in fault_periods(pg.recorded, variant) if (p.end_s is None or p.end_s > start) and p.start_s < end]
+
+
+def _charts(frames: list[dict[str, Any]], names: list[str], start: int, end: int) -> list[dict[str, Any]]:
+    mine = {name: frames_of(frames, name) for name in names}
+    charts = []
+    for chosen in PANELS:
+        values = {name: [[None if (v := s.value(f)) is None else round(float(v), 3) for f in rows]
+                         for s in chosen.series] for name, rows in mine.items()}
+        charts.append({"key": chosen.key, "heading": chosen.heading, "unit": chosen.unit, "log": chosen.log_scale,
+                       "domain": list(y_domain(chosen, mine.values())),
+                       "series": [{"name": s.name, "colour": c} for s, c in zip(chosen.series, SERIES_COLOURS,
+                                                                               strict=False)],
+                       "start": start, "end": end, "values": values})
+    return charts
+
+
+def live_view(pg: Playground, at_s: int | None = None, highlight: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The view of `pg` now, or (paused) at the end of second `at_s` of the last WINDOW_S; `highlight` names tiles
+    the guided tour points at."""
+    end = int(pg.now)
+    start = max(0, end - WINDOW_S)
+    shown = end if at_s is None else min(max(at_s, start), end)
+    names = [v.name for v in pg.variants]
+    _, frames = pg.recent_frames(WINDOW_S)
+    statuses = pg.engine.status() if shown == end else pg.status_at(shown)
+    tiles = {name: headlines(pg.engine.measurements(name), statuses[name], shown) for name in names}
+    cues = difference_cues(tiles)
+    recent = [f for f in frames if shown - RECENT_S <= f["t"] < shown]
+    variants = []
+    for name in names:
+        status = statuses[name]
+        measurements = pg.engine.measurements(name)
+        story = narrate(status, frames_of(recent, name), pg.knobs(name, shown), measurements.lost_by_cause)
+        variants.append({
+            "name": name,
+            "title": variant_title(name, status.architecture),
+            "narration": {"text": story.text, "tone": story.tone},
+            "theory": _theory(pg, name, status, shown),
+            "diagram": topology(status),
+            "tiles": [{"label": t.label, "value": t.value, "help": t.help, "cue": cues[name].get(t.label, ""),
+                       "tone": {True: "ok", False: "bad", None: "none"}[t.healthy]} for t in tiles[name]],
+            "messages": mailbag(pg.engine.messages(name)) if status.architecture == "queue" else None,
+            "bands": _bands(pg, name, float(start), float(end)),
+        })
+    marks = [{"t": c.at, "text": c.describe(), "variant": c.variant} for c in pg.recorded if start <= c.at <= end]
+    log = [[round(t, 1), variant, words] for t, variant, words in pg.engine.log() if t <= shown][-LOG_LINES:]
+    return {
+        "now_s": pg.now, "shown_s": shown, "scrubbed": shown != end, "speed": speed_name(pg.speed),
+        "span": [start, max(end, start + MIN_SPAN_S)],
+        "variants": variants, "charts": _charts(frames, names, start, end), "marks": marks, "log": log,
+        "highlight": list(highlight),
+        "palette": {"health": {k: {"fill": f, "border": b, "words": HEALTH_WORDS[k]}
+                               for k, (f, b) in HEALTH_COLOURS.items()},
+                    "faults": FAULT_COLOURS},
+    }
