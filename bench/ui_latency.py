@@ -11,6 +11,9 @@ Playwright (headless, no GPU, every request not to 127.0.0.1 blocked).
 (b) Main-thread busy: Chromium's own TaskDuration (Performance.getMetrics over the DevTools protocol) over
     BUSY_WINDOW_S seconds without input, as a share of the wall time, at each speed.
 (c) Recorded once: the playground's "save as scenario" file after the clicks holds one timeline action per click.
+(d) Layout, paused after a kill, at 1280×800, 1440×1000 and 900×800: the live view's layout, the main area's scroll
+    height, where the lowest of the main charts (failed requests, latency) ends, and the elements whose text is cut
+    short (wider than their box, with an ellipsis or hidden).
 
 Run:  PYTHONPATH=. .venv/bin/python bench/ui_latency.py   (about 3 minutes on 2 cores)
 """
@@ -77,6 +80,19 @@ PROBE_JS = """condition => new Promise((resolve, reject) => {
 
 USER_IS = """() => {{ const box = document.querySelector('section[data-variant="sync"] [data-part="user"]');
   return !!box && box.dataset.health === '{health}'; }}"""
+LAYOUTS = ({"width": 1280, "height": 800}, {"width": 1440, "height": 1000}, {"width": 900, "height": 800})
+LAYOUT_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const latency = Array.from(document.querySelectorAll('.pol-chart[data-chart="latency"]'),
+    chart => chart.getBoundingClientRect().bottom);
+  const cut = Array.from(main.querySelectorAll('*')).filter(e => {
+    const style = getComputedStyle(e);
+    const clips = style.textOverflow === 'ellipsis' || ['hidden', 'clip'].includes(style.overflowX);
+    return clips && e.scrollWidth > e.clientWidth + 1 && e.innerText?.trim();
+  }).length;
+  return {mode: document.querySelector('.pol-live').dataset.mode, height_px: main.scrollHeight,
+          charts_end: Math.max(...latency), cut};
+}"""
 COUNT_IS = """() => Array.from(document.querySelectorAll('[data-testid="stMarkdown"]'))
   .some(e => e.innerText.trim() === 'clicks: {count}')"""
 
@@ -144,8 +160,9 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[94]
 
 
-def playground_rows(browser, url: str) -> tuple[list[tuple[str, list[float], float]], int, int]:
-    """(speed, click-to-visible ms, busy share) per speed; clicks made and actions the saved scenario holds."""
+def playground_rows(browser, url: str) -> tuple[list[tuple[str, list[float], float]], int, int, list[dict]]:
+    """(speed, click-to-visible ms, busy share) per speed; clicks made and actions the saved scenario holds; the
+    layout at each size."""
     context, page = new_page(browser)
     page.goto(f"{url}/?tour=done")
     page.wait_for_selector('section[data-variant="sync"] [data-part="user"]')
@@ -169,8 +186,15 @@ def playground_rows(browser, url: str) -> tuple[list[tuple[str, list[float], flo
     with page.expect_download() as download:
         page.locator(".st-key-save").get_by_role("button").click()
     saved = tomllib.loads(Path(download.value.path()).read_text())
+    kill.click()
+    clicks += 1
+    layouts = []
+    for size in LAYOUTS:
+        page.set_viewport_size(size)
+        time.sleep(1.0)
+        layouts.append({**size, **page.evaluate(LAYOUT_JS)})
     context.close()
-    return rows, clicks, len(saved.get("timeline", []))
+    return rows, clicks - 1, len(saved.get("timeline", [])), layouts
 
 
 def bare_row(browser, url: str) -> tuple[list[float], float]:
@@ -197,7 +221,7 @@ def main() -> None:
             with served(bare_script, Path(tmp) / "bare.log") as url:
                 bare_samples, bare_busy = bare_row(browser, url)
             with served(APP, Path(tmp) / "app.log") as url:
-                rows, clicks, recorded = playground_rows(browser, url)
+                rows, clicks, recorded, layouts = playground_rows(browser, url)
         finally:
             browser.close()
     print(f"click-to-visible in Chromium at {VIEWPORT['width']}×{VIEWPORT['height']}, {2 * ROUNDS} clicks per row "
@@ -215,6 +239,13 @@ def main() -> None:
           f"busy ≤ {TARGET_BUSY_1X:.0%} {'met' if calm else 'NOT met'}")
     print(f"recorded once: {clicks} clicks, {recorded} actions in the saved scenario"
           f" ({'each click once' if clicks == recorded else 'MISMATCH'})")
+    print()
+    print("layout, paused after a kill (2 variants)")
+    print(f"{'viewport':<12} {'live view':<10} {'page height':>12} {'main charts end':>16} {'text cut short':>15}")
+    for layout in layouts:
+        viewport = f"{layout['width']}×{layout['height']}"
+        print(f"{viewport:<12} {layout['mode']:<10} {layout['height_px']:>9} px "
+              f"{layout['charts_end']:>13.0f} px {layout['cut']:>15}")
     print(f"benchmark wall time: {time.perf_counter() - began:.0f} s")
 
 

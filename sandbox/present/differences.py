@@ -9,7 +9,7 @@ from sandbox.present.headlines import Headline
 
 SHARE_PTS = 5.0
 """Percentage points between two shares worth a cue."""
-LATENCY_RATIO = 2.0
+LATENCY_RATIO = 3.0
 """How many times slower a latency must be to get a cue."""
 
 

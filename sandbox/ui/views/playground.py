@@ -262,8 +262,10 @@ def scrubber() -> None:
     window = _scrub_window()
     if window is not None:
         start, end = window
-        st.select_slider(f"look back over the last {end - start} s (paused)", options=range(start, end + 1),
-                         key="scrub_s", format_func=lambda s: f"{s:,} s" if s < end else f"{s:,} s (now)")
+        st.select_slider(f"look back over the last {end - start} s", options=range(start, end + 1), key="scrub_s",
+                         format_func=lambda s: f"{s:,} s" if s < end else f"{s:,} s (now)",
+                         label_visibility="collapsed",
+                         help="paused: drag back to see the diagram, tiles and story as they were at that second")
 
 
 def live(at_s: int | None, highlight: tuple[str, ...]) -> None:

@@ -19,7 +19,7 @@ def _y_domain(spec: dict) -> list[float]:
 def test_running_a_scenario_shows_its_verdict_first_in_words_with_every_why():
     at = app("scenarios")
     at.selectbox(key="scenario_id").set_value("user-down").run()
-    assert any("The User Service goes down" in h.value for h in at.subheader)
+    assert at.expander[0].label == "**The User Service goes down** — what it does"
     at.button(key="run").click().run()
     assert not at.exception, at.exception
     texts = [m.value for m in at.markdown]
