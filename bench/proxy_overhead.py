@@ -8,7 +8,7 @@ so that drift in the machine's speed hits both alike; WARMUP requests per path a
 Round trip: time.perf_counter() around each request, p50 and p99 over all REQUESTS of a path.
 Requests/s: REQUESTS / the wall time of that path's requests. The last line is proxied / direct.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/proxy_overhead.py   (about 5 s; stops measuring after MAX_WALL_S)
+Run:  .venv/bin/python -m bench.proxy_overhead   (about 5 s; stops measuring after MAX_WALL_S)
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
@@ -60,7 +61,7 @@ def percentile(times_ms: list[float], p: int) -> float:
 
 def main() -> None:
     port = free_port()
-    with tempfile.TemporaryDirectory() as log_dir, Supervisor(log_dir) as supervisor:
+    with tempfile.TemporaryDirectory() as log_dir, Supervisor(Path(log_dir)) as supervisor:
         supervisor.start(ServiceSpec("upstream", (sys.executable, "-c", UPSTREAM_APP, str(port)), port=port,
                                      health_path="/"))
         with FaultProxy(("127.0.0.1", port), name="bench") as proxy, \

@@ -26,7 +26,7 @@ queue is `bench.publish-cost.<random>`, deleted at the end even on error or Ctrl
 it expires by itself (x-expires) after QUEUE_EXPIRES_MS unused. The broker is RABBITMQ_URL (default
 amqp://guest:guest@127.0.0.1:5672/%2F); other clients on the same broker share its CPU and disk.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/publish_cost.py
+Run:  .venv/bin/python -m bench.publish_cost
       exit 0: measured and checked; 1: a queue check failed; 2: RabbitMQ unreachable or failed during the run
 """
 
@@ -330,7 +330,8 @@ def main() -> int:
         print(exc)
         return 2
     try:
-        server_version = admin._impl.server_properties.get("version", b"?")
+        # pika keeps the broker's Connection.Start properties on the connection's private _impl, untyped
+        server_version = admin._impl.server_properties.get("version", b"?")  # type: ignore[attr-defined]
         server_version = server_version.decode() if isinstance(server_version, bytes) else str(server_version)
         channel = admin.channel()
         channel.queue_declare(queue, durable=True, arguments={"x-expires": QUEUE_EXPIRES_MS})

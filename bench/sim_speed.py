@@ -13,7 +13,7 @@ Wall time is time.perf_counter(), best of 3 runs. Peak memory is measured in a s
 untimed engine run under tracemalloc (peak of Python allocations during that run); the
 process's peak resident set size (resource.getrusage ru_maxrss) is printed too.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/sim_speed.py [--profile]
+Run:  .venv/bin/python -m bench.sim_speed [--profile]
       (--profile also prints the 10 hottest functions of one engine run, by own time)
 """
 
@@ -104,7 +104,7 @@ def run_engine(scenario: Scenario) -> tuple[int, int]:
     for name, world in engine.worlds.items():
         totals = engine.measurements(name).totals(0, scenario.duration_s)
         finished += totals["read.ok"] + totals["read.errors"] + totals["write.ok"] + totals["write.errors"]
-        events += scheduled_events(world.env)
+        events += scheduled_events(world.ctx.env)
     return finished, events
 
 

@@ -30,7 +30,7 @@ each live run, and if something restarts the node meanwhile (it closes every con
 once when the wall budget allows, else its queue-variant numbers are marked. Servers: RABBITMQ_URL,
 RABBITMQ_MANAGEMENT_URL and REDIS_URL, as for the lab.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/sim_vs_lab.py    (about 85 s; at most ~3 min with a repeated run)
+Run:  .venv/bin/python -m bench.sim_vs_lab    (about 85 s; at most ~3 min with a repeated run)
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ def main() -> int:
     notes = []
     for index, case in enumerate(CASES):
         scenario = case.scenario
-        sim = sim_values(case, SEED)
-        spread = [sim_values(case, seed) for seed in SIM_SEEDS]
+        sim_run = sim_values(case, SEED)
+        seed_runs = [sim_values(case, seed) for seed in SIM_SEEDS]
         try:
             live = run_live(scenario, SEED, started, runs_left=len(CASES) - index - 1, budget_s=WALL_BUDGET_S)
         except (LabError, pika.exceptions.AMQPError) as exc:
@@ -179,10 +179,10 @@ def main() -> int:
             notes.append(f"{case.name}: RabbitMQ was restarted by something else during the run (no time to repeat "
                          "it): its queue-variant numbers are not the scenario's")
         for variant in scenario.variants:
-            lab = window_values(live.measurements[variant.name], case, scenario.duration_s)
+            lab_run = window_values(live.measurements[variant.name], case, scenario.duration_s)
             for metric in (*FAULT_METRICS, *RUN_METRICS, *HEALTHY_METRICS):
-                seeds = [s[variant.name][metric] for s in spread if s[variant.name][metric] is not None]
-                rows.append((case, variant, metric, lab[metric], sim[variant.name][metric], seeds,
+                seeds = [value for s in seed_runs if (value := s[variant.name][metric]) is not None]
+                rows.append((case, variant, metric, lab_run[metric], sim_run[variant.name][metric], seeds,
                              live.broker_restarted and variant.architecture == "queue"))
 
     print(f"sim vs lab: the same scenario text on SimEngine (seed {SEED}) and LiveEngine; agreement = "

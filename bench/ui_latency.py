@@ -15,7 +15,7 @@ Playwright (headless, no GPU, every request not to 127.0.0.1 blocked).
     height, where the lowest of the main charts (failed requests, latency) ends, and the elements whose text is cut
     short (wider than their box, with an ellipsis or hidden).
 
-Run:  PYTHONPATH=. .venv/bin/python bench/ui_latency.py   (about 3 minutes on 2 cores)
+Run:  .venv/bin/python -m bench.ui_latency   (about 2 minutes on 2 cores)
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from sandbox.live.ports import free_port
+from sandbox.ui.launch import APP_PATH, streamlit_argv
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "sandbox" / "ui" / "app.py"
+APP = APP_PATH
 BARE_APP = '''import streamlit as st
 
 st.session_state.setdefault("clicks", 0)
@@ -50,8 +51,6 @@ def click():
 st.button("click", on_click=click, key="click")
 st.write(f"clicks: {st.session_state.clicks}")
 '''
-STREAMLIT_FLAGS = ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                   "--server.maxUploadSize", "1", "--server.fileWatcherType", "none"]
 CHROMIUM = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync",
@@ -99,12 +98,15 @@ COUNT_IS = """() => Array.from(document.querySelectorAll('[data-testid="stMarkdo
 
 @contextlib.contextmanager
 def served(script: Path, log: Path) -> Iterator[str]:
-    """`streamlit run script` on a free loopback port until the block ends; stopped by its process id."""
+    """`script` served as `post-office-lab open` serves the sandbox (loopback, no statistics, 1 MB uploads) on a free
+    port until the block ends, this tree's code first on the path; stopped by its process id."""
     port = free_port()
+    argv = [*streamlit_argv(port, headless=True), "--server.fileWatcherType", "none"]
+    argv[argv.index(str(APP))] = str(script)
     with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-                                    *STREAMLIT_FLAGS], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(
+                                       filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     try:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         with httpx.Client(trust_env=False, timeout=1.0) as client:

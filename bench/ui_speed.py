@@ -17,7 +17,7 @@
     MEMORY_MINUTES simulated minutes: Python allocations held (current) and the peak so far; growth per simulated
     hour from the first to the last checkpoint, and the projection to the playground's 2 h cap.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/ui_speed.py   (about 35 s on 2 cores)
+Run:  .venv/bin/python -m bench.ui_speed   (about 35 s on 2 cores)
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ from sandbox.live.ports import free_port
 from sandbox.model.commands import Latency
 from sandbox.playground import MAX_SCENARIO_S, Playground
 from sandbox.present.live_view import live_view
+from sandbox.ui.launch import APP_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "sandbox" / "ui" / "app.py"
+APP = APP_PATH
 BARE_APP = 'import streamlit as st\n\nst.write("hello")\n'
 STREAMLIT_FLAGS = ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
 LAUNCHES = 3
@@ -119,8 +120,7 @@ print(time.perf_counter() - started)
 def first_run_s(script: Path) -> float:
     """Seconds for a fresh interpreter to import Streamlit's AppTest and run `script` once (imports included)."""
     done = subprocess.run([sys.executable, "-c", FIRST_RUN.format(timeout=FIRST_RUN_TIMEOUT_S), str(script)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=FIRST_RUN_TIMEOUT_S + 30,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          cwd=ROOT, capture_output=True, text=True, timeout=FIRST_RUN_TIMEOUT_S + 30)
     if done.returncode != 0:
         raise RuntimeError(f"AppTest run of {script} failed:\n{done.stderr[-2000:]}")
     return float(done.stdout.strip().splitlines()[-1])

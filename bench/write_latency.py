@@ -34,7 +34,7 @@ each live run, and if something restarts the node meanwhile (it closes every con
 once when the wall budget allows, else its queue numbers are marked. Servers: RABBITMQ_URL,
 RABBITMQ_MANAGEMENT_URL and REDIS_URL, as for the lab.
 
-Run:  PYTHONPATH=. .venv/bin/python bench/write_latency.py    (about 75 s; at most ~3 min with a repeated run)
+Run:  .venv/bin/python -m bench.write_latency    (about 75 s; at most ~3 min with a repeated run)
 """
 
 from __future__ import annotations
@@ -221,8 +221,8 @@ def main() -> int:
     notes = []
     for index, case in enumerate(CASES):
         scenario = case.scenario
-        sim = SimEngine(scenario, SEED)
-        run_scenario(scenario, sim, SEED)
+        engine = SimEngine(scenario, SEED)
+        run_scenario(scenario, engine, SEED)
         try:
             run = run_live(scenario, SEED, started, runs_left=len(CASES) - index - 1, budget_s=WALL_BUDGET_S,
                            reserve_s=CALIBRATION_S)
@@ -242,18 +242,18 @@ def main() -> int:
             limit_ms = timeout_ms + CLIENT_WAIT_MARGIN_MS
             waited = any(v is not None and v > limit_ms for v in (lab.p99_ms, lab.read_p99_ms))
             tainted = restarted and variant.architecture == "queue"
-            results[case.name, variant.name] = (lab, numbers(sim.measurements(variant.name), case.window),
+            results[case.name, variant.name] = (lab, numbers(engine.measurements(variant.name), case.window),
                                                 waited, tainted)
 
     print(f"author write latency: POST /blogs as the load generator measures it; {READS_PER_S} reads/s, "
           f"{WRITES_PER_S} writes/s; live lab vs the simulation (seed {SEED}) of the same scenario")
     print(f"{'case':<15} {'variant':<8} {'window s':<9} {'writes lab/sim':>14} {'p50 ms lab':>11} {'sim':>7} "
           f"{'p99 ms lab':>11} {'sim':>7} {'errors lab':>11} {'sim':>5}")
-    for (case_name, variant), (lab, sim, waited, tainted) in results.items():
+    for (case_name, variant_name), (lab, sim, waited, tainted) in results.items():
         window = next(c.window for c in CASES if c.name == case_name)
         mark = "*" if waited else ""
         window_text = f"{window[0]:g}-{window[1]:g}"
-        print(f"{case_name:<15} {variant:<8} {window_text:<9} {f'{lab.writes}/{sim.writes}':>14} "
+        print(f"{case_name:<15} {variant_name:<8} {window_text:<9} {f'{lab.writes}/{sim.writes}':>14} "
               f"{ms(lab.p50_ms) + mark:>11} {ms(sim.p50_ms):>7} {ms(lab.p99_ms) + mark:>11} {ms(sim.p99_ms):>7} "
               f"{rate(lab.error_rate):>11} {rate(sim.error_rate):>5}" + ("  [broker restarted]" if tainted else ""))
     if any(waited for _, _, waited, _ in results.values()):

@@ -1,4 +1,4 @@
-"""Command line: python -m sandbox list | run | check | lessons | knobs | lab."""
+"""Command line: post-office-lab (python -m sandbox) open | list | run | check | lessons | challenges | knobs | lab."""
 
 from __future__ import annotations
 
@@ -8,25 +8,36 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, TextIO
 
-from sandbox.catalog import find_scenario, scenario_paths
+from sandbox.catalog import CARDS_PATH, LESSON_DIR, display_path, find_scenario, load_scenario, scenario_paths
 from sandbox.engine import run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
-from sandbox.model.scenario import load_scenario
 from sandbox.present.report import format_run, run_document
+from sandbox.teach.challenge_run import attempt
+from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
+from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import CARDS_PATH, LESSON_DIR, display_path, lesson_paths, load_cards, load_lesson
+from sandbox.teach.lessons import lesson_paths, load_cards, load_lesson
+from sandbox.ui import launch
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    prog = "post-office-lab" if Path(sys.argv[0]).name == "post-office-lab" else "python -m sandbox"
     parser = argparse.ArgumentParser(
-        prog="python -m sandbox", description="Post Office Lab: run and check failure scenarios.")
+        prog=prog, description="Post Office Lab: open the sandbox, run and check failure scenarios.")
     commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "open", help=f"serve the sandbox in the browser at http://{launch.HOST}:{launch.DEFAULT_PORT}",
+        description="Serve the sandbox with Streamlit on 127.0.0.1 only, with usage statistics off.")
+    serve.add_argument("--port", type=int, default=launch.DEFAULT_PORT,
+                       help=f"the port on 127.0.0.1, from {launch.LOWEST_PORT} to {launch.HIGHEST_PORT} "
+                            f"(default {launch.DEFAULT_PORT})")
     commands.add_parser("list", help="list the scenarios in scenarios/")
     run = commands.add_parser("run", help="run one scenario and check its expectations")
     run.add_argument("scenario", help="a scenario id from scenarios/, or the path of a TOML file")
@@ -34,8 +45,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="sim: the simulation (default); live: real processes, RabbitMQ and Redis")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--json", metavar="PATH", type=Path, help="also write the run (frames, verdicts) as JSON")
-    commands.add_parser("check", help="run every scenario and every lesson's steps, check the interview cards")
+    commands.add_parser("check", help="run every scenario and every lesson's steps, check the interview cards, "
+                                      "prove every challenge (its start fails, its reference passes)")
     commands.add_parser("lessons", help="list the lessons in lessons/ and count the interview cards")
+    commands.add_parser("challenges", help="list the challenges in challenges/ with what each lets you change")
     commands.add_parser("knobs", help="list every knob with its default and meaning")
     lab = commands.add_parser("lab", help="a standing live lab on real RabbitMQ and Redis: up, status, down")
     lab.add_argument("action", choices=["up", "status", "down"])
@@ -78,7 +91,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_check() -> int:
     """Exit 0 when everything holds, 1 when a claim fails, 2 when a file is bad."""
-    return max(_check_scenarios(), _check_lessons(), _check_cards())
+    return max(_check_scenarios(), _check_lessons(), _check_cards(), _check_challenges())
 
 
 def _check_scenarios() -> int:
@@ -147,6 +160,36 @@ def _check_cards() -> int:
     return EXIT_OK
 
 
+def _check_challenges() -> int:
+    """Every challenge's start must fail its goal and its reference solution must reach it."""
+    status = EXIT_OK
+    paths = challenge_paths()
+    proven = 0
+    for path in paths:
+        try:
+            challenge = load_challenge(path)
+        except ScenarioError as exc:
+            print(f"✗ {path.stem}: INVALID — {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        started = time.perf_counter()
+        start, reference = attempt(challenge, challenge.start), attempt(challenge, challenge.solution)
+        goal = len(challenge.scenario.expectations)
+        ok = not start.passed and reference.passed
+        proven += ok
+        print(f"{'✓' if ok else '✗'} {path.stem:28} start holds {start.held}/{goal}, reference {reference.held}/{goal}"
+              f"  ({time.perf_counter() - started:.2f} s)")
+        if start.passed:
+            print("    ✗ the start already reaches the goal: there is nothing to solve")
+        for verdict in reference.result.verdicts if reference.result else ():
+            if not verdict.passed:
+                print(f"    ✗ reference: {_failed(verdict, challenge.scenario.duration_s)}")
+        if not ok:
+            status = max(status, EXIT_FAILED)
+    print(f"{len(paths)} challenges, {proven} proven (the start fails, the reference passes)")
+    return status
+
+
 def _failed(verdict: Verdict, duration_s: float) -> str:
     observed = "nothing measured" if verdict.observed is None else f"{verdict.observed:.4g}"
     return f"{verdict.expectation.describe(duration_s)}: observed {observed}"
@@ -154,6 +197,7 @@ def _failed(verdict: Verdict, duration_s: float) -> str:
 
 def _cmd_lessons() -> int:
     status = EXIT_OK
+    lessons = []
     for path in lesson_paths():
         try:
             lesson = load_lesson(path)
@@ -161,13 +205,31 @@ def _cmd_lessons() -> int:
             print(f"{path.stem:28} INVALID: {exc}")
             status = EXIT_BAD_INPUT
             continue
+        lessons.append(lesson)
         print(f"{path.stem:28} {len(lesson.steps):>2} steps  {lesson.title}")
+    balance = key_balance(lessons)
+    print(f"{'✓' if balance.balanced else '✗'} the key: {balance.describe()}")
     try:
         cards = f"{len(load_cards())} interview cards"
     except ScenarioError as exc:
         cards = f"interview cards INVALID: {exc}"
         status = EXIT_BAD_INPUT
     print(f"{len(lesson_paths())} lessons in {display_path(LESSON_DIR)}/; {cards} in {display_path(CARDS_PATH)}")
+    return status
+
+
+def _cmd_challenges() -> int:
+    status = EXIT_OK
+    for path in challenge_paths():
+        try:
+            challenge = load_challenge(path)
+        except ScenarioError as exc:
+            print(f"{path.stem:28} INVALID: {exc}")
+            status = EXIT_BAD_INPUT
+            continue
+        print(f"{path.stem:28} {challenge.title}")
+        print(f"{'':28} you may change: {'; '.join(challenge.constraints.describe())}")
+    print(f"{len(challenge_paths())} challenges in {display_path(CHALLENGE_DIR)}/; try them on the Challenges page")
     return status
 
 
@@ -201,12 +263,14 @@ def _cmd_lab(action: str) -> int:
 
 def _cmd_knobs() -> int:
     for knob in KNOBS.values():
-        choices = f" ({' | '.join(knob.choices)})" if knob.choices else ""
+        choices = f" ({' | '.join(str(c) for c in knob.choices)})" if knob.choices else ""
         print(f"{knob.key:28} {knob.default!s:12} {knob.doc}{choices}")
     return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "open":
+        launch.open_sandbox(args.port)
     if args.command == "list":
         return _cmd_list()
     if args.command == "run":
@@ -215,20 +279,48 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_check()
     if args.command == "lessons":
         return _cmd_lessons()
+    if args.command == "challenges":
+        return _cmd_challenges()
     if args.command == "lab":
         return _cmd_lab(args.action)
     return _cmd_knobs()
 
 
+_CONTROL_CHARACTERS = dict.fromkeys((*range(0, 9), *range(11, 32), *range(127, 160)), "?")
+"""Every C0 and C1 control character but tab and newline: an escape code in a title must not drive the terminal."""
+
+
+class _Printable:
+    """A text stream that writes control characters as '?'."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.translate(_CONTROL_CHARACTERS))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(stdout), _Printable(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
         return code
-    except (ScenarioError, LabError) as exc:
+    except (ScenarioError, LabError, launch.LaunchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

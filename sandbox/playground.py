@@ -12,7 +12,9 @@ from typing import Any
 
 import tomli_w
 
+from sandbox.model.budget import MAX_REQUESTS, expected_requests
 from sandbox.model.commands import TARGETS, Command, Heal, Load, Revive, Set
+from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs
 from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
@@ -32,7 +34,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any], str]] = {
                      "queue with a transactional outbox: a failed publish waits in the database"),
     "queue-auto-ack": ("queue", {"consumer.ack": "auto"}, "queue whose worker acks on delivery, before the work"),
     "queue-transient": ("queue", {"broker.durable": False, "broker.persistent": False},
-                        "queue that is neither durable nor persistent"),
+                        "a transient queue (exclusive to the worker's connection) of non-persistent messages"),
 }
 MAX_VARIANTS = 3
 MAX_SCENARIO_S = 2 * 3600.0
@@ -71,6 +73,8 @@ class Playground:
             timeline=(), expectations=())
         self.engine = SimEngine(self.base)
         self.recorded: list[Command] = []
+        self.requests = 0.0
+        """Client requests simulated so far, all variants together (model/budget.py)."""
         self.speed = SPEEDS["1×"]
         self.last_input_s: float | None = None
         self._clicks: set[str] = set()
@@ -89,7 +93,16 @@ class Playground:
 
     @property
     def at_limit(self) -> bool:
-        return self.now >= MAX_SCENARIO_S
+        return self.limit_reason is not None
+
+    @property
+    def limit_reason(self) -> str | None:
+        """Why the playground stopped for good: two hours of scenario time, or the work one run may do."""
+        if self.now >= MAX_SCENARIO_S:
+            return f"it reached {MAX_SCENARIO_S / 3600:g} hours of scenario time"
+        if self.requests >= MAX_REQUESTS:
+            return f"it simulated {MAX_REQUESTS:,} requests, the most one run may"
+        return None
 
     def act(self, command: Command, click: str | None = None) -> list[str]:
         """Apply a command now and record it; returns the engine's notes (variants where it did nothing).
@@ -105,7 +118,12 @@ class Playground:
         return self.engine.apply(command)
 
     def set_knob(self, key: str, value: Any, variant: str | None = None, click: str | None = None) -> list[str]:
+        """Set a knob now, in one variant or all; ScenarioError for a value out of range or at odds with others."""
         value = KNOBS[key].validate(value, "playground", key)
+        for name in [variant] if variant else [v.name for v in self.variants]:
+            conflict = self.knobs(name).with_values({key: value}).conflict()
+            if conflict is not None:
+                raise ScenarioError("playground", f"{name}: {conflict[0]}", conflict[1])
         return self.act(Set(key, value, variant=variant), click)
 
     def heal_everything(self, click: str | None = None) -> list[str]:
@@ -119,8 +137,9 @@ class Playground:
         statuses = self.engine.status()
         for variant in self.variants:
             faults = open_faults(self.recorded, variant.name)
-            parts = statuses[variant.name].components
-            for target in (t for t in TARGETS if parts[t].health != "absent"):
+            status = statuses[variant.name]
+            parts = {**status.components, **{node.name: node for node in status.nodes}}
+            for target in (t for t in TARGETS if t in parts and parts[t].health != "absent"):
                 kinds = {p.kind for p in faults if p.target == target}
                 if "down" in kinds:
                     notes += self.act(Revive(target, variant=variant.name))
@@ -131,11 +150,13 @@ class Playground:
     def tick(self, wall_s: float) -> float:
         """Let `wall_s` seconds of wall time pass at the chosen speed; returns the scenario seconds advanced."""
         seconds = min(self.speed * wall_s, MAX_SCENARIO_S - self.now)
-        if seconds > 0:
-            self.advance(seconds)
-        return max(seconds, 0.0)
+        if seconds <= 0 or self.at_limit:
+            return 0.0
+        self.requests += sum(expected_requests(self.knobs(v.name), (), v.name, seconds) for v in self.variants)
+        self._advance(seconds)
+        return seconds
 
-    def advance(self, seconds: float) -> None:
+    def _advance(self, seconds: float) -> None:
         """Move scenario time on, keeping each variant's status at every whole second passed (for scrubbing)."""
         target = self.now + seconds
         while self.now < target:

@@ -20,11 +20,21 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.catalog import ROOT
+from sandbox.catalog import CHECKOUT
 from sandbox.live.errors import LabError
 from sandbox.model.scenario import parse_scenario
 
-LAB_DIR = Path(os.environ.get("SANDBOX_LAB_DIR") or ROOT / ".lab")
+
+def _default_lab_dir() -> Path:
+    """SANDBOX_LAB_DIR when set; else the checkout's .lab/, or for an installed package the user's state folder."""
+    if os.environ.get("SANDBOX_LAB_DIR"):
+        return Path(os.environ["SANDBOX_LAB_DIR"])
+    if CHECKOUT is not None:
+        return CHECKOUT / ".lab"
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "post-office-lab"
+
+
+LAB_DIR = _default_lab_dir()
 STANDING_S = 7 * 24 * 3600.0
 UP_TIMEOUT_S = 90.0
 DOWN_TIMEOUT_S = 20.0
@@ -66,9 +76,9 @@ def up(lab_dir: Path = LAB_DIR) -> dict:
     error_path = lab_dir / "error.txt"
     error_path.unlink(missing_ok=True)
     with open(lab_dir / "lab.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "sandbox.live.lab", "serve", str(lab_dir)], cwd=ROOT,
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        process = subprocess.Popen([sys.executable, "-m", "sandbox.live.lab", "serve", str(lab_dir.resolve())],
+                                   cwd=lab_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     deadline = time.monotonic() + UP_TIMEOUT_S
     while time.monotonic() < deadline:
         if (state := read_state(lab_dir)) is not None:

@@ -96,7 +96,7 @@ class LoadGenerator:
             if self._rates_changed:  # arrivals are memoryless: redraw from now
                 self._rates_changed = False
                 due = {kind: self.now_s() + self._next_gap(kind) for kind in self.rates}
-            kind = min(due, key=due.get)
+            kind = min(due, key=due.__getitem__)
             at_s = min(due[kind], self.max_duration_s)
             self._wake.clear()
             if self._wake.wait(max(0.0, at_s - self.now_s())) or due[kind] > self.max_duration_s:

@@ -427,7 +427,8 @@ class Consumer:
                     self.declare(channel)
                 channel.basic_qos(prefetch_count=self.prefetch)
                 channel.add_on_cancel_callback(self._on_cancel)
-                tag = channel.basic_consume(self.queue_name, partial(self._on_message, lane, self._epoch),
+                tag = channel.basic_consume(self.queue_name,
+                                            partial(self._on_message, lane, self._epoch, connection),
                                             auto_ack=self.auto_ack)
                 channels.append((channel, tag))
             self.connected = True
@@ -460,14 +461,14 @@ class Consumer:
 
     # on the I/O thread ---------------------------------------------------------
 
-    def _on_message(self, lane: _Lane, epoch: int, channel: BlockingChannel, method: Any,
-                    properties: pika.BasicProperties, body: bytes) -> None:
+    def _on_message(self, lane: _Lane, epoch: int, connection: pika.BlockingConnection, channel: BlockingChannel,
+                    method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         if method.redelivered:
             self.stats.add("redelivered")
-        returns = int((properties.headers or {}).get("x-delivery-count", 0) or 0)
+        delivery_count = (properties.headers or {}).get("x-delivery-count")  # RabbitMQ sends an integer, if any
+        returns = delivery_count if isinstance(delivery_count, int) else 0
         with self._inflight_lock:
             self._inflight += 1
-        connection = self._connection
         lane.executor.submit(self._work, lane, epoch, connection, channel, method.delivery_tag, returns,
                              properties, body)
 

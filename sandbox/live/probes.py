@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 import pika
 import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
 
 
 class QueueProbe:
@@ -23,7 +24,7 @@ class QueueProbe:
         self._management_url = management_url.rstrip("/")
         self._http = httpx.Client(timeout=timeout_s)
         self._connection: pika.BlockingConnection | None = None
-        self._channel = None
+        self._channel: BlockingChannel | None = None
 
     def depth(self, queue: str) -> tuple[int, int]:
         """(ready, unacked) for `queue`; (0, 0) while the broker cannot be reached or the queue does not exist."""
@@ -46,9 +47,10 @@ class QueueProbe:
 
     def unacked(self, queue: str) -> int:
         credentials = self._params.credentials
+        auth = (credentials.username, credentials.password) if isinstance(credentials, pika.PlainCredentials) else None
         url = f"{self._management_url}/api/queues/{quote(self._params.virtual_host, safe='')}/{quote(queue, safe='')}"
         try:
-            response = self._http.get(url, auth=(credentials.username, credentials.password))
+            response = self._http.get(url, auth=auth)
             return int(response.json().get("messages_unacknowledged", 0)) if response.status_code == 200 else 0
         except (httpx.HTTPError, ValueError):
             return 0

@@ -247,14 +247,18 @@ class FaultProxy:
 
     def _require_running(self) -> None:
         if self._loop is None:
-            raise ProxyError(f"fault proxy {self.name!r} is not running; call start() first")
+            raise self._not_running()
+
+    def _not_running(self) -> ProxyError:
+        return ProxyError(f"fault proxy {self.name!r} is not running; call start() first")
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run `coro` on the proxy's loop and wait for its result."""
-        if self._loop is None:
+        loop = self._loop
+        if loop is None:
             coro.close()
-            self._require_running()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CONTROL_TIMEOUT_S)
+            raise self._not_running()
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(CONTROL_TIMEOUT_S)
 
     def _bind(self) -> socket.socket:
         """A listening socket on HOST:port (port 0 picks one and fixes self.port)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pika
@@ -13,6 +14,9 @@ import redis
 
 from sandbox.live.errors import LabError
 from sandbox.live.ports import free_port
+
+if TYPE_CHECKING:
+    from fakeredis import TcpFakeServer
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 START_RABBITMQ = "docker compose up -d rabbitmq (or a local install: rabbitmq-server -detached)"
@@ -43,6 +47,12 @@ def _where(url: str) -> str:
     return f"{parts.hostname or '127.0.0.1'}:{parts.port or ''}".rstrip(":")
 
 
+def _user(params: pika.URLParameters) -> str:
+    """The user name an AMQP URL logs in with (URLParameters always hold plain credentials)."""
+    credentials = params.credentials
+    return credentials.username if isinstance(credentials, pika.PlainCredentials) else "(external)"
+
+
 def check_rabbitmq(url: str, timeout_s: float = 3.0) -> None:
     """Open and close one AMQP connection; raise LabUnavailable saying why it failed."""
     params = pika.URLParameters(url)
@@ -53,11 +63,11 @@ def check_rabbitmq(url: str, timeout_s: float = 3.0) -> None:
         pika.BlockingConnection(params).close()
     except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
         raise LabUnavailable(
-            f"RabbitMQ at {_where(url)} refused the credentials of user {params.credentials.username!r}; "
+            f"RabbitMQ at {_where(url)} refused the credentials of user {_user(params)!r}; "
             "fix the user and password in RABBITMQ_URL") from None
     except pika.exceptions.ProbableAccessDeniedError:
         raise LabUnavailable(
-            f"RabbitMQ at {_where(url)} denies user {params.credentials.username!r} the virtual host "
+            f"RabbitMQ at {_where(url)} denies user {_user(params)!r} the virtual host "
             f"{params.virtual_host!r}; grant it (rabbitmqctl set_permissions) or fix RABBITMQ_URL") from None
     except pika.exceptions.AMQPError:
         raise LabUnavailable(f"RabbitMQ is not reachable at {_where(url)}; start it: {START_RABBITMQ}") from None
@@ -69,7 +79,7 @@ class RedisServer:
 
     url: str
     note: str = ""
-    _fake: object | None = None
+    _fake: TcpFakeServer | None = None
 
     @property
     def fake(self) -> bool:

@@ -139,6 +139,7 @@ class Storage:
             post_id = conn.execute(
                 "INSERT INTO posts (author_id, title, body, created_at, request_id) VALUES (?, ?, ?, ?, ?)",
                 (author_id, title, body, now, request_id)).lastrowid
+            assert post_id is not None, "sqlite3 sets lastrowid after every INSERT"
             if outbox_body is not None:
                 conn.execute("INSERT INTO outbox (body, created_at) VALUES (?, ?)", (outbox_body, now))
         return Post(post_id, author_id, title, body, now), post_id

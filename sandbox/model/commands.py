@@ -14,7 +14,9 @@ from sandbox.model.bounds import MAX_DURATION_S, Range
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, READS_PER_S, WRITES_PER_S, validate_knob
 
-TARGETS = ("author", "blog", "user", "cache-worker", "broker", "redis")
+TARGETS = ("author", "blog", "user", "cache-worker", "broker", "redis", "broker-1", "broker-2", "broker-3")
+"""`broker` is the whole broker; `broker-N` one node of a cluster (`broker.nodes = 3`; broker-1 is the node itself
+when there is one)."""
 
 AT = Range(0, MAX_DURATION_S, "s")
 DOWN = Range(0, 600, "s")
@@ -203,7 +205,7 @@ def parse_command(entry: Any, source: str = "", field_name: str = "action") -> C
     if not isinstance(entry, dict):
         raise ScenarioError(source, field_name, "must be a table with at least `do`")
     verb = entry.get("do")
-    if verb not in VERBS:
+    if not isinstance(verb, str) or verb not in VERBS:
         raise ScenarioError(source, f"{field_name}.do", f"{verb!r} is not a verb; use one of {', '.join(VERBS)}")
     cls = VERBS[verb]
     own = _own_fields(cls)
@@ -242,11 +244,11 @@ def _parse_field(f: Any, raw: Any, entry: dict[str, Any], source: str, where: st
     if kind == "count":
         return f.metadata["range"].check_whole(raw, source, where)
     if kind == "key":
-        if raw not in KNOBS:
+        if not isinstance(raw, str) or raw not in KNOBS:
             raise ScenarioError(source, where, f"unknown knob {raw!r}; see `python -m sandbox knobs`")
         return raw
     key = entry.get("key")
-    return validate_knob(key, raw, source, where) if key in KNOBS else raw
+    return validate_knob(key, raw, source, where) if isinstance(key, str) and key in KNOBS else raw
 
 
 def command_to_table(command: Command) -> dict[str, Any]:

@@ -40,6 +40,10 @@ def _choice(default: str, doc: str, choices: tuple[str, ...]) -> Any:
     return field(default=default, metadata={"doc": doc, "choices": choices})
 
 
+def _choice_of_numbers(default: int, doc: str, choices: tuple[int, ...]) -> Any:
+    return field(default=default, metadata={"doc": doc, "choices": choices})
+
+
 def _switch(default: bool, doc: str) -> Any:
     return field(default=default, metadata={"doc": doc})
 
@@ -125,10 +129,19 @@ class RedisKnobs:
 
 @dataclass(frozen=True)
 class BrokerKnobs:
-    durable: bool = _switch(True, "the cache-invalidation queue survives a broker restart")
+    durable: bool = _switch(True, "the cache-invalidation queue survives a broker restart; false: a transient queue, "
+                                  "exclusive to the cache-worker's connection (the only kind RabbitMQ 4.x allows), "
+                                  "gone with a restart or with the worker")
     persistent: bool = _switch(True, "messages are written to disk (delivery mode 2)")
     rtt_ms: float = _number(1.5, "network round trip to RabbitMQ", "ms", 10_000)
     fsync_ms: float = _number(1.0, "time to write a persistent message before its confirm", "ms", 10_000)
+    nodes: int = _choice_of_numbers(1, "RabbitMQ nodes: 1, or a cluster of 3 (targets broker-1, broker-2, broker-3)",
+                                    (1, 3))
+    queue_type: str = _choice("classic", "cache-invalidation's type: classic (lives on broker-1) or quorum "
+                                         "(replicated on every node; works while a majority is up)",
+                              ("classic", "quorum"))
+    election_ms: float = _number(150.0, "a quorum queue's pause to elect a new leader when its leader's node is "
+                                        "lost (measured on the lab: bench/sim_vs_lab.py)", "ms", 60_000)
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,16 @@ class Knobs:
         assert isinstance(changed, Knobs)
         return changed
 
+    def conflict(self) -> tuple[str, str] | None:
+        """(knob key, why) when two knobs ask for what RabbitMQ cannot do together; None when they agree."""
+        if self.consumer.delivery_limit and self.broker.queue_type != "quorum":
+            return ("consumer.delivery_limit", "a delivery limit needs broker.queue_type = \"quorum\" "
+                                               "(RabbitMQ's classic queues have none)")
+        if self.broker.queue_type == "quorum" and not self.broker.durable:
+            return ("broker.durable", "a quorum queue is always durable; use broker.queue_type = \"classic\" "
+                                      "for a transient queue")
+        return None
+
     def to_flat(self) -> dict[str, Any]:
         """Every knob as {dotted key: value}, in catalogue order."""
         return {key: self.get(key) for key in KNOBS}
@@ -219,7 +242,7 @@ class Knob:
     key: str
     default: Any
     doc: str
-    choices: tuple[str, ...] = ()
+    choices: tuple[str | int, ...] = ()
     range: Range | None = None
 
     @property
@@ -234,10 +257,11 @@ class Knob:
         """Return `value` coerced to this knob's type, or raise ScenarioError naming the field and what is allowed."""
         field = field or self.key
         if self.choices:
-            if value not in self.choices:
-                allowed = ", ".join(repr(c) for c in self.choices)
-                raise ScenarioError(source, field, f"{value!r} is not allowed; use one of {allowed}")
-            return value
+            for choice in self.choices:
+                if value == choice and isinstance(value, bool) == isinstance(choice, bool):
+                    return choice
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ScenarioError(source, field, f"{value!r} is not allowed; use one of {allowed}")
         if self.range is None:
             if not isinstance(value, bool):
                 raise ScenarioError(source, field, f"{value!r} is not allowed; use true or false")

@@ -8,3 +8,11 @@ IN_FLIGHT = "unconfirmed publish on the wire when the broker went down"
 TRANSIENT_QUEUE = "transient queue deleted by the broker restart"
 TRANSIENT_MESSAGE = "non-persistent message dropped by the broker restart"
 NEVER_ARRIVED = "committed post whose message never reached the queue (the author died between commit and publish)"
+UNROUTABLE = "published without confirms while the classic queue's node was down: unroutable, dropped"
+NO_QUORUM = "published without confirms to a quorum queue that had lost its majority"
+NO_QUEUE = "published while the exclusive transient queue did not exist (no consumer connected): unroutable, dropped"
+EXCLUSIVE_GONE = "exclusive transient queue deleted with its consumer's connection"
+
+TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE})
+"""Causes of losing a message the broker had taken (queued, and confirmed when confirms were on): the ones a
+producer cannot know about. The others fail, or are dropped, before the queue ever holds the message."""

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from sandbox.model import losses
 from sandbox.model.metrics import (
     COUNTERS,
     FRAME_METRICS,
@@ -22,6 +23,7 @@ from sandbox.model.metrics import (
     Percentile,
     PerSecond,
     Ratio,
+    Requests,
     Sum,
 )
 
@@ -80,7 +82,10 @@ class Measurements:
 
     def lose(self, t: float, cause: str, n: int = 1) -> None:
         """Count `n` lost messages and why they were lost."""
-        self._at(t).counts["msg.lost"] += n
+        counts = self._at(t).counts
+        counts["msg.lost"] += n
+        if cause in losses.TAKEN:
+            counts["msg.lost_taken"] += n
         self.lost_by_cause[cause] = self.lost_by_cause.get(cause, 0) + n
 
     def close_second(self, second: int, gauges: Mapping[str, float]) -> None:
@@ -111,6 +116,13 @@ class Measurements:
         first = max(0, math.floor(start_s))
         last = min(self.closed_s, math.ceil(end_s))
         return [self._at(t) for t in range(first, last)]
+
+    def latencies_ms(self, requests: Requests, start_s: float, end_s: float) -> list[float]:
+        """The latency of every read (or write) that finished in [start_s, end_s), failures included."""
+        latencies: list[float] = []
+        for second in self._window(start_s, end_s):
+            latencies.extend(second.read_ms if requests == "read" else second.write_ms)
+        return latencies
 
     def totals(self, start_s: float, end_s: float) -> dict[str, int]:
         return _totals(self._window(start_s, end_s))

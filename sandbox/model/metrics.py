@@ -123,6 +123,9 @@ _ALL = (
            "messages producers published, including those a dead broker never got", expect=True),
     _count("msg.consumed", "messages consumed", "messages", "messages processed and acknowledged", expect=True),
     _count("msg.lost", "messages lost", "messages", "messages gone without being processed", expect=True),
+    _count("msg.lost_taken", "lost after the broker took them", "messages",
+           "messages lost after the broker had queued them (and confirmed them, with confirms): the losses a "
+           "producer cannot know about", per_second=False, expect=True),
     _count("msg.redelivered", "redeliveries", "messages",
            "deliveries of a message a consumer had already been given", expect=True),
     _count("msg.dead_lettered", "dead-lettered", "messages", "messages moved to the dead-letter queue", expect=True),

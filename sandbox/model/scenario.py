@@ -1,4 +1,4 @@
-"""The scenario format (DESIGN §6): schema, TOML loader and validation."""
+"""The scenario format: schema, TOML parsing and validation (reading files is sandbox/catalog.py's job)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from sandbox.model.bounds import MAX_DURATION_S, Range
+from sandbox.model.budget import MAX_REQUESTS, expected_requests
 from sandbox.model.commands import Command, Set, command_to_table, parse_command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import COMPARISONS, Expectation
@@ -24,6 +24,8 @@ EXPECT_FIELDS = ("variant", "metric", "during", "why", *COMPARISONS)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _VARIANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MAX_TIMELINE = 1000
+MAX_TEXT_BYTES = 256 * 1024
+"""The largest scenario (or lesson) file read; the shipped ones are 2 to 8 KB."""
 MAX_EXPECTATIONS = 200
 DURATION = Range(1, MAX_DURATION_S, "s")
 SEED = Range(0, 2**31 - 1, whole=True)
@@ -90,28 +92,24 @@ class Scenario:
 DEFAULT_VARIANTS = (Variant("sync", "sync"), Variant("queue", "queue"))
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioError naming the file and field."""
-    path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(source, "", f"cannot be read: {exc}") from None
-    return parse_scenario_text(text, source, default_id=path.stem)
+def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str = "scenario",
+                        max_requests: int | None = MAX_REQUESTS) -> Scenario:
+    return parse_scenario(parse_toml(text, source), source, default_id, max_requests)
 
 
-def parse_scenario_text(text: str, source: str = "<scenario>", default_id: str = "scenario") -> Scenario:
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """A TOML document of at most MAX_TEXT_BYTES, or one ScenarioError saying what is wrong with it."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise ScenarioError(source, "", f"is larger than {MAX_TEXT_BYTES // 1024} KB; a scenario is a few KB")
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "TOML", f"not valid TOML ({exc})") from None
-    return parse_scenario(doc, source, default_id)
+    except RecursionError:
+        raise ScenarioError(source, "TOML", "is nested too deeply (arrays or tables inside each other)") from None
 
 
-def _require_str(doc: dict, key: str, source: str, default: str = "", where: str = "") -> str:
+def _require_str(doc: dict[str, Any], key: str, source: str, default: str = "", where: str = "") -> str:
     value = doc.get(key, default)
     where = where or key
     if not isinstance(value, str):
@@ -128,14 +126,15 @@ def id_from_name(name: str) -> str:
     return slug or "scenario"
 
 
-def _require_table(value: Any, source: str, field_name: str) -> dict:
+def _require_table(value: Any, source: str, field_name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ScenarioError(source, field_name, "must be a table")
     return value
 
 
-def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: str = "scenario") -> Scenario:
-    """Validate a decoded scenario document."""
+def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: str = "scenario",
+                   max_requests: int | None = MAX_REQUESTS) -> Scenario:
+    """Validate a decoded scenario document. `max_requests` None: no work budget (a benchmark's own long runs)."""
     if not isinstance(doc, dict):
         raise ScenarioError(source, "", "must be a TOML document")
     for key in doc:
@@ -164,8 +163,32 @@ def parse_scenario(doc: dict[str, Any], source: str = "<scenario>", default_id: 
     timeline = tuple(_parse_timeline(doc.get("timeline", []), source, duration_s, names))
     expectations = tuple(_parse_expectations(doc.get("expect", []), source, duration_s, names))
     live_duration_s = _parse_live(doc.get("live", {}), source, duration_s)
-    return Scenario(scenario_id, title, summary, duration_s, seed, knobs, variants, timeline,
-                    expectations, source, live_duration_s)
+    scenario = Scenario(scenario_id, title, summary, duration_s, seed, knobs, variants, timeline,
+                        expectations, source, live_duration_s)
+    for variant in variants:
+        _check_agreement(scenario, variant)
+    if max_requests is not None:
+        check_budget(scenario, max_requests)
+    return scenario
+
+
+def check_budget(scenario: Scenario, max_requests: int = MAX_REQUESTS) -> None:
+    """Refuse, before it starts, a run that would simulate more requests than one run may (model/budget.py)."""
+    asked = sum(expected_requests(scenario.knobs_for(v), scenario.timeline, v.name, scenario.duration_s)
+                for v in scenario.variants)
+    if asked > max_requests:
+        raise ScenarioError(scenario.source, "load",
+                            f"this run would simulate about {asked:,.0f} requests (rates × duration × variants); "
+                            f"the most one run may is {max_requests:,}: lower the rates or shorten the run")
+
+
+def _check_agreement(scenario: Scenario, variant: Variant) -> None:
+    """The variant's knobs, with every `set` that reaches it, ask for nothing RabbitMQ cannot do."""
+    sets = {c.key: c.value for c in scenario.timeline if isinstance(c, Set) and c.variant in (None, variant.name)}
+    conflict = resolve(scenario.knobs, variant.knobs, sets).conflict()
+    if conflict is not None:
+        key, why = conflict
+        raise ScenarioError(scenario.source, f"variants.{variant.name}.{key}", why)
 
 
 def _parse_live(raw: Any, source: str, duration_s: float) -> float | None:
@@ -250,7 +273,7 @@ def _parse_expectations(raw: Any, source: str, duration_s: float, names: set[str
                 raise ScenarioError(source, f"{where}.{key}", "is required")
         _check_variant(entry["variant"], names, source, f"{where}.variant")
         metric = entry["metric"]
-        if metric not in WINDOW_METRICS:
+        if not isinstance(metric, str) or metric not in WINDOW_METRICS:
             raise ScenarioError(source, f"{where}.metric",
                                 f"{metric!r} is not a metric; use one of {', '.join(WINDOW_METRICS)}")
         ops = [op for op in COMPARISONS if op in entry]

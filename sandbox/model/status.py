@@ -55,3 +55,7 @@ class VariantStatus:
     db_version: int = 0
     cache_version: int | None = None
     directory: dict[str, int] = field(default_factory=dict)
+    nodes: tuple[Component, ...] = ()
+    """A clustered broker's nodes, broker-1 to broker-3 (empty for one node)."""
+    queue_leader: str = ""
+    """The node whose replica of cache-invalidation leads (a quorum queue), or holds it (classic)."""

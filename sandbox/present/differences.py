@@ -37,12 +37,13 @@ def difference_cues(tiles: Mapping[str, list[Headline]]) -> dict[str, dict[str, 
     cues: dict[str, dict[str, str]] = {name: {} for name in tiles}
     labels = [tile.label for tile in next(iter(tiles.values()), [])]
     for index, tile_label in enumerate(labels):
-        measured = [(name, row[index]) for name, row in tiles.items() if row[index].number is not None]
+        measured = [(name, row[index], row[index].number) for name, row in tiles.items()
+                    if row[index].number is not None]
         if len(measured) < 2:
             continue
         direction = 1 if measured[0][1].higher_is_better else -1
-        best_name, best = max(measured, key=lambda item: direction * item[1].number)
-        for name, tile in measured:
+        best_name, best, _ = max(measured, key=lambda item: direction * (item[2] or 0.0))
+        for name, tile, _ in measured:
             cue = _cue(tile, best, best_name) if name != best_name else ""
             if cue:
                 cues[name][tile_label] = cue

@@ -2,6 +2,10 @@
 
 The hold time is how long one request keeps a worker: its own work plus every synchronous call it waits on.
 At utilisation 1 or more, work arrives faster than the pool finishes it and the line grows without bound.
+
+Below 1, a pool with Poisson arrivals and exponential hold times is an M/M/c queue, whose mean wait for a
+worker is Erlang C's (`erlang_c_wait_s`); bench/sim_accuracy.py and tests/unit/sim/test_erlang_c.py hold the
+simulation to it.
 """
 
 from __future__ import annotations
@@ -92,3 +96,50 @@ def pool_loads(knobs: Knobs, status: VariantStatus) -> list[PoolLoad]:
         loads.append(PoolLoad("cache-worker", writes, knobs.consumer.work_ms + knobs.redis.rtt_ms,
                               knobs.consumer.count))
     return loads
+
+
+def erlang_c(servers: int, offered_load: float) -> float:
+    """The probability that an arrival waits in M/M/c, with offered load a = arrival rate × mean hold time:
+    C(c, a) = (a^c/c! · c/(c − a)) / (Σ_{k<c} a^k/k! + a^c/c! · c/(c − a))."""
+    if not 0 < offered_load < servers:
+        raise ValueError(f"needs 0 < a < c for a stable queue; got a = {offered_load!r}, c = {servers!r}")
+    term = 1.0  # a^k / k!
+    below_c = 0.0
+    for k in range(servers):
+        below_c += term
+        term *= offered_load / (k + 1)
+    waiting = term * servers / (servers - offered_load)
+    return waiting / (below_c + waiting)
+
+
+def erlang_c_wait_s(servers: int, arrivals_per_s: float, hold_s: float) -> float:
+    """Mean wait in queue of M/M/c: W_q = C(c, a) / (c·μ − λ), with μ = 1 / hold time and a = λ / μ."""
+    mu = 1.0 / hold_s
+    return erlang_c(servers, arrivals_per_s * hold_s) / (servers * mu - arrivals_per_s)
+
+
+# Little's law and sizing, next to utilisation ------------------------------------------------------------------
+
+
+def littles_law_items(arrivals_per_s: float, time_in_system_s: float) -> float:
+    """Little's law, L = λW: on average a system holds its arrival rate times the time each item spends in it
+    (requests in a pool, messages in a queue, workers busy)."""
+    return arrivals_per_s * time_in_system_s
+
+
+def littles_law_rate_per_s(items: float, time_in_system_s: float) -> float:
+    """Little's law the other way round, λ = L / W: the arrival rate that keeps `items` in the system when each
+    spends `time_in_system_s` there — e.g. the misses per second that keep every worker of a pool busy."""
+    return items / time_in_system_s
+
+
+def workers_needed(arrivals_per_s: float, hold_ms: float) -> int:
+    """The fewest workers that keep utilisation below 100%: a pool at 100% or more has no spare time to work
+    off a line, so it grows for as long as the load lasts."""
+    return math.floor(arrivals_per_s * hold_ms / 1000.0) + 1
+
+
+def backlog_after(arrivals_per_s: float, served_per_s: float, seconds: float) -> float:
+    """How much waits after `seconds` when work arrives faster than it is served: (arrivals − served) × time;
+    nothing piles up while the servers keep up."""
+    return max(0.0, (arrivals_per_s - served_per_s) * seconds)

@@ -1,9 +1,11 @@
 """RabbitMQ as the simulation sees it: the cache-invalidation queue, publishing, delivery, acks.
 
 What a broker restart loses is what RabbitMQ loses: a transient queue with all
-its messages, and the non-persistent messages of a durable queue. Unacked
-messages go back to the head of the queue with the redelivered flag when their
-consumer's channel closes; auto-acked ones are the consumer's alone.
+its messages, and the non-persistent messages of a durable queue (a quorum queue
+is always durable and keeps every message). Unacked messages go back to the head
+of the queue with the redelivered flag when their consumer's channel closes;
+auto-acked ones are the consumer's alone. With `broker.nodes = 3` the broker is a
+cluster (sim/cluster.py) and its nodes fail one by one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 
 from sandbox.model import losses
 from sandbox.model.messages import SHOWN_PER_STATE
+from sandbox.sim.cluster import Cluster, Node
 from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 
@@ -66,6 +69,10 @@ class Broker(Faults):
         """The latest lost messages and why each was lost."""
         self._ids = 0
         self._next = 0
+        knobs = ctx.knobs.broker
+        self.quorum = knobs.queue_type == "quorum"
+        self.cluster = Cluster(self.quorum, self._node_changed) if knobs.nodes > 1 else None
+        self._client: Node | None = self.cluster.client_node() if self.cluster else None
 
     # publishing ---------------------------------------------------------------
 
@@ -83,22 +90,37 @@ class Broker(Faults):
             ctx.measurements.count(env.now, "msg.published")
         if self.state == DOWN:
             return False
+        node = self._client
+        if self.cluster is not None and node is None:
+            return False  # every node is down: the connection is refused
         self.publishing += 1
         self.sending[msg.id] = msg
-        if self.state == HUNG:
+        if self.state == HUNG or (node is not None and node.state == HUNG):
             yield env.timeout(ctx.knobs.publish.timeout_s)
             self._sent(msg)
             return False
         epoch = self.epoch
         delay_s = ctx.knobs.broker.rtt_ms / 1000.0 + self.delay_s(ctx.rng)
+        if node is not None:
+            delay_s += node.delay_s(ctx.rng)
         if not confirm:
             env.timeout(delay_s / 2).callbacks.append(lambda _timer: self._arrive(msg, epoch))
             return True
-        if msg.persistent:
+        if msg.persistent or self.quorum:
             delay_s += ctx.knobs.broker.fsync_ms / 1000.0
+        if self.cluster is not None:
+            delay_s += max(0.0, self.cluster.election_until_s - env.now)  # a leader election holds the confirm
         yield env.timeout(delay_s)
+        if not self.queue_exists() and self.epoch == epoch and self.state == UP:
+            self._sent(msg)  # the exclusive queue is gone with its consumer: the mandatory message comes back
+            return False
+        if self.cluster is not None and not self.cluster.queue_up() and self.epoch == epoch:
+            if self.quorum:  # no majority: the confirm never comes; the publisher gives up at its timeout
+                yield env.timeout(max(0.0, ctx.knobs.publish.timeout_s - delay_s))
+            self._sent(msg)  # a classic queue whose node is down: the mandatory message comes back unroutable
+            return False
         self._sent(msg)
-        if self.epoch != epoch or self.state != UP or self.fails(ctx.rng):
+        if self.epoch != epoch or self.state != UP or self.fails(ctx.rng) or (node is not None and node.fails(ctx.rng)):
             return False
         self.enqueue(msg)
         return True
@@ -109,10 +131,27 @@ class Broker(Faults):
 
     def _arrive(self, msg: Message, epoch: int) -> None:
         self._sent(msg)
-        if self.epoch == epoch and self.state != DOWN:
-            self.enqueue(msg)
-        else:
+        if self.epoch != epoch or self.state == DOWN:
             self.lose(msg, losses.IN_FLIGHT)
+        elif self.cluster is not None and not self.cluster.queue_up():
+            self.lose(msg, losses.NO_QUORUM if self.quorum else losses.UNROUTABLE)
+        elif not self.queue_exists():
+            self.lose(msg, losses.NO_QUEUE)
+        else:
+            self.enqueue(msg)
+
+    def queue_exists(self) -> bool:
+        """A durable queue always does; a transient one is exclusive to the cache-worker's connection (RabbitMQ 4.x
+        allows no other), so it exists only while a consumer is connected."""
+        return self.durable or any(c.connected for c in self.consumers)
+
+    def drop_orphaned_queue(self) -> None:
+        """The last consumer's connection closed: an exclusive queue is deleted with everything in it."""
+        if self.queue_exists():
+            return
+        for msg in self.ready:
+            self.lose(msg, losses.EXCLUSIVE_GONE)
+        self.ready.clear()
 
     def enqueue(self, msg: Message) -> None:
         self.ready.append(msg)
@@ -129,6 +168,10 @@ class Broker(Faults):
         """Push ready messages to connected consumers with room, round robin."""
         if self.state != UP or not self.ready:
             return
+        if self.cluster is not None and not self.cluster.available(self.ctx.env.now):
+            return
+        if self._client is not None and self._client.state == HUNG:
+            return  # the consumers' node answers nothing
         consumers = [c for c in self.consumers if c.connected]
         if not consumers:
             return
@@ -168,45 +211,114 @@ class Broker(Faults):
     # faults -------------------------------------------------------------------
 
     def kill(self) -> None:
-        """The node stops: every connection drops; on disk stays only what is durable and persistent."""
+        """The broker stops (every node of a cluster): every connection drops; on disk stays only what is durable
+        and persistent."""
         if self.state == DOWN:
             return
         self.state = DOWN
         self.epoch += 1
+        if self.cluster is not None:
+            self.cluster.set_all(DOWN)
+            self._client = None
+        kept, lost = self._store(self._take_back_unacked())
+        self.ctx.log(f"broker stopped: {kept} messages kept on disk, {lost} lost")
+
+    def _take_back_unacked(self) -> list[Message]:
+        """Every consumer's channel closed: what they had not acked (manual ack) comes back."""
         unacked: list[Message] = []
         for consumer in self.consumers:
             unacked.extend(consumer.disconnect())
         for msg in unacked:
             msg.returns += 1
+        return unacked
+
+    def _store(self, unacked: list[Message]) -> tuple[int, int]:
+        """The queue's node stops: on disk stays what is durable and persistent (a quorum queue keeps everything);
+        returns (kept, lost)."""
         kept = []
         held = (*unacked, *self.ready)
         for msg in held:
-            if not self.durable:
+            if self.quorum:
+                kept.append(msg)
+            elif not self.durable:
                 self.lose(msg, losses.TRANSIENT_QUEUE)
             elif not msg.persistent:
                 self.lose(msg, losses.TRANSIENT_MESSAGE)
             else:
                 kept.append(msg)
         self.ready.clear()
-        self.stored = kept
-        self.ctx.log(f"broker stopped: {len(kept)} messages kept on disk, {len(held) - len(kept)} lost")
+        self.stored = [*self.stored, *kept]
+        return len(kept), len(held) - len(kept)
 
     def revive(self) -> None:
-        """The node starts, recovers its durable queue and waits for clients to reconnect."""
+        """The broker starts, recovers its durable queue and waits for clients to reconnect."""
         if self.state != DOWN:
             return
         self.state = UP
-        self.durable = self.ctx.knobs.broker.durable
-        self.ready = deque(self.stored)
-        self.stored = []
+        if self.cluster is not None:
+            self.cluster.set_all(UP)
+            self._client = self.cluster.client_node()
+            if self.quorum:
+                self.cluster.elect(self.ctx.env.now, self.ctx.knobs.broker.election_ms / 1000.0)
+        self._recover()
         self.ctx.env.process(self._reconnect())
+
+    def _recover(self) -> None:
+        """The queue's node is back: what it kept on disk is ready again."""
+        self.durable = self.ctx.knobs.broker.durable
+        self.ready = deque([*self.stored, *self.ready])
+        self.stored = []
 
     def _reconnect(self) -> Generator[Any, Any, None]:
         yield self.ctx.env.timeout(self.ctx.knobs.consumer.reconnect_s)
-        if self.state == DOWN:
+        if self.state == DOWN or (self.cluster is not None and self._client is None):
             return
         for consumer in self.consumers:
             consumer.connected = True
+        self.dispatch()
+
+    # a cluster's nodes ----------------------------------------------------------
+
+    def _node_changed(self, index: int) -> None:
+        """broker-N was killed or revived: clients move, the queue goes or comes back, a leader is elected."""
+        cluster = self.cluster
+        assert cluster is not None
+        if self.state == DOWN:
+            return  # the whole broker is down: a node coming back alone changes nothing until it is revived
+        ctx = self.ctx
+        now = ctx.env.now
+        was_client, self._client = self._client, cluster.client_node()
+        up = cluster.up(index)
+        name = f"broker-{index + 1}"
+        if self._client is not was_client:
+            self.epoch += 1  # unconfirmed publishes on the old connection are lost with it
+            returned = self._take_back_unacked()
+            if not up and not cluster.quorum and index == 0:
+                pass  # the classic queue's node died with them: _store below keeps or loses them
+            else:
+                self.ready.extendleft(reversed(returned))
+                returned = []
+            if self._client is not None:
+                ctx.env.process(self._reconnect())
+            self.drop_orphaned_queue()
+        else:
+            returned = []
+        if cluster.quorum:
+            if not up and index == cluster.leader and cluster.majority:
+                cluster.elect(now, ctx.knobs.broker.election_ms / 1000.0)
+                ctx.log(f"{name} (the quorum queue's leader) stopped: electing a new leader")
+            elif up and cluster.majority and sum(cluster.up(i) for i in range(len(cluster.nodes))) == 2:
+                cluster.elect(now, ctx.knobs.broker.election_ms / 1000.0)
+                ctx.log(f"{name} is back: the quorum queue has a majority again")
+            elif not cluster.majority:
+                ctx.log(f"{name} stopped: the quorum queue has no majority and stops taking messages")
+        elif index == 0:
+            if not up:
+                kept, lost = self._store(returned)
+                ctx.log(f"{name} stopped with the classic queue: {kept} messages kept on its disk, {lost} lost")
+            else:
+                self._recover()
+        ctx.env.timeout(max(0.0, cluster.election_until_s - now)).callbacks.append(lambda _timer: self.dispatch())
         self.dispatch()
 
     def heal(self) -> None:

@@ -126,6 +126,7 @@ class CacheWorker(Faults):
                 for msg in consumer.buffer:
                     self.broker.lose(msg, losses.AUTO_ACK_DIED)
                 consumer.buffer.clear()
+        self.broker.drop_orphaned_queue()
 
     def resize(self, count: int) -> None:
         current = self.consumers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Generator
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -104,7 +104,7 @@ class _Read:
         self.done = False
 
     def answered(self, response: simpy.Event) -> None:
-        self.finish(response.value)
+        self.finish(cast(Outcome, response.value))
 
     def timed_out(self) -> None:
         self.finish(TIMEOUT)

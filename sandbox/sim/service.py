@@ -64,7 +64,7 @@ class Service(Faults):
                     pool.release()
         except simpy.Interrupt:
             result = RESET
-        self._inflight.discard(env.active_process)  # type: ignore[arg-type]  # the process serving this request
+        self._inflight.discard(env.active_process)
         return result
 
     def kill(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from itertools import chain, islice
 from typing import Any, assert_never
 
@@ -71,9 +72,20 @@ class World:
         """The part a command's target names; None when this variant has none."""
         if target in self.services:
             return self.services[target]
+        if target.startswith("broker-"):
+            return self._node(int(target.removeprefix("broker-")))
         parts: dict[str, Faults | None] = {"redis": self.cache, "broker": self.broker,
                                            "cache-worker": self.cache_worker}
         return parts[target]
+
+    def _node(self, number: int) -> Faults | None:
+        """broker-N: a node of the cluster, or the broker itself when it is one node."""
+        broker = self.broker
+        if broker is None:
+            return None
+        if broker.cluster is None:
+            return broker if number == 1 else None
+        return broker.cluster.nodes[number - 1]
 
     def apply(self, command: Command) -> str | None:
         """Apply one command now; return a note when it does nothing in this variant."""
@@ -108,8 +120,9 @@ class World:
     def _fault(self, command: Kill | Revive | Restart | Hang | Heal | Latency | Errors) -> str | None:
         part = self.part(command.target)
         if part is None:
-            return (f"{self.name}: no {command.target} in a {self.architecture} variant; "
-                    f"`{command.verb}` does nothing")
+            where = ("a one-node broker" if self.broker is not None and command.target.startswith("broker-")
+                     else f"a {self.architecture} variant")
+            return f"{self.name}: no {command.target} in {where}; `{command.verb}` does nothing"
         match command:
             case Kill():
                 part.kill()
@@ -202,12 +215,20 @@ class World:
                       for name, svc in self.services.items()}
         components["redis"] = _component("redis", self.cache, 0, 0, 0)
         broker, worker = self.broker, self.cache_worker
+        nodes: tuple[Component, ...] = ()
+        leader = ""
+        if broker is not None and broker.cluster is not None:
+            leader = f"broker-{broker.cluster.leader + 1}" if broker.quorum else "broker-1"
         if broker is None or worker is None:
             components["broker"] = Component("broker", "absent")
             components["cache-worker"] = Component("cache-worker", "absent")
         else:
             depth = broker.ready_count + broker.unacked_count
             components["broker"] = _component("broker", broker, 0, depth, 0)
+            if broker.cluster is not None:
+                nodes = tuple(_component(name, node, 0, 0, 0) for name, node in broker.cluster.named())
+                if any(node.health != "up" for node in nodes) and components["broker"].health == "up":
+                    components["broker"] = replace(components["broker"], health="slow")
             components["cache-worker"] = _component(
                 "cache-worker", worker, worker.busy, worker.waiting, len(worker.consumers))
         edges = tuple(Edge(a, b, calls, errors / calls if calls else 0.0)
@@ -222,6 +243,7 @@ class World:
             outbox_pending=len(self.outbox.pending) if self.outbox else 0,
             db_version=self.db.version, cache_version=self.cache.version,
             directory=dict(self.user.directory),
+            nodes=nodes, queue_leader=leader,
         )
 
 

@@ -87,18 +87,19 @@ class LessonRun:
         """The engine the current step's charts read: the sandbox, or a `run` step's own engine."""
         if self.step.run is None:
             return self.sandbox
-        return self._run_of_step()[1]
+        return self._run_of_step(self.step.run)[1]
 
-    def _run_of_step(self) -> tuple[Scenario, SimEngine]:
+    def _run_of_step(self, scenario_id: str) -> tuple[Scenario, SimEngine]:
+        """The current `run` step's scenario and its own engine, made once."""
         if self._run is None:
-            scenario = find_scenario(self.step.run)
+            scenario = find_scenario(scenario_id)
             self._run = (scenario, SimEngine(scenario, self.seed))
         return self._run
 
     def step_window(self) -> tuple[float, float]:
         """The current step's (start_s, end_s) in `engine`'s time."""
         if self.step.run is not None:
-            return (0.0, self._run_of_step()[0].duration_s)
+            return (0.0, self._run_of_step(self.step.run)[0].duration_s)
         start_s = self._starts[self.step_index]
         return (start_s, start_s + self.step.observe_s)
 
@@ -117,7 +118,7 @@ class LessonRun:
                     self.notes.extend(engine.apply(action))
             engine.advance(end_s - engine.now)
         else:
-            self.notes.extend(play(self._run_of_step()[0], engine))
+            self.notes.extend(play(self._run_of_step(step.run)[0], engine))
         expectations = [absolute(e, start_s, end_s - start_s) for e in step.expectations]
         self.verdicts = [check(e, engine.measurements(e.variant), end_s) for e in expectations]
         return self.verdicts
@@ -132,9 +133,9 @@ class LessonRun:
             self.notes = []
             self._run = None
 
-    def is_correct(self, choice_index: int) -> bool:
-        """Whether the 0-based choice is the step's answer."""
-        return choice_index == self.step.answer
+    def is_correct(self, prediction: float) -> bool:
+        """Whether a prediction (the 0-based choice, or the number) is right for the current step."""
+        return self.step.is_right(prediction)
 
 
 def play_lesson(lesson: Lesson, seed: int | None = None) -> list[list[Verdict]]:

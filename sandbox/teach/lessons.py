@@ -2,31 +2,37 @@
 
 A lesson file starts with TOML front matter between `+++` lines (`id`, `title`, `goal`, optional `scenario`),
 then markdown intro prose, then its steps. A step is a `## Title` heading, a ```toml block holding the step's
-data (prediction, actions or a scenario to run, `[[expect]]` tables like a scenario's), and markdown prose
-that explains it. Every error names the file and the line (DESIGN §7).
+data (a prediction, actions or a scenario to run, `[[expect]]` tables like a scenario's), and markdown prose
+that explains it. A prediction is either a choice — `answer` and `[[choice]]` tables, each wrong choice with
+its own `wrong` explanation — or a number: `number` ± `tolerance` in `unit`, with the `estimate` (a law of
+queueing theory and its inputs) it must agree with. Every error names the file and the line.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.catalog import ROOT, scenario_paths
+from sandbox.catalog import CARDS_PATH, LESSON_DIR, display_path, load_scenario, read_text, scenario_paths
 from sandbox.model.commands import Command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Expectation
 from sandbox.model.metrics import FRAME_METRICS
-from sandbox.model.scenario import Scenario, load_scenario, parse_scenario
+from sandbox.model.scenario import Scenario, parse_scenario
+from sandbox.teach.code_refs import CodeRef, parse_code_ref
+from sandbox.teach.estimates import Estimate, EstimateError, parse_estimate
 
-LESSON_DIR = ROOT / "lessons"
-CARDS_PATH = LESSON_DIR / "interview.toml"
 DEFAULT_SCENARIO = "happy-path"
 FRONT_FIELDS = ("id", "title", "goal", "scenario")
-STEP_FIELDS = ("predict", "choices", "answer", "why", "hint", "observe_s", "watch", "actions", "run", "expect")
-CARD_FIELDS = ("id", "topic", "question", "answer", "key_points", "scenario")
+STEP_FIELDS = ("predict", "answer", "choice", "number", "tolerance", "unit", "estimate", "why", "hint", "observe_s",
+               "watch", "actions", "run", "code", "expect")
+CHOICE_FIELDS = ("text", "wrong")
+NUMBER_FIELDS = ("number", "tolerance", "unit", "estimate")
+CARD_FIELDS = ("id", "topic", "question", "answer", "key_points", "follow_up", "lessons", "scenario")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _FIELD = re.compile(r"^([A-Za-z_]+)(?:\[(\d+)\])?(?:\.([A-Za-z_]+))?")
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -43,22 +49,47 @@ class LessonError(ScenarioError):
 
 
 @dataclass(frozen=True)
+class Number:
+    """A numeric prediction: right when within `tolerance` of `answer`; `estimate` is the theory behind it."""
+
+    answer: float
+    tolerance: float
+    unit: str
+    estimate: Estimate
+
+    def is_right(self, value: float) -> bool:
+        return abs(value - self.answer) <= self.tolerance * (1 + 1e-9)
+
+
+@dataclass(frozen=True)
 class Step:
-    """Predict → act → observe → explain. `answer` is 0-based; `line` is the heading's line."""
+    """Predict → act → observe → explain; `line` is the heading's line.
+
+    A choice step has `choices`, the 0-based `answer` and, per choice, `wrong`: why that choice is wrong
+    ("" for the answer). A numeric step has `number` instead (and no choices, `answer` None)."""
 
     title: str
     predict: str
     choices: tuple[str, ...]
-    answer: int
+    answer: int | None
+    wrong: tuple[str, ...]
+    number: Number | None
     why: str
     hint: str
     observe_s: float
     watch: tuple[str, ...]
     actions: tuple[Command, ...]
     run: str | None
+    code: tuple[CodeRef, ...]
     expectations: tuple[Expectation, ...]
     explain: str
     line: int
+
+    def is_right(self, prediction: float) -> bool:
+        """Whether a prediction (a 0-based choice, or a number) is right."""
+        if self.number is not None:
+            return self.number.is_right(prediction)
+        return prediction == self.answer
 
 
 @dataclass(frozen=True)
@@ -79,6 +110,10 @@ class Card:
     question: str
     answer: str
     key_points: tuple[str, ...]
+    follow_up: str
+    """The question a senior interviewer asks next."""
+    review: tuple[str, ...]
+    """The ids of the lessons to review when an answer missed key points."""
     scenario_id: str
     source: str
     line: int
@@ -107,25 +142,32 @@ def load_lesson(path: str | Path) -> Lesson:
     return parse_lesson_text(_read(path), display_path(path))
 
 
+def lesson_ids(directory: Path = LESSON_DIR) -> dict[str, str]:
+    """Every lesson's id and title in order, from the front matter alone (no scenario is loaded): what cards
+    and challenges link to."""
+    ids = {}
+    for path in lesson_paths(directory):
+        source = display_path(path)
+        lines = _read(path).splitlines()
+        close = next((i for i in range(1, len(lines)) if lines[i].strip() == "+++"), None)
+        if not lines or lines[0].strip() != "+++" or close is None:
+            raise LessonError(source, 1, "", "a lesson starts with TOML front matter between two +++ lines")
+        front = _Block(source, tuple(lines[1:close]), 2)
+        meta = front.decode()
+        _check_fields(meta, FRONT_FIELDS, ("id", "title", "goal"), front)
+        ids[_text(meta, "id", front)] = _text(meta, "title", front)
+    return ids
+
+
 def load_cards(path: str | Path = CARDS_PATH) -> list[Card]:
     return parse_cards_text(_read(path), display_path(path))
 
 
-def display_path(path: str | Path) -> str:
-    """A path as messages name it: relative to the working directory when it is inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _read(path: str | Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LessonError(display_path(path), 0, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LessonError(display_path(path), 0, "", f"cannot be read: {exc}") from None
+        return read_text(path)
+    except ScenarioError as exc:
+        raise LessonError(display_path(path), 0, "", exc.problem) from None
 
 
 # TOML regions of a file, and the line a field is on ------------------------------------------------------------
@@ -285,11 +327,19 @@ def _parse_step(number: int, title: str, line: int, body: list[str], source: str
     data = block.decode()
     if "expect" not in data:
         raise block.error("", "needs at least one [[expect]] table: the claim the step makes")
-    _check_fields(data, STEP_FIELDS, ("predict", "choices", "answer", "why", "watch"), block)
-    choices = _texts(data, "choices", block, minimum=2)
-    answer = data["answer"]
-    if isinstance(answer, bool) or not isinstance(answer, int) or not 1 <= answer <= len(choices):
-        raise block.error("answer", f"{answer!r}: use the number of the right choice, 1 to {len(choices)}")
+    _check_fields(data, STEP_FIELDS, ("predict", "why", "watch"), block)
+    if ("choice" in data) == ("number" in data):
+        raise block.error("", "needs one kind of prediction: `answer` with [[choice]] tables, or `number` with "
+                              "`tolerance`, `unit` and `estimate`")
+    answer: int | None = None
+    estimate: Number | None = None
+    choices: tuple[str, ...] = ()
+    wrong: tuple[str, ...] = ()
+    if "choice" in data:
+        choices, answer, wrong = _choices(data, block)
+    else:
+        estimate = _number(data, block)
+    code = _code(data, block)
     watch = _texts(data, "watch", block, minimum=1)
     for i, name in enumerate(watch):
         if name not in FRAME_METRICS:
@@ -314,9 +364,76 @@ def _parse_step(number: int, title: str, line: int, body: list[str], source: str
         observe_s = _observe_s(data, block)
         checked = _validated(base, observe_s, _action_list(data["actions"], observe_s, block), expect, block)
         actions, expectations = checked.timeline, checked.expectations
-    return Step(title, _text(data, "predict", block), choices, answer - 1, _text(data, "why", block),
-                _text(data, "hint", block) if "hint" in data else "", observe_s, watch, actions, run,
+    return Step(title, _text(data, "predict", block), choices, answer, wrong, estimate, _text(data, "why", block),
+                _text(data, "hint", block) if "hint" in data else "", observe_s, watch, actions, run, code,
                 expectations, explain, line)
+
+
+def _choices(data: dict[str, Any], block: _Block) -> tuple[tuple[str, ...], int, tuple[str, ...]]:
+    """The choices' texts, the 0-based answer, and why each other choice is wrong."""
+    for key in NUMBER_FIELDS:
+        if key in data:
+            raise block.error(key, "belongs to a numeric prediction; this step has [[choice]] tables")
+    raw = data["choice"]
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise block.error("choice", "needs at least two [[choice]] tables")
+    if "answer" not in data:
+        raise block.error("", "`answer` is required: the number of the right [[choice]]")
+    answer = data["answer"]
+    if isinstance(answer, bool) or not isinstance(answer, int) or not 1 <= answer <= len(raw):
+        raise block.error("answer", f"{answer!r}: use the number of the right choice, 1 to {len(raw)}")
+    texts, wrong = [], []
+    for i, entry in enumerate(raw):
+        where = f"choice[{i}]"
+        if not isinstance(entry, dict):
+            raise block.error(where, "must be a table ([[choice]])")
+        _check_fields(entry, CHOICE_FIELDS, ("text",), block, where)
+        texts.append(_text(entry, "text", block, where))
+        if i == answer - 1:
+            if "wrong" in entry:
+                raise block.error(f"{where}.wrong", "is the right choice: explain it in the step's `why`")
+            wrong.append("")
+        elif "wrong" not in entry:
+            raise block.error(where, "`wrong` is required: why a learner who picks this choice is wrong")
+        else:
+            wrong.append(_text(entry, "wrong", block, where))
+    return tuple(texts), answer - 1, tuple(wrong)
+
+
+def _number(data: dict[str, Any], block: _Block) -> Number:
+    if "answer" in data:
+        raise block.error("answer", "belongs to a choice; a numeric step's answer is `number`")
+    for key in NUMBER_FIELDS:
+        if key not in data:
+            raise block.error("", f"`{key}` is required for a numeric prediction")
+    number, tolerance = data["number"], data["tolerance"]
+    for key, value in (("number", number), ("tolerance", tolerance)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise block.error(key, f"{value!r} is not a finite number")
+    if tolerance < 0:
+        raise block.error("tolerance", f"{tolerance!r}: use 0 or more")
+    if not isinstance(data["estimate"], dict):
+        raise block.error("estimate", 'must be a table, e.g. {law = "utilisation", arrivals_per_s = 5, ...}')
+    try:
+        estimate = parse_estimate(data["estimate"])
+    except EstimateError as exc:
+        raise block.error("estimate", f"{exc.field}: {exc.problem}") from None
+    if abs(estimate.value() - number) > tolerance:
+        raise block.error("number", f"{number!r} ± {tolerance!r} disagrees with its estimate: {estimate.explain()}")
+    return Number(float(number), float(tolerance), _text(data, "unit", block), estimate)
+
+
+def _code(data: dict[str, Any], block: _Block) -> tuple[CodeRef, ...]:
+    raw = data.get("code", [])
+    if not isinstance(raw, list):
+        raise block.error("code", 'must be a list of {ref = "module:qualname", focus = "..."} tables')
+    refs = []
+    for i, entry in enumerate(raw):
+        try:
+            refs.append(parse_code_ref(entry))
+        except ValueError as exc:
+            raise block.error(f"code[{i}]", str(exc)) from None
+    return tuple(refs)
 
 
 def _observe_s(data: dict[str, Any], block: _Block) -> float:
@@ -360,8 +477,10 @@ def _validated(scenario: Scenario, duration_s: float, timeline: list[Any], expec
 # interview cards --------------------------------------------------------------------------------------------
 
 
-def parse_cards_text(text: str, source: str = "<cards>") -> list[Card]:
-    """Validate `[[card]]` tables; raise LessonError naming the file, line and field."""
+def parse_cards_text(text: str, source: str = "<cards>", lessons: dict[str, str] | None = None) -> list[Card]:
+    """Validate `[[card]]` tables against the lessons they send a learner to (id -> title; default: the shipped
+    lessons); raise LessonError naming the file, line and field."""
+    known = lesson_ids() if lessons is None else lessons
     block = _Block(source, tuple(text.splitlines()), 1)
     doc = block.decode()
     for key in doc:
@@ -383,9 +502,15 @@ def parse_cards_text(text: str, source: str = "<cards>") -> list[Card]:
         seen.add(card_id)
         scenario_id = _text(entry, "scenario", block, where)
         _scenario(scenario_id, block, f"{where}.scenario")
+        reviews = _texts(entry, "lessons", block, 1, where)
+        for j, lesson_id in enumerate(reviews):
+            if lesson_id not in known:
+                raise block.error(f"{where}.lessons[{j}]", f"{lesson_id!r} is not a lesson; use one of "
+                                                           f"{', '.join(known)}")
         cards.append(Card(card_id, _text(entry, "topic", block, where), _text(entry, "question", block, where),
                           _text(entry, "answer", block, where), _texts(entry, "key_points", block, 1, where),
-                          scenario_id, source, block.line_of(where)))
+                          _text(entry, "follow_up", block, where), reviews, scenario_id, source,
+                          block.line_of(where)))
     return cards
 
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT = "post-office-lab-progress/1"
+MAX_PROGRESS_CHARS = 256 * 1024
+"""A learner's whole progress with every card answered at length is well under this."""
+_STEP_INDEX = re.compile(r"[0-9]{1,4}")
+"""A step's number: ASCII digits only (`"²".isdigit()` is true, yet int("²") fails)."""
 
 
 class ProgressError(ValueError):
@@ -17,8 +23,8 @@ class ProgressError(ValueError):
 class LessonProgress:
     step: int = 0
     """The step the learner is on (0-based)."""
-    answers: dict[int, int] = field(default_factory=dict)
-    """Step index -> the 0-based choice the learner predicted."""
+    answers: dict[int, float] = field(default_factory=dict)
+    """Step index -> the learner's prediction: the 0-based choice, or the number they gave."""
     completed: bool = False
 
 
@@ -55,6 +61,12 @@ def _whole(value: Any, where: str) -> int:
     return value
 
 
+def _prediction(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProgressError(f"{where}: {value!r} is not a prediction (a choice's number, or a finite number)")
+    return value
+
+
 def _table(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise ProgressError(f"{where}: must be an object")
@@ -63,10 +75,15 @@ def _table(value: Any, where: str) -> dict:
 
 def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[str, int]) -> Progress:
     """Read a saved progress file, checked against the lessons (id -> steps) and cards (id -> key points)."""
+    if len(text) > MAX_PROGRESS_CHARS:
+        raise ProgressError(f"not a progress file: it is {len(text):,} characters long; a progress file is a few KB "
+                            f"(at most {MAX_PROGRESS_CHARS:,})")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProgressError(f"not a progress file: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ProgressError("not a progress file: its JSON is nested too deeply") from None
     doc = _table(doc, "progress")
     if doc.get("format") != FORMAT:
         raise ProgressError(f"not a progress file: its format is {doc.get('format')!r}, expected {FORMAT!r}")
@@ -81,9 +98,9 @@ def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[st
             raise ProgressError(f"lessons.{lesson_id}.step: {step} is past the lesson's {steps} steps")
         answers = {}
         for index, choice in _table(raw.get("answers", {}), f"lessons.{lesson_id}.answers").items():
-            if not index.isdigit() or int(index) >= steps:
+            if not _STEP_INDEX.fullmatch(index) or int(index) >= steps:
                 raise ProgressError(f"lessons.{lesson_id}.answers: {index!r} is not a step of this lesson")
-            answers[int(index)] = _whole(choice, f"lessons.{lesson_id}.answers.{index}")
+            answers[int(index)] = _prediction(choice, f"lessons.{lesson_id}.answers.{index}")
         progress.lessons[lesson_id] = LessonProgress(step, answers, raw.get("completed") is True)
     for card_id, raw in _table(doc.get("cards", {}), "cards").items():
         if card_id not in card_points:

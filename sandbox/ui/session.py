@@ -96,8 +96,9 @@ def progress() -> Progress:
 
 def load_progress(data: bytes) -> str | None:
     """Replace this session's progress with a saved file's; the problem in words when it cannot be read."""
-    known_lessons = lessons() if isinstance(lessons(), list) else []
-    known_cards = cards() if isinstance(cards(), list) else []
+    loaded_lessons, loaded_cards = lessons(), cards()  # each a list, or the loader's message
+    known_lessons = loaded_lessons if isinstance(loaded_lessons, list) else []
+    known_cards = loaded_cards if isinstance(loaded_cards, list) else []
     try:
         loaded = parse_progress(data.decode("utf-8"), {lesson.id: len(lesson.steps) for lesson in known_lessons},
                                 {card.id: len(card.key_points) for card in known_cards})

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +22,11 @@ import httpx
 import pytest
 
 from sandbox.live.ports import free_port
+from sandbox.ui.launch import APP_PATH, streamlit_argv
 from tests.helpers import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "sandbox" / "ui" / "app.py"
+APP = APP_PATH
 DOCS = ROOT / "docs"
 CHROMIUM = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")  # Debian's; the GitHub workflow names Chrome
 INSTALL_CHROMIUM = "apt-get install chromium"
@@ -36,8 +36,6 @@ CHROMIUM_ARGS = [
     # belt and braces for the browser's own requests, which page routes never see: no name resolves but loopback
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
-STREAMLIT_FLAGS = ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                   "--server.fileWatcherType", "none", "--server.maxUploadSize", "1"]
 VIEWPORT = {"width": 1280, "height": 800}
 START_TIMEOUT_S = 60.0
 START_ATTEMPTS = 3
@@ -79,10 +77,12 @@ def app_url(tmp_path_factory):
     for _ in range(START_ATTEMPTS):
         port = free_port()
         with log_path.open("w") as log:
+            # the command `post-office-lab open` runs (loopback, no statistics, 1 MB uploads), this tree's code first
             process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), *STREAMLIT_FLAGS],
+                [*streamlit_argv(port, headless=True), "--server.fileWatcherType", "none"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                env={**os.environ, "PYTHONUNBUFFERED": "1",
+                     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
         try:
             if _answers(process, port, log_path):
                 yield f"http://127.0.0.1:{port}"

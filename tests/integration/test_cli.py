@@ -62,7 +62,8 @@ def test_a_malformed_file_names_the_file_and_field(tmp_path):
     result = sandbox("run", str(path))
     assert result.returncode == 2
     assert result.stderr.strip() == (f"error: {path}: timeline[0].target: 'database' is not a target; "
-                                     "use one of author, blog, user, cache-worker, broker, redis")
+                                     "use one of author, blog, user, cache-worker, broker, redis, broker-1, broker-2, "
+                                     "broker-3")
 
 
 def test_json_frames_are_byte_identical_for_a_seed_and_differ_for_another(tmp_path):

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.catalog import scenario_paths
+from sandbox.catalog import load_scenario, scenario_paths
 from sandbox.engine import run_scenario
-from sandbox.model.scenario import load_scenario
 from sandbox.present.report import run_document
 from sandbox.teach.lesson_run import LessonRun
 from sandbox.teach.lessons import lesson_paths, load_lesson

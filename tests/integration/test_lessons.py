@@ -8,14 +8,15 @@ from sandbox.catalog import scenario_paths
 from sandbox.model.commands import TARGETS, VERBS
 from sandbox.model.metrics import FRAME_METRICS, WINDOW_METRICS
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import lesson_paths, load_cards, load_lesson, load_lessons
+from sandbox.teach.lessons import lesson_ids, lesson_paths, load_cards, load_lesson, load_lessons
 
 PATHS = lesson_paths()
 SCENARIOS = {p.stem for p in scenario_paths()}
 
 # The lessons the issue asks for, in the order a newcomer takes them (one file each).
 STORIES = ("post-office", "cascade", "slow-service", "traffic-spike", "deploys", "cache-invalidation",
-           "queued-recovery", "durability", "broker-down", "poison-and-duplicates", "price-of-async", "fanout")
+           "queued-recovery", "durability", "broker-down", "poison-and-duplicates", "price-of-async", "fanout",
+           "messages-not-queries", "broker-cluster")
 
 # Interview topics the cards must cover.
 CARD_TOPICS = {
@@ -23,6 +24,8 @@ CARD_TOPICS = {
     "at-most-once-vs-at-least-once", "idempotency", "dead-letter-queues", "transactional-outbox", "message-ordering",
     "competing-consumers-and-prefetch", "exchange-types", "connection-vs-channel", "when-not-to-use-a-queue",
     "circuit-breaker-vs-queue", "backpressure", "eventual-consistency", "build-ship-redeploy",
+    "heartbeats-and-consumer-timeout", "mandatory-and-alternate-exchange", "littles-law-sizing", "commands-vs-events",
+    "schema-evolution", "new-subscriber-backfill", "quorum-queues", "why-three-nodes", "what-a-cluster-does-not-save",
 }
 
 
@@ -37,7 +40,10 @@ def test_the_lesson_names_only_what_exists_and_explains_itself(path):
     assert lesson.title and lesson.goal and lesson.intro
     assert lesson.scenario_id in SCENARIOS
     for step in lesson.steps:
-        assert len(step.choices) >= 2 and 0 <= step.answer < len(step.choices)
+        if step.number is None:
+            assert len(step.choices) >= 2 and 0 <= step.answer < len(step.choices)
+        else:
+            assert step.choices == () and step.number.estimate.explain()
         assert step.why and step.explain and step.expectations
         assert step.run is None or step.run in SCENARIOS
         assert set(step.watch) <= set(FRAME_METRICS)
@@ -64,3 +70,5 @@ def test_the_cards_cover_the_interview_topics_and_name_existing_scenarios():
     for card in cards:
         assert card.scenario_id in SCENARIOS
         assert card.question.endswith("?") and len(card.answer) > 200 and len(card.key_points) >= 3
+        assert card.follow_up.endswith("?") and card.follow_up != card.question
+        assert card.review and set(card.review) <= set(lesson_ids())

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import cli
+from sandbox.teach.challenges import challenge_paths
 from sandbox.teach.lessons import lesson_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +24,9 @@ def test_lessons_lists_every_lesson_and_counts_the_cards():
     result = sandbox("lessons")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:-1]] == [p.stem for p in lesson_paths()]
+    assert [line.split()[0] for line in lines[:-2]] == [p.stem for p in lesson_paths()]
     assert "02-cascade" in lines[1] and "steps" in lines[1]
+    assert lines[-2].startswith("✓ the key: ") and "the right choice is the longest in " in lines[-2]
     assert lines[-1].startswith(f"{len(lesson_paths())} lessons in lessons/; ")
     assert lines[-1].endswith(" interview cards in lessons/interview.toml")
 
@@ -35,6 +37,8 @@ def test_check_steps_through_every_lesson_and_checks_the_cards():
     assert "✓ 02-cascade " in result.stdout
     assert f"{len(lesson_paths())} lessons, " in result.stdout
     assert " interview cards, each naming a scenario that exists" in result.stdout
+    assert "✓ 04-drain-the-spike" in result.stdout
+    assert f"{len(challenge_paths())} challenges, {len(challenge_paths())} proven" in result.stdout
 
 
 LESSON = '''+++
@@ -48,12 +52,18 @@ scenario = "user-down"
 
 ```toml
 predict = "Do sync reads fail?"
-choices = ["No", "Yes"]
 answer = 1
 why = "A deliberately wrong answer."
 observe_s = 10
 watch = ["read.errors"]
 actions = [{at = 0, do = "kill", target = "user"}]
+
+[[choice]]
+text = "No"
+
+[[choice]]
+text = "Yes"
+wrong = "Deliberately wrong."
 
 [[expect]]
 variant = "sync"
@@ -74,6 +84,7 @@ def only(monkeypatch, tmp_path):
         path = tmp_path / "02-demo.md"
         path.write_text(text)
         monkeypatch.setattr(cli, "scenario_paths", list)
+        monkeypatch.setattr(cli, "challenge_paths", list)
         monkeypatch.setattr(cli, "lesson_paths", lambda: [path])
         return path
     return use
@@ -91,7 +102,7 @@ def test_a_bad_lesson_file_exits_2_with_its_file_and_line(only, capsys):
     path = only(LESSON.replace('metric = "read.error_rate"', 'metric = "read.errs"'))
     assert cli.main(["check"]) == 2
     out = capsys.readouterr().out
-    assert f"✗ 02-demo: INVALID — {path}:21: step 1 expect[0].metric: 'read.errs' is not a metric" in out
+    assert f"✗ 02-demo: INVALID — {path}:27: step 1 expect[0].metric: 'read.errs' is not a metric" in out
     assert "Traceback" not in out
     assert cli.main(["lessons"]) == 2
-    assert f"02-demo                      INVALID: {path}:21: step 1 expect[0].metric:" in capsys.readouterr().out
+    assert f"02-demo                      INVALID: {path}:27: step 1 expect[0].metric:" in capsys.readouterr().out

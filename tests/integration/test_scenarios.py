@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.catalog import scenario_paths
-from sandbox.model.scenario import load_scenario
+from sandbox.catalog import load_scenario, scenario_paths
 from tests.helpers import run
 
 PATHS = scenario_paths()

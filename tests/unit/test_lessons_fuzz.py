@@ -17,6 +17,9 @@ FRAGMENTS = st.one_of(
         'watch = ["queue.depth_max"]', 'choices = "one"', 'metric = "msg.lost"', "during = [5, 1]",
         'variant = "queue"', "at_least = true", 'scenario = "happy-path"', "key_points = []", "id = 3",
         'do = "set", key = "http.retries", value = -1', "why = '''", "expect = {}", "hint = 1",
+        "[[choice]]", 'text = "x"', "wrong = 3", "number = 1", "tolerance = -2", 'unit = ""',
+        'estimate = {law = "backlog", seconds = 1}', 'code = [{ref = "no:such"}]', 'code = "x"', "follow_up = 2",
+        'lessons = ["nope"]',
     ]),
     st.text(alphabet='abc=[]{}"\',.#+`\n 0123456789', max_size=12),
 )

@@ -17,12 +17,18 @@ scenario = "user-down"
 
 ```toml
 predict = "Do reads fail?"
-choices = ["No", "Yes"]
 answer = 1
 why = "Nothing is broken."
 observe_s = 10
 watch = ["read.errors"]
 actions = []
+
+[[choice]]
+text = "No"
+
+[[choice]]
+text = "Yes"
+wrong = "Nothing is broken."
 
 [[expect]]
 variant = "sync"
@@ -35,9 +41,11 @@ Healthy.
 ## Replay
 
 ```toml
-predict = "Same as the scenario?"
-choices = ["Yes", "No"]
-answer = 1
+predict = "How many reads a second fail at most?"
+number = 0
+tolerance = 0
+unit = "reads a second"
+estimate = {law = "backlog", arrivals_per_s = 0, served_per_s = 0, seconds = 1}
 why = "It is the scenario."
 watch = ["read.errors"]
 run = "user-down"
@@ -55,12 +63,18 @@ The scenario, replayed.
 
 ```toml
 predict = "Do sync reads fail?"
-choices = ["Yes", "No"]
 answer = 1
 why = "Misses need the User Service."
 observe_s = 20
 watch = ["read.errors"]
 actions = [{at = 5, do = "kill", target = "user"}, {at = 15, do = "revive", target = "user"}]
+
+[[choice]]
+text = "Yes"
+
+[[choice]]
+text = "No"
+wrong = "Misses need the User Service."
 
 [[expect]]
 variant = "sync"
@@ -132,8 +146,10 @@ def test_reset_starts_over_on_a_fresh_sandbox():
     assert [v.observed for v in r.play_step()] == first
 
 
-def test_the_answer_is_checked_zero_based():
+def test_the_answer_is_checked_zero_based_and_a_number_within_its_tolerance():
     r = LessonRun(lesson())
+    assert r.is_correct(0) and not r.is_correct(1)
+    r.next_step()
     assert r.is_correct(0) and not r.is_correct(1)
 
 

@@ -25,6 +25,12 @@ def test_progress_round_trips_through_its_file():
     ('{"format": "post-office-lab-progress/1", "cards": {"what-is-rabbitmq": {"covered": [7]}}}', "key-point"),
     ('{"format": "post-office-lab-progress/1", "cards": {"x": {}}}', "no such interview card"),
     ('[1, 2]', "must be an object"),
+    ('{"format": "post-office-lab-progress/1", "lessons": {"cascade": {"answers": {"²": 0}}}}', "not a step"),
+    ('{"format": "post-office-lab-progress/1", "lessons": {"cascade": {"answers": {"١": 0}}}}', "not a step"),
+    ("[" * 150_000 + "]" * 150_000, "a few KB"),
+    ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+    ('{"format": "post-office-lab-progress/1", "cards": {"what-is-rabbitmq": {"answer": "' + "x" * 300_000 + '"}}}',
+     "a few KB"),
 ])
 def test_a_bad_progress_file_is_one_clear_message(text, problem):
     with pytest.raises(ProgressError, match=problem.replace("(", r"\(").replace(")", r"\)")):

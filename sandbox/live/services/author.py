@@ -98,12 +98,14 @@ class Author:
         if outbox:
             return JSONResponse(created, status_code=201)
         if self.caller is not None:
-            return self._invalidate_over_http(created)
-        return self._publish(created)
+            return self._invalidate_over_http(self.caller, created)
+        if self.publisher is not None:
+            return self._publish(self.publisher, created)
+        raise RuntimeError("an author has a caller (sync), an outbox relay or a publisher")
 
-    def _invalidate_over_http(self, created: dict) -> JSONResponse:
+    def _invalidate_over_http(self, caller: Caller, created: dict) -> JSONResponse:
         try:
-            self.caller.call("blog", "POST", f"{self.config.blog_url}/internal/cache/invalidate")
+            caller.call("blog", "POST", f"{self.config.blog_url}/internal/cache/invalidate")
         except CallFailed as exc:
             self.counters.add("invalidate_failures")
             if self.config.knob("sync.on_invalidate_error") == "fail":
@@ -111,13 +113,13 @@ class Author:
                 return error(500, f"the post was saved, but invalidating the blog cache failed: {exc}", **created)
         return JSONResponse(created, status_code=201)
 
-    def _publish(self, created: dict) -> JSONResponse:
+    def _publish(self, publisher: Publisher, created: dict) -> JSONResponse:
         self.counters.add("published")
         # a gauge: committed posts whose message is on its way now; it drops only once the message is
         # in the broker or counted lost, so the lab's census never finds a message in neither place
         self.counters.add("publishing")
         try:
-            self.publisher.publish(INVALIDATE_BODY, message_id=f"post-{created['id']}")
+            publisher.publish(INVALIDATE_BODY, message_id=f"post-{created['id']}")
         except PublishError as exc:
             self.counters.add("publish_failures")
             self.counters.add("lost")  # nobody will send this invalidation again
@@ -138,7 +140,7 @@ def create_app(config: ServiceConfig) -> Starlette:
     async def create(request: Request) -> JSONResponse:
         doc = await json_object(request)
         problem = _invalid_post(doc)
-        if problem:
+        if doc is None or problem:
             author.counters.add("rejected")
             return error(400, problem)
         return await run_in_threadpool(author.create_post, doc["author_id"], doc["title"], doc["body"],

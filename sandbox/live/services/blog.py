@@ -70,7 +70,9 @@ class Blog:
         if self.caller is not None:
             return {"user_calls": self.caller.calls, "user_call_failures": self.caller.failures,
                     "breaker": {callee: b.state for callee, b in self.caller.breakers.items()}}
-        return {"directory_connected": self.directory.connected}
+        if self.directory is not None:
+            return {"directory_connected": self.directory.connected}
+        return {}
 
     # GET /blogs --------------------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ class Caller:
             if breaker is not None:
                 with self._lock:
                     breaker.record(self.clock(), error is None)
-            if error is None:
+            if error is None and response is not None:  # no error: _attempt answered with a 2xx
                 return response
             if not retryable or attempt >= retries:
                 raise CallFailed(f"{callee}: {error}" + (f" (after {attempt} retries)" if attempt else ""))

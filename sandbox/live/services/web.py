@@ -13,7 +13,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -97,7 +97,7 @@ class OwnWork:
     per message), drawn as the simulation draws it (`services.distribution`): the handler sleeps that long
     on its worker thread, holding the worker as real work would, so the pool fills where the simulation's does."""
 
-    def __init__(self, mean_ms: float, knobs: dict[str, Any]):
+    def __init__(self, mean_ms: float, knobs: Mapping[str, Any]):
         self.mean_ms = mean_ms
         self.shape = knobs["services.distribution"]
         self.lognormal_sigma = knobs["services.lognormal_sigma"]
@@ -126,7 +126,7 @@ async def json_object(request: Request) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def service_app(name: str, routes: list[BaseRoute], *, counters: Counters, workers: int,
+def service_app(name: str, routes: Sequence[BaseRoute], *, counters: Counters, workers: int,
                 start: Callable[[], None] | None = None, stop: Callable[[], None] | None = None,
                 gauges: Callable[[], dict[str, Any]] | None = None,
                 health: Callable[[], dict[str, Any]] | None = None,

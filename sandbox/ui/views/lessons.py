@@ -1,14 +1,22 @@
 """Lessons: predict → act → observe → explain, one step at a time, on the simulation."""
 
+import secrets
+
 import streamlit as st
 
 from sandbox.model.periods import fault_periods
 from sandbox.present.charts import comparison_spec
+from sandbox.teach.choices import choice_order
+from sandbox.teach.code_refs import CodeRefError, excerpt
 from sandbox.teach.lesson_run import LessonRun
 from sandbox.ui import session, widgets
 
+OPEN_LESSON = "open_lesson"  # another page (a challenge, the mock interview) asks for a lesson by its id here
+
 lessons = session.lessons()
 progress = session.progress()
+# this learner's order of every step's choices: random per session, stable within it
+choice_seed = st.session_state.setdefault("choice_seed", secrets.randbelow(2**31))
 
 
 def _run(lesson) -> LessonRun:
@@ -65,6 +73,63 @@ def _observe(run: LessonRun) -> None:
     st.caption(f"this step ran from {start_s:g} s to {end_s:g} s; earlier seconds are the steps before it")
 
 
+def _restore(key: str, step, saved) -> None:
+    """Put a saved prediction back into its widget, if it still fits the step."""
+    if key in st.session_state or saved is None:
+        return
+    if step.number is not None:
+        st.session_state[key] = float(saved)
+    elif saved == int(saved) and 0 <= saved < len(step.choices):
+        st.session_state[key] = int(saved)
+
+
+def _prediction_input(lesson, step, index: int, key: str, disabled: bool) -> None:
+    if step.number is None:
+        order = choice_order(choice_seed, lesson.id, index, len(step.choices))
+        st.radio("your prediction", order, format_func=lambda i: step.choices[i], index=None, key=key,
+                 disabled=disabled, label_visibility="collapsed")
+        return
+    number = step.number
+    st.number_input(f"your prediction ({number.unit})", min_value=0.0, value=None, step=None, key=key,
+                    disabled=disabled, placeholder="type a number",
+                    help=f"a number of 0 or more; it counts when within ± {number.tolerance:g} of the answer")
+
+
+def _verdict(step, chosen) -> None:
+    """Right or wrong, and why: the wrong choice's own explanation, or how far off the number was."""
+    number = step.number
+    if number is not None:
+        answer = f"{number.answer:g} {number.unit} (± {number.tolerance:g})"
+        if step.is_right(chosen):
+            st.success(f"You predicted it: {chosen:g} {number.unit}; the answer is {answer}. {step.why}", icon="🎯")
+        else:
+            side = "high" if chosen > number.answer else "low"
+            st.error(f"Not quite — you said {chosen:g} {number.unit}, too {side}: the answer is {answer}. {step.why}",
+                     icon="🔍")
+        st.info(f"The working: {number.estimate.explain()}", icon="🧮")
+        return
+    right = step.choices[step.answer]
+    if step.is_right(chosen):
+        st.success(f"You predicted it: {right}. {step.why}", icon="🎯")
+    else:
+        st.error(f"Not quite — you chose “{step.choices[chosen]}”. {step.wrong[chosen]} The answer: “{right}”. "
+                 f"{step.why}", icon="🔍")
+
+
+def _code(step) -> None:
+    if not step.code:
+        return
+    st.markdown("**The lab's own code for it** (read from the source that runs):")
+    for ref in step.code:
+        try:
+            shown = excerpt(ref)
+        except CodeRefError as exc:
+            st.warning(f"code reference {ref.ref} no longer resolves: {exc}")
+            continue
+        st.caption(shown.caption)
+        st.code(shown.text, language="python")
+
+
 def _step(lesson, run: LessonRun) -> None:
     step = run.step
     index = run.step_index
@@ -74,15 +139,14 @@ def _step(lesson, run: LessonRun) -> None:
     st.markdown(f"**Predict.** {step.predict}")
     key = f"choice:{lesson.id}:{index}"
     saved = progress.lessons.get(lesson.id)
-    if key not in st.session_state and saved is not None and index in saved.answers:
-        st.session_state[key] = saved.answers[index]
-    st.radio("your prediction", range(len(step.choices)), format_func=lambda i: step.choices[i], index=None,
-             key=key, disabled=run.played, label_visibility="collapsed")
+    _restore(key, step, saved.answers.get(index) if saved is not None else None)
+    _prediction_input(lesson, step, index, key, run.played)
     if step.hint and not run.played:
         with st.expander("a hint"):
             st.markdown(step.hint)
     chosen = st.session_state.get(key)
-    if not run.played:
+    verdicts = run.verdicts  # None until the step is played
+    if verdicts is None:
         if step.run:
             act = f"play the scenario `{step.run}`"
         else:
@@ -93,18 +157,16 @@ def _step(lesson, run: LessonRun) -> None:
         return
     st.markdown("**Observe.**")
     _observe(run)
-    if run.is_correct(chosen):
-        st.success(f"You predicted it: {step.choices[step.answer]}. {step.why}", icon="🎯")
-    else:
-        st.error(f"Not quite — what happened: {step.choices[step.answer]}. {step.why}", icon="🔍")
+    _verdict(step, chosen)
     st.markdown("**What the run shows** (checked on every run):")
-    widgets.verdicts(run.verdicts, run.step_window()[1])
+    widgets.verdicts(verdicts, run.step_window()[1])
     for note in sorted(set(run.notes)):
         st.caption(f"note: {note}")
     st.markdown("**Explain.**")
     st.markdown(step.explain)
+    _code(step)
     if run.done:
-        st.success("Lesson complete. Pick the next one on the left, or try it yourself in the Playground.",
+        st.success("Lesson complete. Pick the next one on the left, try a challenge, or play in the Playground.",
                    icon="🎉")
     else:
         st.button("next step →", type="primary", on_click=_next, args=(lesson, run), key="next_step")
@@ -133,6 +195,8 @@ if isinstance(lessons, str):
 _progress_files()
 by_id = {lesson.id: lesson for lesson in lessons}
 ids = list(by_id)
+if st.session_state.get(OPEN_LESSON) in by_id:
+    st.session_state["lesson_id"] = st.session_state.pop(OPEN_LESSON)
 chosen_id = st.sidebar.radio("lesson", ids, key="lesson_id",
                              format_func=lambda i: f"{ids.index(i) + 1}. {by_id[i].title}")
 st.sidebar.caption(" ".join(f"{ids.index(i) + 1}{_mark(by_id[i])}" for i in ids) + "  (✅ done · ◐ started)")

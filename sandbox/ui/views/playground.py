@@ -77,7 +77,9 @@ def _heal_all(click: str) -> None:
 
 def _step() -> None:
     with pg.lock:
-        pg.advance(TICK_S)
+        speed, pg.speed = pg.speed, SPEEDS["1×"]
+        pg.tick(TICK_S)
+        pg.speed = speed
     session.touched()
 
 
@@ -96,7 +98,8 @@ def _speed() -> None:
 
 def _knob_input(key: str) -> None:
     knob = KNOBS[key]
-    current = pg.knobs(pg.variants[0].name if _scope() is None else _scope()).get(key)
+    scope = _scope()
+    current = pg.knobs(pg.variants[0].name if scope is None else scope).get(key)
     widget_key = f"knob_value:{key}"
     if knob.choices:
         st.selectbox("value", knob.choices, index=knob.choices.index(current), key=widget_key)

@@ -5,14 +5,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from sandbox.catalog import scenario_paths
+from sandbox.catalog import load_scenario, scenario_paths
 from sandbox.engine import ENGINES, live_unavailable, run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
-from sandbox.model.scenario import load_scenario, parse_scenario_text
+from sandbox.model.scenario import parse_scenario_text
 from sandbox.present.html_report import html_report
 from sandbox.present.report import run_document
 from sandbox.ui import widgets
+from sandbox.ui.launch import MAX_UPLOAD_MB
 
 RUN = "scenario_run"
 
@@ -22,8 +23,9 @@ def _chosen_scenario():
     source = st.radio("scenario", ["from the catalogue", "upload a TOML file"], horizontal=True,
                       label_visibility="collapsed", key="source")
     if source == "upload a TOML file":
-        upload = st.file_uploader("scenario file", type=["toml"], key="upload", max_upload_size=1,
-                                  help="a scenario is a few kilobytes of TOML; files up to 1 MB are taken")
+        upload = st.file_uploader("scenario file", type=["toml"], key="upload", max_upload_size=MAX_UPLOAD_MB,
+                                  help=f"a scenario is a few kilobytes of TOML; files up to {MAX_UPLOAD_MB} MB are "
+                                       "taken")
         if upload is None:
             st.info("Upload a scenario file — the format is in the README and in every file of `scenarios/`.")
             return None
@@ -65,8 +67,8 @@ def _describe(scenario, expanded: bool) -> None:
 
 
 def _engine_choice() -> str:
-    engine = st.segmented_control("engine", list(ENGINES), format_func=ENGINES.get, default="sim", key="engine",
-                                  required=True)
+    engine = st.segmented_control("engine", list(ENGINES), format_func=ENGINES.__getitem__, default="sim",
+                                  key="engine", required=True) or "sim"  # required: never None
     if engine == "live":
         reason = live_unavailable()
         if reason:

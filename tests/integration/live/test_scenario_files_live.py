@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.catalog import load_scenario
 from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable
-from sandbox.model.scenario import load_scenario
 from tests.helpers import unavailable
 from tests.integration.live.support import need_node_restart
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-from sandbox.catalog import ROOT
+from sandbox.ui.launch import APP_PATH
 
-APP = str(ROOT / "sandbox" / "ui" / "app.py")
+APP = str(APP_PATH)
 
 
 def app(page: str | None = None, **query: str) -> AppTest:

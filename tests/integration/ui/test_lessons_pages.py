@@ -1,7 +1,9 @@
-"""The lessons and interview pages in AppTest: a whole lesson stepped through, and one card answered."""
+"""The lessons and interview pages in AppTest: a whole lesson stepped through, a number predicted, one card
+answered, and a mock interview sat to its summary."""
 
+from sandbox.teach.choices import choice_order
 from sandbox.teach.lesson_run import play_lesson
-from sandbox.teach.lessons import load_cards, load_lessons
+from sandbox.teach.lessons import lesson_ids, load_cards, load_lessons
 from tests.integration.ui.support import app
 
 
@@ -24,8 +26,10 @@ def test_walking_a_whole_lesson_predicts_runs_and_explains_every_step():
         assert not at.exception, at.exception
         if wrong == step.answer:
             assert "You predicted it" in at.success[0].value
-        else:
-            assert at.error[0].value.startswith("Not quite") and step.why in at.error[0].value
+        else:  # the wrong choice's own explanation, then what happened
+            message = at.error[0].value
+            assert message == (f"Not quite — you chose “{step.choices[wrong]}”. {step.wrong[wrong]} "
+                               f"The answer: “{step.choices[step.answer]}”. {step.why}")
         checks = [m.value for m in at.markdown if m.value.startswith(("✅", "❌"))]
         assert len(checks) == len(expected[index])
         for shown, verdict in zip(checks, expected[index], strict=True):
@@ -67,6 +71,69 @@ def test_an_interview_card_takes_an_answer_shows_the_model_and_runs_its_scenario
     assert any(f"**2 of {len(card.key_points)}**" in m.value for m in at.markdown)
     mine = at.session_state["progress"].cards[card.id]
     assert mine.covered == [0, 2] and mine.answer.startswith("A broker")
+    assert any(m.value == f"**The interviewer's next question:** {card.follow_up}" for m in at.markdown)
     at.button(key="show_me").click().run()
     assert not at.exception, at.exception
     assert any("expectations hold" in m.value and "✅" in m.value for m in at.markdown)
+
+
+def test_a_mock_interview_asks_five_follow_ups_and_ends_with_lessons_to_review():
+    at = app("interview")
+    at.radio(key="interview_mode").set_value("mock interview").run()
+    at.button(key="mock_start").click().run()
+    interview = at.session_state["mock_interview"]
+    for n, turn in enumerate(interview.turns):
+        assert at.header[0].value == turn.card.question
+        at.text_area(key=f"mock_answer:{n}").set_value(f"answer {n}").run()
+        at.button(key="mock_answer").click().run()
+        assert any(m.value == f"**Interviewer:** {turn.card.follow_up}" for m in at.markdown)
+        at.text_area(key=f"mock_follow_up:{n}").set_value(f"follow-up {n}").run()
+        at.button(key="mock_follow").click().run()
+        assert any(turn.card.answer[:60] in m.value for m in at.markdown)
+        at.checkbox(key=f"mock_point:{n}:0").check().run()
+        at.button(key="mock_next").click().run()
+        assert not at.exception, at.exception
+    total = sum(len(t.card.key_points) for t in interview.turns)
+    assert at.header[0].value == "How it went"
+    assert any(m.value.startswith(f"You covered **5 of {total}** key points") for m in at.markdown)
+    review = interview.summary().review
+    buttons = [b for b in at.button if b.key and b.key.startswith("review:")]
+    assert [b.key for b in buttons] == [f"review:{lesson_id}" for lesson_id in review]
+    buttons[0].click().run()
+    assert not at.exception, at.exception
+    assert at.header[0].value == lesson_ids()[review[0]]  # the lessons page, on the lesson to review
+
+
+def test_each_learner_sees_the_choices_in_their_own_order():
+    lesson = load_lessons()[1]
+    at = app("lessons")
+    at.radio(key="lesson_id").set_value(lesson.id).run()
+    seed = at.session_state["choice_seed"]
+    radio = _choice_radio(at)
+    assert radio.options == [lesson.steps[0].choices[i] for i in choice_order(seed, lesson.id, 0, 3)]
+    at.run()
+    assert _choice_radio(at).options == radio.options  # stable within the session
+
+
+def test_a_numeric_prediction_is_judged_with_its_working_and_code_is_shown_beside_the_concept():
+    lesson = next(lesson for lesson in load_lessons() if lesson.id == "traffic-spike")
+    step = lesson.steps[0]
+    at = app("lessons")
+    at.radio(key="lesson_id").set_value(lesson.id).run()
+    assert at.button(key="play_step").disabled
+    at.number_input(key=f"choice:{lesson.id}:0").set_value(step.number.answer - step.number.tolerance - 1).run()
+    at.button(key="play_step").click().run()
+    assert not at.exception, at.exception
+    assert at.error[0].value.startswith("Not quite — you said 7 %, too low: the answer is 13 % (± 5).")
+    assert at.info[0].value == f"The working: {step.number.estimate.explain()}"
+    assert at.session_state["progress"].lessons[lesson.id].answers == {0: 7}
+
+    first = load_lessons()[0]
+    at.radio(key="lesson_id").set_value(first.id).run()
+    _choice_radio(at).set_value(first.steps[0].answer).run()
+    at.button(key="play_step").click().run()
+    assert "You predicted it" in at.success[0].value
+    shown = [c.value for c in at.code]
+    assert any("channel.confirm_delivery()" in text for text in shown)
+    assert any(m.value.startswith("sandbox/live/messaging.py:") and "Publisher._open_channel" in m.value
+               for m in at.caption)

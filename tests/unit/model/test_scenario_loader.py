@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.catalog import load_scenario
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import DEFAULTS
-from sandbox.model.scenario import load_scenario, parse_scenario, parse_scenario_text, scenario_to_document
+from sandbox.model.scenario import parse_scenario, parse_scenario_text, scenario_to_document
 from tests.helpers import scenario
 
-DESIGN_EXAMPLE = '''
+FORMAT_EXAMPLE = '''
 id = "user-down"
 title = "The User Service goes down"
 summary = "Reads in the sync variant need the User Service; the queue variant does not."
@@ -56,7 +57,7 @@ below = 0.01
 
 
 def test_the_design_example_loads_with_every_field():
-    s = parse_scenario_text(DESIGN_EXAMPLE, "design.toml")
+    s = parse_scenario_text(FORMAT_EXAMPLE, "design.toml")
     assert (s.id, s.duration_s, s.seed) == ("user-down", 60.0, 7)
     assert s.knobs == {"http.timeout_s": 5.0, "load.reads_per_s": 20.0, "load.writes_per_s": 1.0}
     assert [(v.name, v.architecture, v.knobs) for v in s.variants] == [
@@ -102,7 +103,7 @@ def test_the_id_defaults_to_the_file_name(tmp_path):
 
 
 def test_a_scenario_survives_a_round_trip_through_its_document():
-    s = parse_scenario_text(DESIGN_EXAMPLE, "design.toml")
+    s = parse_scenario_text(FORMAT_EXAMPLE, "design.toml")
     again = parse_scenario(scenario_to_document(s), "again")
     assert again == parse_scenario(scenario_to_document(again), "again")
     assert (again.timeline, again.expectations, again.variants, again.knobs) == (
@@ -170,7 +171,7 @@ def test_a_missing_file_is_a_scenario_error(tmp_path):
 
 
 def test_a_shorter_live_duration_scales_the_timeline_and_the_windows():
-    s = parse_scenario_text(DESIGN_EXAMPLE + "\n[live]\nduration = 30\n", "design.toml")
+    s = parse_scenario_text(FORMAT_EXAMPLE + "\n[live]\nduration = 30\n", "design.toml")
     assert s.live_duration_s == 30 and s.duration_s == 60
     live = s.on_live_clock()
     assert live.duration_s == 30 and live.live_duration_s is None

@@ -57,9 +57,9 @@ def test_a_broker_restart_keeps_durable_persistent_messages_only():
         return run(scenario(duration=60, **queue(**{"broker.durable": durable, "broker.persistent": persistent,
                                          "publish.on_error": "outbox"}),
                             load=WRITES_ONLY,
-                            timeline=[{"at": 5, "do": "kill", "target": "cache-worker"},
+                            timeline=[{"at": 5, "do": "hang", "target": "cache-worker"},
                                       {"at": 20, "do": "restart", "target": "broker", "down_s": 2},
-                                      {"at": 30, "do": "revive", "target": "cache-worker"}]))
+                                      {"at": 30, "do": "heal", "target": "cache-worker"}]))
     kept = restart(True, True)
     assert observe(kept, "queue", "msg.lost") == 0
     stopped = [text for _, _, text in kept.engine.log() if text.startswith("broker stopped")]
@@ -70,6 +70,23 @@ def test_a_broker_restart_keeps_durable_persistent_messages_only():
     assert observe(transient_queue, "queue", "msg.lost") > 50
     transient_messages = restart(True, False)
     assert set(lost(transient_messages)) == {losses.TRANSIENT_MESSAGE}
+
+
+def test_a_transient_queue_is_exclusive_to_the_workers_connection_and_dies_with_it():
+    def worker_dies(on_error: str):
+        return run(scenario(duration=40, **queue(**{"broker.durable": False, "publish.on_error": on_error,
+                                                    "publish.confirms": on_error != "drop"}),
+                            load=WRITES_ONLY, timeline=[{"at": 5, "do": "hang", "target": "cache-worker"},
+                                                        {"at": 15, "do": "kill", "target": "cache-worker"},
+                                                        {"at": 25, "do": "revive", "target": "cache-worker"}]))
+    dropped = worker_dies("drop")
+    causes = lost(dropped)
+    assert causes[losses.EXCLUSIVE_GONE] >= 40, "the backlog of the hang goes with the worker's connection"
+    assert causes[losses.NO_QUEUE] >= 40, "with no consumer there is no queue: fire-and-forget drops every message"
+    assert observe(dropped, "queue", "queue.depth_max", 16, 25) == 0
+    kept = worker_dies("outbox")
+    assert observe(kept, "queue", "outbox.pending_max", 16, 25) >= 40, "unroutable publishes wait in the outbox"
+    assert lost(kept) == {losses.EXCLUSIVE_GONE: observe(kept, "queue", "msg.lost")}
 
 
 def test_broker_down_fire_and_forget_loses_the_outbox_does_not_and_fail_answers_500():
@@ -91,7 +108,8 @@ def test_broker_down_fire_and_forget_loses_the_outbox_does_not_and_fail_answers_
 
 def test_a_poison_message_loops_forever_without_a_delivery_limit_and_is_dead_lettered_with_one():
     def poison(limit: int):
-        return run(scenario(duration=30, **queue(**{"consumer.delivery_limit": limit}), load=WRITES_ONLY,
+        knobs = {"consumer.delivery_limit": limit, "broker.queue_type": "quorum" if limit else "classic"}
+        return run(scenario(duration=30, **queue(**knobs), load=WRITES_ONLY,
                             timeline=[{"at": 5, "do": "poison", "count": 2}]))
     looping, limited = poison(0), poison(3)
     assert observe(looping, "queue", "msg.redelivered") > 1000
@@ -110,6 +128,15 @@ def test_a_hung_consumer_stops_and_resumes_on_heal():
     assert observe(result, "queue", "msg.lost") == 0
 
 
+def _agreeing(knobs: dict) -> dict:
+    """A delivery limit needs a quorum queue, and a quorum queue is durable (Knobs.conflict)."""
+    if knobs["consumer.delivery_limit"]:
+        knobs["broker.queue_type"] = "quorum"
+    if knobs["broker.queue_type"] == "quorum":
+        knobs["broker.durable"] = True
+    return knobs
+
+
 QUEUE_KNOBS = st.fixed_dictionaries({
     "consumer.ack": st.sampled_from(["manual", "auto"]),
     "consumer.prefetch": st.integers(0, 20),
@@ -120,8 +147,10 @@ QUEUE_KNOBS = st.fixed_dictionaries({
     "publish.confirms": st.booleans(),
     "broker.durable": st.booleans(),
     "broker.persistent": st.booleans(),
-})
-TARGETS = ["cache-worker", "broker", "redis", "author", "blog"]
+    "broker.nodes": st.sampled_from([1, 3]),
+    "broker.queue_type": st.sampled_from(["classic", "quorum"]),
+}).map(_agreeing)
+TARGETS = ["cache-worker", "broker", "redis", "author", "blog", "broker-1", "broker-2", "broker-3"]
 ACTIONS = st.one_of(
     st.builds(lambda at, verb, target: {"at": at, "do": verb, "target": target},
               st.integers(0, 30), st.sampled_from(["kill", "revive", "hang", "heal"]), st.sampled_from(TARGETS)),

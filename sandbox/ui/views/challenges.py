@@ -1,0 +1,164 @@
+"""Challenges: a broken system and a goal; change the design (not the timeline) until every goal holds."""
+
+import streamlit as st
+
+from sandbox.model.knobs import KNOBS
+from sandbox.model.periods import fault_periods
+from sandbox.present.charts import comparison_spec
+from sandbox.teach.challenge_run import Attempt, attempt
+from sandbox.teach.challenges import VARIANT, Challenge, ChallengeError, load_challenges
+from sandbox.teach.lessons import lesson_ids
+from sandbox.ui import widgets
+
+OPEN_LESSON = "open_lesson"  # the lessons page opens the lesson whose id it finds here
+
+
+@st.cache_resource
+def _challenges() -> list[Challenge] | str:
+    """Every challenge (shared by all sessions: they never change while the app runs), or the loader's message."""
+    try:
+        return load_challenges()
+    except ChallengeError as exc:
+        return str(exc)
+
+
+def _key(challenge: Challenge, name: str) -> str:
+    """A widget's key: the challenge's id and the knob, so each challenge keeps its own design."""
+    return f"{challenge.id}__{name.replace('.', '_')}"
+
+
+def _step(knob_range) -> float | int:
+    """How much one click of the number input's arrows changes the value."""
+    if knob_range.whole:
+        return 1
+    if knob_range.maximum >= 1000:
+        return 10.0
+    return 0.5 if knob_range.maximum >= 10 else 0.05
+
+
+def _start_values(challenge: Challenge) -> None:
+    """Fill the design's widgets with the start design (the first visit, or back to the start)."""
+    start = challenge.knobs_of(challenge.start)
+    st.session_state[_key(challenge, "architecture")] = challenge.start.architecture
+    for name in challenge.constraints.knobs:
+        value = start.get(name)
+        st.session_state[_key(challenge, name)] = value
+
+
+def _editor(challenge: Challenge) -> None:
+    constraints = challenge.constraints
+    if _key(challenge, "architecture") not in st.session_state:
+        _start_values(challenge)
+    if len(constraints.architectures) > 1:
+        st.radio("architecture", constraints.architectures, key=_key(challenge, "architecture"), horizontal=True,
+                 help="sync: services call each other over HTTP and wait; queue: the author publishes and a "
+                      "worker consumes, and the blog keeps its own directory of author names")
+    else:
+        st.caption(f"architecture: {constraints.architectures[0]} (fixed by the rules)")
+    for name in constraints.knobs:
+        knob = KNOBS[name]
+        key = _key(challenge, name)
+        if knob.choices:
+            st.selectbox(name, knob.choices, key=key, help=knob.doc)
+        elif knob.range is None:
+            st.toggle(name, key=key, help=knob.doc)
+        else:
+            allowed = constraints.input_range(name)
+            kind = int if allowed.whole else float
+            low, high = kind(allowed.minimum), kind(allowed.maximum)
+            st.number_input(f"{name} ({allowed.unit})" if allowed.unit else name, min_value=low, max_value=high,
+                            step=_step(allowed), key=key, help=f"{knob.doc}. Allowed here: {allowed}.")
+
+
+def _try(challenge: Challenge) -> None:
+    changes = {name: st.session_state[_key(challenge, name)] for name in challenge.constraints.knobs}
+    design = challenge.with_changes(st.session_state[_key(challenge, "architecture")], changes)
+    result = attempt(challenge, design)
+    st.session_state["challenge_attempt"] = (challenge.id, result)
+    tries = st.session_state.setdefault("challenge_tries", {})
+    tries[challenge.id] = tries.get(challenge.id, 0) + 1
+    if result.passed:
+        st.session_state.setdefault("challenges_solved", set()).add(challenge.id)
+
+
+def _more_hint(challenge: Challenge) -> None:
+    key = f"hints:{challenge.id}"
+    st.session_state[key] = min(st.session_state.get(key, 0) + 1, len(challenge.hints))
+
+
+def _result(challenge: Challenge, tried: Attempt) -> None:
+    if tried.result is None:
+        st.error("This design breaks the rules, so it did not run:\n\n" + "\n".join(f"- {v}" for v in tried.violations),
+                 icon="🚫")
+        return
+    result = tried.result
+    goals = len(result.verdicts)
+    if result.passed:
+        st.success(f"Solved: all {goals} goals hold with {tried.design.describe()}.", icon="🏆")
+    else:
+        st.error(f"Not yet: {tried.held} of {goals} goals hold with {tried.design.describe()}.", icon="🔧")
+    widgets.verdicts(result.verdicts, challenge.scenario.duration_s)
+    frames = result.engine.frames()
+    timeline = challenge.scenario.timeline
+    marks = [(a.at, a.describe()) for a in timeline]
+    periods = fault_periods(list(timeline))
+    for column, metric in zip(st.columns(min(len(challenge.watch), 2)) * 2, challenge.watch, strict=False):
+        with column:
+            spec = comparison_spec(frames, metric, [VARIANT], (0.0, challenge.scenario.duration_s), periods, marks)
+            st.vega_lite_chart(spec, width="stretch")
+
+
+st.title("🧩 Challenges")
+challenges = _challenges()
+if isinstance(challenges, str):
+    st.error(challenges)
+    st.stop()
+by_id = {c.id: c for c in challenges}
+ids = list(by_id)
+solved = st.session_state.get("challenges_solved", set())
+chosen_id = st.sidebar.radio("challenge", ids, key="challenge_id",
+                             format_func=lambda i: f"{ids.index(i) + 1}. {'✅ ' if i in solved else ''}"
+                                                   f"{by_id[i].title}")
+st.sidebar.caption(f"{len(solved)} of {len(ids)} solved in this session")
+challenge = by_id[chosen_id]
+st.header(challenge.title)
+st.markdown(challenge.brief)
+if challenge.lesson_id and st.button(f"📚 the lesson behind it: {lesson_ids()[challenge.lesson_id]}",
+                                    key="challenge_lesson"):
+    st.session_state[OPEN_LESSON] = challenge.lesson_id
+    st.switch_page("views/lessons.py")
+
+goal, rules = st.columns(2)
+with goal:
+    st.markdown("**The goal** (every line must hold):")
+    for e in challenge.scenario.expectations:
+        st.markdown(f"- {e.describe(challenge.scenario.duration_s).removeprefix(VARIANT + ' ')} — {e.why}")
+    events = "; ".join(f"{a.at:g} s {a.describe()}" for a in challenge.scenario.timeline)
+    st.caption(f"What happens, and when: {events}")
+with rules:
+    st.markdown("**The rules**: what you may change, and within what.")
+    for line in challenge.constraints.describe():
+        st.markdown(f"- {line}")
+
+st.subheader("Your design")
+_editor(challenge)
+left, right = st.columns([1, 1])
+left.button("▶ try it", type="primary", on_click=_try, args=(challenge,), key="try_challenge")
+right.button("↺ back to the start design", on_click=_start_values, args=(challenge,), key="reset_design")
+
+shown = st.session_state.get(f"hints:{challenge.id}", 0)
+for number, hint in enumerate(challenge.hints[:shown], start=1):
+    st.info(f"Hint {number}: {hint}", icon="💡")
+if shown < len(challenge.hints):
+    st.button(f"💡 a hint ({shown + 1} of {len(challenge.hints)})", on_click=_more_hint, args=(challenge,),
+              key="more_hint")
+
+last = st.session_state.get("challenge_attempt")
+tries = st.session_state.get("challenge_tries", {}).get(challenge.id, 0)
+if last is not None and last[0] == challenge.id:
+    st.subheader(f"Try {tries}")
+    _result(challenge, last[1])
+if challenge.id in solved or shown == len(challenge.hints):
+    with st.expander("the reference solution"):
+        st.markdown(f"**{challenge.solution.describe()}**")
+        st.markdown(challenge.solution_why)

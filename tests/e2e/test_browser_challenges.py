@@ -1,0 +1,45 @@
+"""A challenge solved in a real browser: the learner changes a knob on the Challenges page, tries it, and every goal
+holds.
+
+Reuses the Streamlit server and the Chromium of test_browser.py (Debian's /usr/bin/chromium through Playwright,
+never `playwright install`, every request not to 127.0.0.1 blocked).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sandbox.teach.challenges import load_challenges
+from tests.e2e.test_browser import app_url, browser, visit  # noqa: F401 (the fixtures this test uses)
+
+pytestmark = pytest.mark.browser
+
+CHALLENGE = next(c for c in load_challenges() if c.id == "drain-the-spike")
+
+
+def test_a_challenge_is_solved_by_changing_a_knob(visit):  # noqa: F811 (the fixture)
+    from playwright.sync_api import expect
+
+    page = visit.page
+    page.goto(visit.url)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Challenges").click()
+    page.get_by_test_id("stSidebar").get_by_text(CHALLENGE.title).click()
+    expect(page.get_by_role("heading", name=CHALLENGE.title)).to_be_visible()
+
+    consumers = page.locator(".st-key-drain-the-spike__consumer_count").locator("input")
+    expect(consumers).to_have_value("1")
+    page.locator(".st-key-try_challenge").get_by_role("button").click()
+    expect(page.get_by_text(re.compile(r"^Not yet: 1 of 2 goals hold"))).to_be_visible(timeout=30_000)
+
+    consumers.fill("2")
+    consumers.press("Enter")
+    expect(consumers).to_have_value("2")
+    page.locator(".st-key-try_challenge").get_by_role("button").click()
+    expect(page.get_by_text(re.compile(r"^Solved: all 2 goals hold with queue; consumer.count = 2"))).to_be_visible(
+        timeout=30_000)
+    checks = page.get_by_text(re.compile(r"^✅ "))
+    expect(checks).to_have_count(len(CHALLENGE.scenario.expectations))
+    expect(page.get_by_text("the reference solution")).to_be_visible()
+    visit.assert_clean()

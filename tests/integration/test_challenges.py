@@ -1,0 +1,102 @@
+"""The shipped challenges: each loads, its start fails and its reference passes — at its own seed and at others, so
+no verdict is knife-edge — and `python -m sandbox challenges` / `check` report them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox import cli
+from sandbox.model.knobs import KNOBS
+from sandbox.teach.challenge_run import attempt
+from sandbox.teach.challenges import challenge_paths, load_challenge, load_challenges
+from sandbox.teach.lessons import lesson_ids
+
+ROOT = Path(__file__).resolve().parents[2]
+PATHS = challenge_paths()
+OTHER_SEEDS = (1, 2)
+
+
+def test_at_least_ten_challenges_each_with_staged_hints_and_a_lesson():
+    challenges = load_challenges()
+    assert len(challenges) >= 10
+    for c in challenges:
+        assert len(c.hints) >= 2 and c.solution_why and c.lesson_id in lesson_ids()
+        assert c.start != c.solution
+        for key in c.constraints.knobs:  # every number the page lets a learner type has a documented range
+            assert KNOBS[key].choices or KNOBS[key].range is None or str(c.constraints.input_range(key))
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_the_start_fails_and_the_reference_passes_at_several_seeds(path):
+    c = load_challenge(path)
+    for seed in (c.scenario.seed, *OTHER_SEEDS):
+        start, reference = attempt(c, c.start, seed), attempt(c, c.solution, seed)
+        assert start.result is not None and not start.passed, f"seed {seed}: the start already reaches the goal"
+        failed = [f"{v.expectation.describe(c.scenario.duration_s)}: observed {v.observed}"
+                  for v in reference.result.verdicts if not v.passed]
+        assert reference.passed, f"seed {seed}: the reference misses {failed}"
+
+
+def sandbox(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_challenges_lists_each_with_what_it_lets_you_change():
+    result = sandbox("challenges")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:-1:2]] == [p.stem for p in PATHS]
+    assert "you may change: architecture: queue; consumer.count: 1 to 2 consumers" in result.stdout
+    assert lines[-1] == f"{len(PATHS)} challenges in challenges/; try them on the Challenges page"
+
+
+BROKEN = '''
+id = "already-solved"
+title = "Nothing to solve"
+brief = "Nothing breaks."
+duration = 10
+watch = ["read.errors"]
+hints = ["one", "two"]
+
+[start]
+architecture = "queue"
+
+[constraints]
+architectures = ["queue"]
+knobs = ["consumer.count"]
+
+[solution]
+architecture = "queue"
+consumer.count = 2
+why = "Any."
+
+[[timeline]]
+at = 1
+do = "load"
+reads_per_s = 10
+
+[[expect]]
+metric = "read.error_rate"
+at_most = 0
+why = "reads work"
+'''
+
+
+def test_check_fails_a_challenge_whose_start_already_passes_and_names_a_bad_file(monkeypatch, tmp_path, capsys):
+    solved = tmp_path / "01-already-solved.toml"
+    solved.write_text(BROKEN)
+    bad = tmp_path / "02-bad.toml"
+    bad.write_text(BROKEN.replace('metric = "read.error_rate"', 'metric = "read.errs"'))
+    monkeypatch.setattr(cli, "challenge_paths", lambda: [solved])
+    assert cli._check_challenges() == 1
+    out = capsys.readouterr().out
+    assert "✗ 01-already-solved            start holds 1/1, reference 1/1" in out
+    assert "the start already reaches the goal: there is nothing to solve" in out
+    monkeypatch.setattr(cli, "challenge_paths", lambda: [solved, bad])
+    assert cli._check_challenges() == 2
+    assert f"✗ 02-bad: INVALID — {bad}: expect[0].metric: 'read.errs' is not a metric" in capsys.readouterr().out

@@ -1,0 +1,60 @@
+"""The challenges page in AppTest: the learner changes knobs (never the timeline), tries, reads the verdicts,
+takes hints one at a time, and sees the reference solution once solved."""
+
+from sandbox.teach.challenges import load_challenges
+from sandbox.teach.lessons import lesson_ids
+from tests.integration.ui.support import app
+
+CHALLENGES = {c.id: c for c in load_challenges()}
+
+
+def test_solving_a_challenge_by_changing_two_knobs():
+    challenge = CHALLENGES["crash-safe-consumer"]
+    at = app("challenges")
+    at.radio(key="challenge_id").set_value(challenge.id).run()
+    assert at.header[0].value == challenge.title
+    assert [w.key for w in at.selectbox] == ["crash-safe-consumer__consumer_ack"]
+    prefetch = at.number_input(key="crash-safe-consumer__consumer_prefetch")
+    assert (prefetch.value, prefetch.min, prefetch.max) == (10, 0, 1000)  # the knob's documented range
+    assert "Allowed here: 0 to 1,000 messages." in prefetch.help
+
+    at.button(key="try_challenge").click().run()  # the start design fails
+    assert at.error[0].value.startswith("Not yet: 1 of 2 goals hold with queue; consumer.ack = 'auto'")
+    assert not any(e.label == "the reference solution" for e in at.expander)
+
+    at.selectbox(key="crash-safe-consumer__consumer_ack").set_value("manual").run()
+    at.number_input(key="crash-safe-consumer__consumer_prefetch").set_value(1).run()
+    at.button(key="try_challenge").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value == ("Solved: all 2 goals hold with queue; consumer.ack = 'manual', "
+                                   "consumer.prefetch = 1.")
+    assert [m.value for m in at.markdown if m.value.startswith("✅")] and not [
+        m.value for m in at.markdown if m.value.startswith("❌")]
+    assert at.session_state["challenge_tries"][challenge.id] == 2
+    assert challenge.id in at.session_state["challenges_solved"]
+    assert any(e.label == "the reference solution" for e in at.expander)
+    assert at.radio(key="challenge_id").options[6].startswith("7. ✅ ")
+
+
+def test_hints_come_one_at_a_time_and_back_to_the_start_resets_the_design():
+    challenge = CHALLENGES["drain-the-spike"]
+    at = app("challenges")
+    at.radio(key="challenge_id").set_value(challenge.id).run()
+    assert not at.info
+    for shown in range(1, len(challenge.hints) + 1):
+        at.button(key="more_hint").click().run()
+        assert [i.value for i in at.info] == [f"Hint {n}: {h}" for n, h in enumerate(challenge.hints[:shown], 1)]
+    assert not any(b.key == "more_hint" for b in at.button)
+    assert any(e.label == "the reference solution" for e in at.expander)  # every hint taken
+    at.number_input(key="drain-the-spike__consumer_count").set_value(2).run()
+    at.button(key="reset_design").click().run()
+    assert at.number_input(key="drain-the-spike__consumer_count").value == 1
+
+
+def test_the_lesson_behind_a_challenge_opens_on_the_lessons_page():
+    challenge = CHALLENGES["poison-aside"]
+    at = app("challenges")
+    at.radio(key="challenge_id").set_value(challenge.id).run()
+    at.button(key="challenge_lesson").click().run()
+    assert not at.exception, at.exception
+    assert at.header[0].value == lesson_ids()[challenge.lesson_id]
