@@ -77,7 +77,6 @@ class Playground:
         """Client requests simulated so far, all variants together (model/budget.py)."""
         self.speed = SPEEDS["1×"]
         self.last_input_s: float | None = None
-        self._clicks: set[str] = set()
         self.lock = threading.RLock()
         """Held by whoever moves or reads the playground: two browser tabs on one playground take turns."""
         self._history: dict[int, dict[str, VariantStatus]] = {0: self.engine.status()}
@@ -104,35 +103,23 @@ class Playground:
             return f"it simulated {MAX_REQUESTS:,} requests, the most one run may"
         return None
 
-    def act(self, command: Command, click: str | None = None) -> list[str]:
-        """Apply a command now and record it; returns the engine's notes (variants where it did nothing).
-
-        `click` names the click that asked for it: a click seen before is not applied again, so a page that hears
-        one click twice still records one action."""
-        if click is not None:
-            if click in self._clicks:
-                return []
-            self._clicks.add(click)
+    def act(self, command: Command) -> list[str]:
+        """Apply a command now and record it; returns the engine's notes (variants where it did nothing)."""
         command = replace(command, at=self.now)
         self.recorded.append(command)
         return self.engine.apply(command)
 
-    def set_knob(self, key: str, value: Any, variant: str | None = None, click: str | None = None) -> list[str]:
+    def set_knob(self, key: str, value: Any, variant: str | None = None) -> list[str]:
         """Set a knob now, in one variant or all; ScenarioError for a value out of range or at odds with others."""
         value = KNOBS[key].validate(value, "playground", key)
         for name in [variant] if variant else [v.name for v in self.variants]:
             conflict = self.knobs(name).with_values({key: value}).conflict()
             if conflict is not None:
                 raise ScenarioError("playground", f"{name}: {conflict[0]}", conflict[1])
-        return self.act(Set(key, value, variant=variant), click)
+        return self.act(Set(key, value, variant=variant))
 
-    def heal_everything(self, click: str | None = None) -> list[str]:
-        """Revive every killed part and clear every latency, error rate and hang, in every variant (once per
-        `click`, like `act`)."""
-        if click is not None:
-            if click in self._clicks:
-                return []
-            self._clicks.add(click)
+    def heal_everything(self) -> list[str]:
+        """Revive every killed part and clear every latency, error rate and hang, in every variant."""
         notes: list[str] = []
         statuses = self.engine.status()
         for variant in self.variants:

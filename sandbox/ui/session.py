@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from sandbox.playground import Playground
 from sandbox.teach.lessons import Card, Lesson, LessonError, load_cards, load_lessons
@@ -18,7 +22,6 @@ TOKEN = "pg"
 """The query parameter naming this browser tab's playground, so a refresh finds it again."""
 SHELF_SIZE = 24
 """Playgrounds kept for a refresh to find; the least recently opened goes first."""
-RENDER = "render"
 
 
 @st.cache_resource
@@ -58,16 +61,23 @@ def touched() -> None:
     playground().touch(time.monotonic())
 
 
-def next_render() -> int:
-    """Count this full run of the page: a button drawn in it names its clicks with the count (see `click`)."""
-    st.session_state[RENDER] = st.session_state.get(RENDER, 0) + 1
-    return st.session_state[RENDER]
+def in_fragment_run() -> bool:
+    """Whether Streamlit is running only a fragment (the live view's timer) rather than the page."""
+    ctx = get_script_run_ctx()
+    return ctx is not None and bool(ctx.fragment_ids_this_run)
 
 
-def click(key: str) -> str:
-    """A name for the next click of the button `key`: Streamlit may run a button's callback twice for one click
-    (once in a timer's fragment run, once in the click's own run), and both runs see the same name."""
-    return f"{key}:{st.session_state.get(RENDER, 0)}"
+def page_click(callback: Callable[..., None]) -> Callable[..., None]:
+    """A callback of a button outside the live view, run once per click. Streamlit may hand the click to a timer's
+    run of the live view's fragment that overtakes the click's own run of the page, and then to the page's run as
+    well; the call in the fragment's run is dropped, and the page's run applies the click."""
+
+    @functools.wraps(callback)
+    def once(*args: Any, **kwargs: Any) -> None:
+        if not in_fragment_run():
+            callback(*args, **kwargs)
+
+    return once
 
 
 @st.cache_resource

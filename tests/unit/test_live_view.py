@@ -69,17 +69,6 @@ def test_the_guided_run_follows_what_was_recorded():
     assert tour_step([*killed, Revive("user", at=8)], 9) == 3
 
 
-def test_a_click_heard_twice_is_recorded_once():
-    pg = Playground()
-    pg.act(Kill("user"), click="do_kill:3")
-    assert pg.act(Kill("user"), click="do_kill:3") == []
-    pg.act(Kill("user"), click="do_kill:4")
-    pg.heal_everything(click="heal_all:5")
-    pg.heal_everything(click="heal_all:5")
-    assert [(c.verb, c.variant) for c in pg.recorded] == [("kill", None), ("kill", None), ("revive", "sync"),
-                                                          ("revive", "queue")]
-
-
 def test_the_playground_keeps_every_second_of_the_last_two_minutes():
     pg = Playground()
     pg.speed = 20.0

@@ -39,7 +39,8 @@ def _remember(notes: list[str]) -> None:
     session.touched()
 
 
-def _act(verb: str, click: str) -> None:
+@session.page_click
+def _act(verb: str) -> None:
     target = st.session_state["target"]
     fields = {
         "restart": {"down_s": st.session_state["down_s"]},
@@ -47,34 +48,39 @@ def _act(verb: str, click: str) -> None:
         "errors": {"rate": st.session_state["error_pct"] / 100.0},
     }.get(verb, {})
     with pg.lock:
-        _remember(pg.act(VERBS[verb](target=target, variant=_scope(), **fields), click))  # type: ignore[call-arg]
+        _remember(pg.act(VERBS[verb](target=target, variant=_scope(), **fields)))  # type: ignore[call-arg]
 
 
-def _poison(click: str) -> None:
+@session.page_click
+def _poison() -> None:
     with pg.lock:
-        _remember(pg.act(Poison(int(st.session_state["poison_count"]), variant=_scope()), click))
+        _remember(pg.act(Poison(int(st.session_state["poison_count"]), variant=_scope())))
 
 
-def _load(click: str) -> None:
+@session.page_click
+def _load() -> None:
     with pg.lock:
         _remember(pg.act(Load(reads_per_s=float(st.session_state["reads_per_s"]),
-                              writes_per_s=float(st.session_state["writes_per_s"]), variant=_scope()), click))
+                              writes_per_s=float(st.session_state["writes_per_s"]), variant=_scope())))
 
 
-def _set_knob(click: str) -> None:
+@session.page_click
+def _set_knob() -> None:
     key = st.session_state["knob_key"]
     try:
         with pg.lock:
-            _remember(pg.set_knob(key, st.session_state[f"knob_value:{key}"], _scope(), click))
+            _remember(pg.set_knob(key, st.session_state[f"knob_value:{key}"], _scope()))
     except ScenarioError as exc:
         st.toast(exc.problem, icon="⚠️")
 
 
-def _heal_all(click: str) -> None:
+@session.page_click
+def _heal_all() -> None:
     with pg.lock:
-        _remember(pg.heal_everything(click) or ["nothing was broken"])
+        _remember(pg.heal_everything() or ["nothing was broken"])
 
 
+@session.page_click
 def _step() -> None:
     with pg.lock:
         speed, pg.speed = pg.speed, SPEEDS["1×"]
@@ -120,24 +126,24 @@ def controls() -> None:
         st.selectbox("target", TARGETS, key="target", index=TARGETS.index("user"))
         a, b = st.columns(2)
         for column, verb, icon in ((a, "kill", "💀"), (b, "revive", "💚"), (a, "hang", "🕳️"), (b, "heal", "🩹")):
-            column.button(f"{icon} {verb}", on_click=_act, args=(verb, session.click(f"do_{verb}")),
+            column.button(f"{icon} {verb}", on_click=_act, args=(verb,),
                           width="stretch", key=f"do_{verb}")
         with st.expander("latency, errors, restart, poison"):
             st.number_input(f"latency ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 2000.0, 100.0,
                             key="latency_ms")
             st.number_input(f"jitter ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 200.0, 50.0,
                             key="jitter_ms")
-            st.button("🐢 add latency", on_click=_act, args=("latency", session.click("do_latency")),
+            st.button("🐢 add latency", on_click=_act, args=("latency",),
                       key="do_latency")
             st.slider("error rate (%)", int(RATE.minimum * 100), int(RATE.maximum * 100), 50, key="error_pct")
-            st.button("💥 inject errors", on_click=_act, args=("errors", session.click("do_errors")), key="do_errors")
+            st.button("💥 inject errors", on_click=_act, args=("errors",), key="do_errors")
             st.number_input(f"down for ({DOWN})", float(DOWN.minimum), float(DOWN.maximum), 10.0, 1.0, key="down_s")
-            st.button("🔁 restart (a deploy)", on_click=_act, args=("restart", session.click("do_restart")),
+            st.button("🔁 restart (a deploy)", on_click=_act, args=("restart",),
                       key="do_restart")
             st.number_input(f"malformed messages ({POISON})", int(POISON.minimum), int(POISON.maximum), 5,
                             key="poison_count")
-            st.button("☠️ publish poison", on_click=_poison, args=(session.click("do_poison"),), key="do_poison")
-        st.button("✨ heal everything", on_click=_heal_all, args=(session.click("heal_all"),), type="primary",
+            st.button("☠️ publish poison", on_click=_poison, key="do_poison")
+        st.button("✨ heal everything", on_click=_heal_all, type="primary",
                   width="stretch", key="heal_all")
 
         st.subheader("Load")
@@ -146,7 +152,7 @@ def controls() -> None:
                         float(knobs.load.reads_per_s), 5.0, key="reads_per_s")
         st.number_input(f"writes ({WRITES_PER_S})", float(WRITES_PER_S.minimum), float(WRITES_PER_S.maximum),
                         float(knobs.load.writes_per_s), 1.0, key="writes_per_s")
-        st.button("📈 apply load", on_click=_load, args=(session.click("do_load"),), key="do_load")
+        st.button("📈 apply load", on_click=_load, key="do_load")
 
         st.subheader("Knobs")
         others = sorted(k for k in KNOBS if k not in MAIN_KNOBS and not k.startswith("load."))
@@ -154,7 +160,7 @@ def controls() -> None:
                            help="the main knobs first; `python -m sandbox knobs` lists them all")
         st.caption(KNOBS[key].doc)
         _knob_input(key)
-        st.button("⚙️ set knob", on_click=_set_knob, args=(session.click("do_set"),), key="do_set")
+        st.button("⚙️ set knob", on_click=_set_knob, key="do_set")
 
 
 def _variants_popover() -> None:
@@ -198,9 +204,10 @@ def _close_tour() -> None:
     st.query_params[TOUR] = "done"
 
 
-def _tour_act(command_type: type, click: str) -> None:
+@session.page_click
+def _tour_act(command_type: type) -> None:
     with pg.lock:
-        pg.act(command_type(target=TARGET), click)
+        pg.act(command_type(target=TARGET))
     session.touched()
 
 
@@ -224,12 +231,12 @@ def tour() -> None:
         st.markdown(f"**First run {index + 1}/{len(STEPS)} · {step.title}.** :small[{step.text}]", width=560)
         if index == 0:
             st.button("💀 kill the User Service", type="primary", on_click=_tour_act,
-                      args=(Kill, session.click("tour_kill")), key="tour_kill")
+                      args=(Kill,), key="tour_kill")
         elif index == 1:
             st.button("seen it →", on_click=lambda: state.update(watched=True), key="tour_next")
         elif index == 2:
             st.button("💚 revive the User Service", type="primary", on_click=_tour_act,
-                      args=(Revive, session.click("tour_revive")), key="tour_revive")
+                      args=(Revive,), key="tour_revive")
         elif st.button("📚 open lesson 1", type="primary", key="tour_lesson"):
             _close_tour()
             lessons = session.lessons()
@@ -290,7 +297,6 @@ def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
         st.rerun(scope="app")  # the page around the view changes too: the timer stops, or the tour moves on
 
 
-session.next_render()
 top = st.container()  # drawn after the live view, so a click's effect reaches the browser first
 st.session_state["full_run"] = True
 running = pg.speed > 0 and not pg.at_limit

@@ -3,11 +3,14 @@
 AppTest does not fire `run_every` fragments, so these tests move time with the page's own "step 1 s" button and read
 what the live view component was given to draw."""
 
+from types import SimpleNamespace
+
 from sandbox.engine import run_scenario
 from sandbox.model.scenario import parse_scenario_text
 from sandbox.present.charts import PANEL_KEYS
 from sandbox.sim.engine import SimEngine
 from sandbox.teach.lessons import load_lessons
+from sandbox.ui import session
 from tests.integration.ui.support import app, live_view, step, tile, variant_view
 
 
@@ -85,6 +88,16 @@ def test_each_click_is_recorded_once():
     assert [a.verb for a in pg.recorded] == ["kill", "revive", "kill", "hang", "heal", "revive"]
     marks = [m["text"] for m in live_view(at)["marks"]]
     assert marks == ["kill user", "revive user", "kill user", "hang user", "heal user", "revive user"]
+
+
+def test_a_click_a_timers_fragment_run_also_hears_is_applied_by_the_pages_run_only(monkeypatch):
+    calls = []
+    once = session.page_click(lambda verb: calls.append(verb))
+    monkeypatch.setattr(session, "get_script_run_ctx", lambda: SimpleNamespace(fragment_ids_this_run=["live"]))
+    once("kill")
+    monkeypatch.setattr(session, "get_script_run_ctx", lambda: SimpleNamespace(fragment_ids_this_run=None))
+    once("kill")
+    assert calls == ["kill"]
 
 
 def test_a_variant_change_says_how_it_applies_and_restart_applies_it():
