@@ -149,7 +149,7 @@ def sim_events(pg: Playground) -> int:
 def draw(pg: Playground) -> int:
     """Build everything the playground page draws after a tick: the live view's data (see
     sandbox/ui/views/playground.py live()), serialised to JSON as Streamlit does; returns its size in bytes."""
-    return len(json.dumps(live_view(pg)))
+    return len(json.dumps(live_view(pg, WINDOW_S)))
 
 
 def warm_playground(speed: float, slow_user: bool) -> Playground:

@@ -91,6 +91,11 @@ class Playground:
         return self.base.variants
 
     @property
+    def speed_name(self) -> str:
+        """The chosen speed as the speed control names it: "pause", "1×", "5×" or "20×"."""
+        return next((name for name, value in SPEEDS.items() if value == self.speed), f"{self.speed:g}×")
+
+    @property
     def at_limit(self) -> bool:
         return self.limit_reason is not None
 

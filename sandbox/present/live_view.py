@@ -1,18 +1,25 @@
 """Everything the playground's live view draws for one moment, as one JSON-ready dict.
 
-The page hands it to the live view component (sandbox/ui/live_view.js), which draws it in the browser and redraws
-only what changed. Per variant: its title, the narration and the queueing-theory hint, the diagram, the tiles with
-their difference cues, and the message view; per chart panel: one y-domain for every variant and a value per second
-of the window; the recorded moments; the event log. A paused playground can be shown at an earlier second (`at_s`):
-the diagram, tiles, narration and log as they were then, the charts with a cursor there.
+It reads a playground through `Playing` (the engine contract, the recording, the kept history), so it depends on
+no engine. The page hands the dict to the live view component (sandbox/ui/live_view.js), which draws it in the
+browser and redraws only what changed. Per variant: its title, the narration and the queueing-theory hint, the
+diagram, the tiles with their difference cues, and the message view; per chart panel: one y-domain for every
+variant and a value per second of the window; the recorded moments; the event log. A paused playground can be
+shown at an earlier second (`at_s`): the diagram, tiles, narration and log as they were then, the charts with a
+cursor there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+from sandbox.engine import Engine
+from sandbox.model.commands import Command
+from sandbox.model.knobs import Knobs
+from sandbox.model.measurements import Frame
 from sandbox.model.periods import fault_periods
-from sandbox.playground import HISTORY_S, SPEEDS, Playground
+from sandbox.model.scenario import Variant
+from sandbox.model.status import VariantStatus
 from sandbox.present.charts import FAULT_COLOURS, PANELS, SERIES_COLOURS, frames_of, y_domain
 from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology
 from sandbox.present.differences import difference_cues
@@ -22,18 +29,36 @@ from sandbox.present.names import variant_title
 from sandbox.present.narration import narrate
 from sandbox.present.theory import pool_loads
 
-WINDOW_S = HISTORY_S
-"""The charts show the last this-many seconds; a paused playground can be scrubbed over the same stretch."""
 MIN_SPAN_S = 30
 """The charts' time axis spans at least this much, so the first seconds do not fill the width."""
 LOG_LINES = 12
 
 
-def speed_name(speed: float) -> str:
-    return next((name for name, value in SPEEDS.items() if value == speed), f"{speed:g}×")
+class Playing(Protocol):
+    """What the view reads of a running playground (sandbox.playground.Playground)."""
+
+    recorded: list[Command]
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def now(self) -> float: ...
+
+    @property
+    def variants(self) -> tuple[Variant, ...]: ...
+
+    @property
+    def speed_name(self) -> str: ...
+
+    def recent_frames(self, window_s: int) -> tuple[int, list[Frame]]: ...
+
+    def status_at(self, second: int) -> dict[str, VariantStatus]: ...
+
+    def knobs(self, variant: str, at_s: float | None = None) -> Knobs: ...
 
 
-def _theory(pg: Playground, variant: str, status, at_s: float) -> dict[str, Any]:
+def _theory(pg: Playing, variant: str, status, at_s: float) -> dict[str, Any]:
     loads = pool_loads(pg.knobs(variant, at_s), status)
     busiest = max(loads, key=lambda load: load.utilisation)
     rho = busiest.utilisation
@@ -43,7 +68,7 @@ def _theory(pg: Playground, variant: str, status, at_s: float) -> dict[str, Any]
             "detail": [load.explain() for load in loads]}
 
 
-def _bands(pg: Playground, variant: str, start: float, end: float) -> list[dict[str, Any]]:
+def _bands(pg: Playing, variant: str, start: float, end: float) -> list[dict[str, Any]]:
     return [{"start": max(p.start_s, start), "end": min(end if p.end_s is None else p.end_s, end), "kind": p.kind,
              "label": p.label}
             for p in fault_periods(pg.recorded, variant) if (p.end_s is None or p.end_s > start) and p.start_s < end]
@@ -63,14 +88,14 @@ def _charts(frames: list[dict[str, Any]], names: list[str], start: int, end: int
     return charts
 
 
-def live_view(pg: Playground, at_s: int | None = None, highlight: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The view of `pg` now, or (paused) at the end of second `at_s` of the last WINDOW_S; `highlight` names tiles
-    the guided tour points at."""
+def live_view(pg: Playing, window_s: int, at_s: int | None = None, highlight: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The view of `pg` over its last `window_s` seconds, now or (paused) at the end of second `at_s` of them;
+    `highlight` names tiles the guided tour points at."""
     end = int(pg.now)
-    start = max(0, end - WINDOW_S)
+    start = max(0, end - window_s)
     shown = end if at_s is None else min(max(at_s, start), end)
     names = [v.name for v in pg.variants]
-    _, frames = pg.recent_frames(WINDOW_S)
+    _, frames = pg.recent_frames(window_s)
     statuses = pg.engine.status() if shown == end else pg.status_at(shown)
     tiles = {name: headlines(pg.engine.measurements(name), statuses[name], shown) for name in names}
     cues = difference_cues(tiles)
@@ -94,7 +119,7 @@ def live_view(pg: Playground, at_s: int | None = None, highlight: tuple[str, ...
     marks = [{"t": c.at, "text": c.describe(), "variant": c.variant} for c in pg.recorded if start <= c.at <= end]
     log = [[round(t, 1), variant, words] for t, variant, words in pg.engine.log() if t <= shown][-LOG_LINES:]
     return {
-        "now_s": pg.now, "shown_s": shown, "scrubbed": shown != end, "speed": speed_name(pg.speed),
+        "now_s": pg.now, "shown_s": shown, "scrubbed": shown != end, "speed": pg.speed_name,
         "span": [start, max(end, start + MIN_SPAN_S)],
         "variants": variants, "charts": _charts(frames, names, start, end), "marks": marks, "log": log,
         "highlight": list(highlight),

@@ -96,7 +96,7 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     pg.act(Kill("user"))
     for _ in range(4):
         pg.tick(1.0)
-    now = live_view(pg)
+    now = live_view(pg, HISTORY_S)
     assert (now["now_s"], now["shown_s"], now["scrubbed"], now["span"]) == (40.0, 40, False, [0, 40])
     assert now["marks"] == [{"t": 20.0, "text": "kill user", "variant": None}]
     sync = now["variants"][0]
@@ -104,7 +104,7 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     assert next(b for b in sync["diagram"]["boxes"] if b["name"] == "user")["health"] == "down"
     errors = next(c for c in now["charts"] if c["key"] == "errors")
     assert errors["start"] == 0 and len(errors["values"]["sync"][0]) == 40
-    before = live_view(pg, at_s=15, highlight=("reads ok",))
+    before = live_view(pg, HISTORY_S, at_s=15, highlight=("reads ok",))
     assert before["scrubbed"] and before["shown_s"] == 15 and before["highlight"] == ["reads ok"]
     sync_then = before["variants"][0]
     assert next(b for b in sync_then["diagram"]["boxes"] if b["name"] == "user")["health"] == "up"
@@ -118,7 +118,7 @@ def test_a_moment_outside_the_window_is_its_nearest_edge(asked, shown):
     pg.speed = 20.0
     pg.tick(1.0)
     pg.tick(1.0)
-    assert live_view(pg, at_s=asked)["shown_s"] == shown
+    assert live_view(pg, HISTORY_S, at_s=asked)["shown_s"] == shown
 
 
 def test_recent_frames_computed_once_equal_the_engines_frames():

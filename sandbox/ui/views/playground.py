@@ -14,8 +14,8 @@ from sandbox.model.commands import DOWN, LATENCY, POISON, RATE, TARGETS, VERBS, 
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, READS_PER_S, WRITES_PER_S
 from sandbox.model.scenario import SEED
-from sandbox.playground import MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
-from sandbox.present.live_view import WINDOW_S, live_view, speed_name
+from sandbox.playground import HISTORY_S, MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
+from sandbox.present.live_view import live_view
 from sandbox.present.tour import STEPS, TARGET, WATCHED_TILE, tour_step
 from sandbox.ui import session
 from sandbox.ui.live import live_view as draw_live_view
@@ -181,8 +181,8 @@ def _variants_popover() -> None:
 def header() -> None:
     if st.session_state.pop("paused_idle", False):
         st.toast("Paused after 10 minutes without input; pick a speed to go on.", icon="⏸️")
-    if st.session_state.get("speed") != speed_name(pg.speed):  # the playground paused itself, or a refresh
-        st.session_state["speed"] = speed_name(pg.speed)
+    if st.session_state.get("speed") != pg.speed_name:  # the playground paused itself, or a refresh
+        st.session_state["speed"] = pg.speed_name
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.markdown("# Playground", width="content")
         st.segmented_control("speed", list(SPEEDS), key="speed", on_change=_speed,
@@ -249,7 +249,7 @@ def tour() -> None:
 def _scrub_window() -> tuple[int, int] | None:
     """The seconds a paused playground can be scrubbed over; None while it runs."""
     end = int(pg.now)
-    start = max(0, end - WINDOW_S)
+    start = max(0, end - HISTORY_S)
     return None if pg.speed > 0 or end - start < 2 else (start, end)
 
 
@@ -268,7 +268,7 @@ def scrubbed_second() -> int | None:
 
 
 def scrubber() -> None:
-    """While paused, a slider back over the last WINDOW_S seconds."""
+    """While paused, a slider back over the last HISTORY_S seconds."""
     window = _scrub_window()
     if window is not None:
         start, end = window
@@ -289,7 +289,7 @@ def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
         if pg.at_limit:
             st.warning("This playground reached two hours of scenario time. Save it as a scenario if you want it, "
                        "then restart.")
-        draw_live_view(live_view(pg, at_s, highlight))
+        draw_live_view(live_view(pg, HISTORY_S, at_s, highlight))
         tour = _tour_state()
         tour_moved = tour["open"] and tour_step(pg.recorded, pg.now, tour["watched"]) != st.session_state.get(
             "tour_step")

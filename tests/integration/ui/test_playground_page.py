@@ -131,6 +131,21 @@ def test_the_message_view_counts_what_the_queue_metrics_count_after_a_cache_work
     assert "wait in the queue (the cache-worker is down)" in variant_view(at, "queue")["narration"]["text"]
 
 
+def test_a_poison_message_can_be_followed_as_it_bounces():
+    at = step(app(), 2)
+    at.number_input(key="poison_count").set_value(1).run()
+    at.button(key="do_poison").click().run()
+    step(at, 2)
+    [poison] = [letter for letter in variant_view(at, "queue")["messages"]["letters"] if letter["poison"]]
+    assert poison["deliveries"] > 1 and poison["where"].startswith("held unacked by worker 1 · delivery ")
+    assert poison["where"].endswith("redelivered")
+    first_id, first_deliveries = poison["id"], poison["deliveries"]
+    step(at, 1)
+    [later] = [letter for letter in variant_view(at, "queue")["messages"]["letters"] if letter["poison"]]
+    assert later["id"] == first_id and later["deliveries"] > first_deliveries
+    assert "redeliveries in the last" in variant_view(at, "queue")["narration"]["text"]
+
+
 def test_a_paused_playground_scrubs_back_over_its_last_seconds():
     at = app()
     at.segmented_control(key="speed").set_value("pause").run()
