@@ -33,7 +33,7 @@ PLACES: dict[str, tuple[float, float, float, float]] = {
     "client": (30, 111, 58, 40),
     "author": (152, 30, 140, 54), "blog": (152, 192, 140, 54),
     "broker": (332, 30, 124, 54), "cache-worker": (487, 30, 102, 54),
-    "database": (332, 111, 112, 36), "user": (332, 192, 124, 54), "redis": (487, 120, 84, 36),
+    "database": (332, 111, 112, 36), "user": (332, 192, 124, 54), "redis": (487, 100, 84, 36),
 }
 
 # (source, target, what the arrow carries); client arrows carry the outside load

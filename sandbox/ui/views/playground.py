@@ -42,11 +42,12 @@ def _remember(notes: list[str]) -> None:
 @session.page_click
 def _act(verb: str) -> None:
     target = st.session_state["target"]
-    fields = {
-        "restart": {"down_s": st.session_state["down_s"]},
-        "latency": {"ms": st.session_state["latency_ms"], "jitter_ms": st.session_state["jitter_ms"]},
-        "errors": {"rate": st.session_state["error_pct"] / 100.0},
-    }.get(verb, {})
+    state = st.session_state
+    fields = {  # the inputs a verb reads are on the page whenever its button is
+        "restart": lambda: {"down_s": state["down_s"]},
+        "latency": lambda: {"ms": state["latency_ms"], "jitter_ms": state["jitter_ms"]},
+        "errors": lambda: {"rate": state["error_pct"] / 100.0},
+    }.get(verb, dict)()
     with pg.lock:
         _remember(pg.act(VERBS[verb](target=target, variant=_scope(), **fields)))  # type: ignore[call-arg]
 
@@ -119,48 +120,53 @@ def _knob_input(key: str) -> None:
                         max_value=float(knob.range.maximum), key=widget_key)
 
 
+def _more_faults() -> None:
+    st.subheader("Slow, fail, restart, poison")
+    st.number_input(f"latency ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 2000.0, 100.0,
+                    key="latency_ms")
+    st.number_input(f"jitter ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 200.0, 50.0,
+                    key="jitter_ms")
+    st.button("🐢 add latency", on_click=_act, args=("latency",), key="do_latency")
+    st.slider("error rate (%)", int(RATE.minimum * 100), int(RATE.maximum * 100), 50, key="error_pct")
+    st.button("💥 inject errors", on_click=_act, args=("errors",), key="do_errors")
+    st.number_input(f"down for ({DOWN})", float(DOWN.minimum), float(DOWN.maximum), 10.0, 1.0, key="down_s")
+    st.button("🔁 restart (a deploy)", on_click=_act, args=("restart",), key="do_restart")
+    st.number_input(f"malformed messages ({POISON})", int(POISON.minimum), int(POISON.maximum), 5,
+                    key="poison_count")
+    st.button("☠️ publish poison", on_click=_poison, key="do_poison")
+
+
+def _load_and_knobs() -> None:
+    st.subheader("Load")
+    knobs = pg.knobs(pg.variants[0].name)
+    st.number_input(f"reads ({READS_PER_S})", float(READS_PER_S.minimum), float(READS_PER_S.maximum),
+                    float(knobs.load.reads_per_s), 5.0, key="reads_per_s")
+    st.number_input(f"writes ({WRITES_PER_S})", float(WRITES_PER_S.minimum), float(WRITES_PER_S.maximum),
+                    float(knobs.load.writes_per_s), 1.0, key="writes_per_s")
+    st.button("📈 apply load", on_click=_load, key="do_load")
+    st.subheader("Knobs")
+    others = sorted(k for k in KNOBS if k not in MAIN_KNOBS and not k.startswith("load."))
+    key = st.selectbox("knob", [*MAIN_KNOBS, *others], key="knob_key",
+                       help="the main knobs first; `python -m sandbox knobs` lists them all")
+    st.caption(KNOBS[key].doc)
+    _knob_input(key)
+    st.button("⚙️ set knob", on_click=_set_knob, key="do_set")
+
+
 def controls() -> None:
+    """The sidebar: the everyday faults always; the rest when asked for (fewer widgets is a faster click, and less
+    to read on a first visit)."""
     with st.sidebar:
         st.subheader("Break something")
         st.selectbox("on", [ALL, *(v.name for v in pg.variants)], key="scope")
         st.selectbox("target", TARGETS, key="target", index=TARGETS.index("user"))
         a, b = st.columns(2)
         for column, verb, icon in ((a, "kill", "💀"), (b, "revive", "💚"), (a, "hang", "🕳️"), (b, "heal", "🩹")):
-            column.button(f"{icon} {verb}", on_click=_act, args=(verb,),
-                          width="stretch", key=f"do_{verb}")
-        with st.expander("latency, errors, restart, poison"):
-            st.number_input(f"latency ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 2000.0, 100.0,
-                            key="latency_ms")
-            st.number_input(f"jitter ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 200.0, 50.0,
-                            key="jitter_ms")
-            st.button("🐢 add latency", on_click=_act, args=("latency",),
-                      key="do_latency")
-            st.slider("error rate (%)", int(RATE.minimum * 100), int(RATE.maximum * 100), 50, key="error_pct")
-            st.button("💥 inject errors", on_click=_act, args=("errors",), key="do_errors")
-            st.number_input(f"down for ({DOWN})", float(DOWN.minimum), float(DOWN.maximum), 10.0, 1.0, key="down_s")
-            st.button("🔁 restart (a deploy)", on_click=_act, args=("restart",),
-                      key="do_restart")
-            st.number_input(f"malformed messages ({POISON})", int(POISON.minimum), int(POISON.maximum), 5,
-                            key="poison_count")
-            st.button("☠️ publish poison", on_click=_poison, key="do_poison")
-        st.button("✨ heal everything", on_click=_heal_all, type="primary",
-                  width="stretch", key="heal_all")
-
-        st.subheader("Load")
-        knobs = pg.knobs(pg.variants[0].name)
-        st.number_input(f"reads ({READS_PER_S})", float(READS_PER_S.minimum), float(READS_PER_S.maximum),
-                        float(knobs.load.reads_per_s), 5.0, key="reads_per_s")
-        st.number_input(f"writes ({WRITES_PER_S})", float(WRITES_PER_S.minimum), float(WRITES_PER_S.maximum),
-                        float(knobs.load.writes_per_s), 1.0, key="writes_per_s")
-        st.button("📈 apply load", on_click=_load, key="do_load")
-
-        st.subheader("Knobs")
-        others = sorted(k for k in KNOBS if k not in MAIN_KNOBS and not k.startswith("load."))
-        key = st.selectbox("knob", [*MAIN_KNOBS, *others], key="knob_key",
-                           help="the main knobs first; `python -m sandbox knobs` lists them all")
-        st.caption(KNOBS[key].doc)
-        _knob_input(key)
-        st.button("⚙️ set knob", on_click=_set_knob, key="do_set")
+            column.button(f"{icon} {verb}", on_click=_act, args=(verb,), width="stretch", key=f"do_{verb}")
+        st.button("✨ heal everything", on_click=_heal_all, type="primary", width="stretch", key="heal_all")
+        if st.toggle("more: latency, errors, restart, poison, load, knobs", key="more_controls"):
+            _more_faults()
+            _load_and_knobs()
 
 
 def _variants_popover() -> None:

@@ -53,6 +53,8 @@ def test_every_chart_has_one_y_domain_for_all_variants():
 def test_controls_change_the_sandbox():
     at = app()
     pg = at.session_state["playground"]
+    assert not at.sidebar.number_input  # the everyday faults only, until more is asked for
+    at.toggle(key="more_controls").set_value(True).run()
     at.selectbox(key="knob_key").set_value("http.timeout_s").run()
     timeout = at.number_input(key="knob_value:http.timeout_s")
     assert timeout.label == "value (0 to 600 s)" and (timeout.min, timeout.max) == (0.0, 600.0)
@@ -133,6 +135,7 @@ def test_the_message_view_counts_what_the_queue_metrics_count_after_a_cache_work
 
 def test_a_poison_message_can_be_followed_as_it_bounces():
     at = step(app(), 2)
+    at.toggle(key="more_controls").set_value(True).run()
     at.number_input(key="poison_count").set_value(1).run()
     at.button(key="do_poison").click().run()
     step(at, 2)
