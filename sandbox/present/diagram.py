@@ -51,8 +51,8 @@ SIDE_ROUTES = {("user", "broker"), ("broker", "blog")}
 BENDS = {("user", "broker"): (414.0, 111.0)}
 """Arrows that curve around a part in their way: the control point of a quadratic curve."""
 
-CALLS_PER_DOT = 5.0
-MAX_DOTS = 8
+CALLS_PER_DOT = 10.0
+MAX_DOTS = 4
 GAP = 3.0
 """Space between an arrow's end and the box it points at."""
 
@@ -84,7 +84,8 @@ class Arrow:
     colour: str
     dashed: bool
     dots: int
-    """Dots moving along the arrow: one per CALLS_PER_DOT calls per second, at least one while calls flow."""
+    """Dots moving along the arrow: one per CALLS_PER_DOT calls per second, at least one while calls flow, at most
+    MAX_DOTS (each animated dot costs the browser a little every frame)."""
     failed_dots: int
 
 

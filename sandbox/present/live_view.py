@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from sandbox.engine import Engine
-from sandbox.model.commands import Command
+from sandbox.model.commands import Command, Hang, Heal, Kill, Revive, parse_command
+from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import Knobs
 from sandbox.model.measurements import Frame
 from sandbox.model.periods import fault_periods
@@ -56,6 +57,22 @@ class Playing(Protocol):
     def status_at(self, second: int) -> dict[str, VariantStatus]: ...
 
     def knobs(self, variant: str, at_s: float | None = None) -> Knobs: ...
+
+
+VIEW_VERBS = tuple(c.verb for c in (Kill, Revive, Hang, Heal))
+"""What a click on a part of the diagram offers."""
+
+
+def view_command(request: dict[str, Any], variants: list[str]) -> Command:
+    """The command a click in the view asks for ({"verb", "target", "variant": a name or None}); ScenarioError for
+    anything else."""
+    verb, variant = request.get("verb"), request.get("variant")
+    if verb not in VIEW_VERBS:
+        raise ScenarioError("the view", "verb", f"{verb!r} is not one of {', '.join(VIEW_VERBS)}")
+    if variant is not None and variant not in variants:
+        raise ScenarioError("the view", "variant", f"{variant!r} is not a variant here: {', '.join(variants)}")
+    entry = {"do": verb, "target": request.get("target")} | ({"variant": variant} if variant else {})
+    return parse_command(entry, "the view")
 
 
 def _theory(pg: Playing, variant: str, status, at_s: float) -> dict[str, Any]:
@@ -122,7 +139,7 @@ def live_view(pg: Playing, window_s: int, at_s: int | None = None, highlight: tu
         "now_s": pg.now, "shown_s": shown, "scrubbed": shown != end, "speed": pg.speed_name,
         "span": [start, max(end, start + MIN_SPAN_S)],
         "variants": variants, "charts": _charts(frames, names, start, end), "marks": marks, "log": log,
-        "highlight": list(highlight),
+        "highlight": list(highlight), "verbs": list(VIEW_VERBS),
         "palette": {"health": {k: {"fill": f, "border": b, "words": HEALTH_WORDS[k]}
                                for k, (f, b) in HEALTH_COLOURS.items()},
                     "faults": FAULT_COLOURS},

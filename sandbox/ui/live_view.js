@@ -35,7 +35,10 @@ function boxSvg(box, palette) {
   const colours = palette.health[box.health];
   const round = box.name === "database" ? 16 : 7;
   const dash = box.health === "absent" ? ' stroke-dasharray="5 4"' : "";
-  return `<g class="pol-box pol-${box.health}" data-part="${box.name}" data-health="${box.health}">
+  const actionable = box.health !== "absent" && box.name !== "database";
+  const role = actionable ? ` role="button" tabindex="0" aria-label="${esc(box.title)}: break or mend it"` : "";
+  return `<g class="pol-box pol-${box.health}${actionable ? " pol-actionable" : ""}" data-part="${box.name}"
+    data-health="${box.health}"${role}>
     <rect x="${box.x - box.w / 2}" y="${box.y - box.h / 2}" width="${box.w}" height="${box.h}" rx="${round}"
       fill="${colours.fill}" stroke="${colours.border}" stroke-width="2"${dash}/>${text}</g>`;
 }
@@ -304,6 +307,52 @@ function draw(state, data) {
   }
 }
 
+// --- a click on a part: its menu ------------------------------------------------------------------------------------
+
+const VERB_ICONS = { kill: "💀", revive: "💚", hang: "🕳️", heal: "🩹" };
+
+function closeMenu(root) {
+  root.querySelector(".pol-menu")?.remove();
+}
+
+function openMenu(state, box) {
+  const { root } = state;
+  closeMenu(root);
+  const section = box.closest("section.pol-variant");
+  const holder = section.querySelector(".pol-diagram");
+  const title = box.querySelector(".pol-title")?.textContent ?? box.dataset.part;
+  const place = box.getBoundingClientRect();
+  const origin = holder.getBoundingClientRect();
+  const menu = document.createElement("div");
+  menu.className = "pol-menu";
+  menu.setAttribute("role", "menu");
+  menu.dataset.part = box.dataset.part;
+  menu.dataset.variant = section.dataset.variant;
+  menu.innerHTML = `<div class="pol-menu-title">${esc(title)}</div>${state.data.verbs.map((verb) =>
+    `<button type="button" role="menuitem" data-verb="${verb}">${VERB_ICONS[verb] ?? ""} ${verb}</button>`).join("")}
+    <label><input type="checkbox" class="pol-only"> only in ${esc(section.dataset.variant)}</label>`;
+  menu.style.left = `${Math.max(0, place.left - origin.left + place.width / 2 - 60)}px`;
+  menu.style.top = `${place.bottom - origin.top + 4}px`;
+  holder.appendChild(menu);
+  menu.querySelector("button").focus();
+}
+
+function onClick(state, event) {
+  const item = event.target.closest(".pol-menu button[data-verb]");
+  if (item) {
+    const menu = item.closest(".pol-menu");
+    const only = menu.querySelector(".pol-only").checked;
+    state.act?.("act", { id: `${Date.now()}-${Math.random().toString(36).slice(2)}`, verb: item.dataset.verb,
+      target: menu.dataset.part, variant: only ? menu.dataset.variant : null });
+    closeMenu(state.root);
+    return;
+  }
+  if (event.target.closest(".pol-menu")) return;
+  const box = event.target.closest(".pol-actionable");
+  if (box && box.dataset.part !== "client") openMenu(state, box);
+  else closeMenu(state.root);
+}
+
 export default function (component) {
   const { data, parentElement } = component;
   let state = parentElement.__polState;
@@ -313,8 +362,16 @@ export default function (component) {
     root.innerHTML = `<div class="pol-clock-line"></div><div class="pol-grid"></div><div class="pol-key"></div>
       <div class="pol-log-head">What happened</div><pre class="pol-log"></pre>`;
     parentElement.appendChild(root);
-    state = { root, cache: new Map(), data: null, width: 0 };
+    state = { root, cache: new Map(), data: null, width: 0, act: null };
     parentElement.__polState = state;
+    root.addEventListener("click", (event) => onClick(state, event));
+    root.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") closeMenu(root);
+      else if ((event.key === "Enter" || event.key === " ") && event.target.classList?.contains("pol-actionable")) {
+        event.preventDefault();
+        openMenu(state, event.target);
+      }
+    });
     // redraw when the width changes: the layout, the charts and the dots' scale follow it
     new ResizeObserver(() => {
       if (state.data && root.clientWidth !== state.width) {
@@ -324,5 +381,8 @@ export default function (component) {
     }).observe(root);
   }
   state.data = data;
+  state.act = component.setTriggerValue;
+  const t0 = performance.now();
   draw(state, data);
+  (window.__drawMs = window.__drawMs || []).push([t0, performance.now() - t0]);
 }

@@ -268,6 +268,29 @@ def test_each_click_is_recorded_once_even_at_20x(visit):
     visit.assert_clean()
 
 
+def test_a_part_of_the_diagram_is_broken_and_mended_from_its_menu(visit):
+    from playwright.sync_api import expect
+
+    page = open_playground(visit)
+    set_speed(page, "pause")
+    user = page.locator('section[data-variant="sync"] [data-part="user"]')
+    user.click()
+    menu = page.locator(".pol-menu")
+    expect(menu).to_contain_text("User Service")
+    menu.get_by_role("menuitem", name="kill").click()
+    wait_for(lambda: part_health(page, "sync", "user") == "down" and part_health(page, "queue", "user") == "down",
+             10, "the User Service down in both variants")
+    expect(menu).to_have_count(0)
+    page.locator('section[data-variant="queue"] [data-part="user"]').click()
+    menu.get_by_role("checkbox").check()
+    menu.get_by_role("menuitem", name="revive").click()
+    wait_for(lambda: part_health(page, "queue", "user") == "up", 10, "queue's User Service back")
+    assert part_health(page, "sync", "user") == "down"
+    assert [(a["do"], a["target"], a.get("variant")) for a in saved_timeline(page)] == [
+        ("kill", "user", None), ("revive", "user", "queue")]
+    visit.assert_clean()
+
+
 def test_after_a_cache_worker_kill_the_letters_count_what_the_queue_holds(visit, shots):
     page = open_playground(visit)
     page.get_by_test_id("stSidebar").get_by_role("combobox", name="target").click()

@@ -54,9 +54,9 @@ def test_the_queue_diagram_shows_the_queue_depth_and_dots_in_proportion_to_traff
     assert ("author", "broker") in arrows and ("author", "blog") not in arrows
     assert ("user", "broker") not in arrows  # profile updates carry no traffic here: their arrows are not drawn
     calls = {(e.source, e.target): e.calls_per_s for e in queue.edges}
-    for key, arrow in arrows.items():  # one dot per 5 calls/s, at least one while calls flow, at most 8
-        assert arrow["dots"] == min(8, math.ceil(calls.get(key, 0) / 5)), key
-    assert arrows[("client", "blog")]["dots"] == 8 and arrows[("broker", "cache-worker")]["dots"] == 0
+    for key, arrow in arrows.items():  # one dot per 10 calls/s, at least one while calls flow, at most 4
+        assert arrow["dots"] == min(4, math.ceil(calls.get(key, 0) / 10)), key
+    assert arrows[("client", "blog")]["dots"] == 4 and arrows[("broker", "cache-worker")]["dots"] == 0
 
 
 def test_theory_predicts_a_saturated_pool_when_the_user_service_hangs():

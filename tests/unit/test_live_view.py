@@ -3,13 +3,14 @@ the playground's clicks and history behind them."""
 
 import pytest
 
-from sandbox.model.commands import Kill, Revive
+from sandbox.model.commands import Heal, Kill, Revive
+from sandbox.model.errors import ScenarioError
 from sandbox.model.messages import SHOWN_PER_STATE, Letter, Letters
 from sandbox.playground import HISTORY_S, Playground
 from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import Headline
 from sandbox.present.letters import LISTED_PER_STATE, age, mailbag, whereabouts
-from sandbox.present.live_view import live_view
+from sandbox.present.live_view import live_view, view_command
 from sandbox.present.tour import WATCH_S, tour_step
 
 
@@ -132,3 +133,13 @@ def test_recent_frames_computed_once_equal_the_engines_frames():
         end = int(pg.now)
         assert start == max(0, end - 60)
         assert frames == [f for f in pg.engine.frames() if start <= f["t"] < end]
+
+
+def test_a_click_in_the_view_asks_for_a_verb_on_a_part():
+    assert view_command({"verb": "kill", "target": "user", "variant": None}, ["sync", "queue"]) == Kill("user")
+    assert view_command({"verb": "heal", "target": "broker", "variant": "queue"}, ["sync", "queue"]) == Heal(
+        "broker", variant="queue")
+    for bad in ({"verb": "poison", "target": "user"}, {"verb": "kill", "target": "moon"},
+                {"verb": "kill", "target": "user", "variant": "outbox"}):
+        with pytest.raises(ScenarioError):
+            view_command(bad, ["sync", "queue"])

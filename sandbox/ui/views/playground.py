@@ -15,9 +15,10 @@ from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, READS_PER_S, WRITES_PER_S
 from sandbox.model.scenario import SEED
 from sandbox.playground import HISTORY_S, MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
-from sandbox.present.live_view import live_view
+from sandbox.present.live_view import live_view, view_command
 from sandbox.present.tour import STEPS, TARGET, WATCHED_TILE, tour_step
 from sandbox.ui import session
+from sandbox.ui.live import KEY as VIEW
 from sandbox.ui.live import live_view as draw_live_view
 
 TICK_S = 1.0
@@ -284,27 +285,46 @@ def scrubber() -> None:
                          help="paused: drag back to see the diagram, tiles and story as they were at that second")
 
 
-def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
-    timer_run = not st.session_state.pop("full_run", False)  # a click re-ran the whole page: draw, move no time
+def _view_act() -> None:
+    """A part of a diagram was clicked and a verb chosen: apply it once (the click's id is kept), and draw without
+    moving time."""
+    request = st.session_state[VIEW].act
+    seen = st.session_state.setdefault("view_clicks", set())
+    st.session_state["view_click"] = True
+    if not isinstance(request, dict) or request.get("id") in seen:
+        return
+    seen.add(request.get("id"))
+    try:
+        command = view_command(request, [v.name for v in pg.variants])
+    except ScenarioError as exc:
+        st.toast(exc.problem, icon="⚠️")
+        return
     with pg.lock:
-        if timer_run and pg.idle(time.monotonic()):
-            pg.speed = 0.0
+        _remember(pg.act(command))
+
+
+def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
+    fragment_run = session.in_fragment_run()  # the page's runs (a click on a control) draw and move no time
+    ticking = fragment_run and not st.session_state.pop("view_click", False)  # nor does a click in the view
+    paused_now = False
+    with pg.lock:
+        if ticking and pg.idle(time.monotonic()):
+            pg.speed, paused_now = 0.0, True
             st.session_state["paused_idle"] = True
-        elif timer_run:
+        elif ticking:
             pg.tick(TICK_S)
         if pg.at_limit:
-            st.warning("This playground reached two hours of scenario time. Save it as a scenario if you want it, "
-                       "then restart.")
-        draw_live_view(live_view(pg, HISTORY_S, at_s, highlight))
+            st.warning(f"This playground stopped: {pg.limit_reason}. Save it as a scenario if you want it, then "
+                       "restart.")
+        draw_live_view(live_view(pg, HISTORY_S, at_s, highlight), on_act=_view_act)
         tour = _tour_state()
         tour_moved = tour["open"] and tour_step(pg.recorded, pg.now, tour["watched"]) != st.session_state.get(
             "tour_step")
-    if timer_run and (pg.speed == 0 or pg.at_limit or tour_moved):
+    if fragment_run and (paused_now or (ticking and pg.at_limit) or tour_moved):
         st.rerun(scope="app")  # the page around the view changes too: the timer stops, or the tour moves on
 
 
 top = st.container()  # drawn after the live view, so a click's effect reaches the browser first
-st.session_state["full_run"] = True
 running = pg.speed > 0 and not pg.at_limit
 st.fragment(live, run_every=TICK_S if running else None)(scrubbed_second(), tour_highlight())
 with top:
