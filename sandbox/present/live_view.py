@@ -21,7 +21,7 @@ from sandbox.model.measurements import Frame
 from sandbox.model.periods import fault_periods
 from sandbox.model.scenario import Variant
 from sandbox.model.status import VariantStatus
-from sandbox.present.charts import FAULT_COLOURS, PANELS, SERIES_COLOURS, frames_of, y_domain
+from sandbox.present.charts import FAULT_COLOURS, MAIN_PANELS, PANELS, SERIES_COLOURS, frames_of, y_domain
 from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology
 from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import RECENT_S, headlines
@@ -98,6 +98,7 @@ def _charts(frames: list[dict[str, Any]], names: list[str], start: int, end: int
         values = {name: [[None if (v := s.value(f)) is None else round(float(v), 3) for f in rows]
                          for s in chosen.series] for name, rows in mine.items()}
         charts.append({"key": chosen.key, "heading": chosen.heading, "unit": chosen.unit, "log": chosen.log_scale,
+                       "main": chosen.key in MAIN_PANELS,
                        "domain": list(y_domain(chosen, mine.values())),
                        "series": [{"name": s.name, "colour": c} for s, c in zip(chosen.series, SERIES_COLOURS,
                                                                                strict=False)],

@@ -7,7 +7,6 @@ const SVG = "http://www.w3.org/2000/svg";
 const DOT_S = 1.4; // seconds a dot takes along an arrow
 const COLUMN_MIN_PX = 380; // narrower than this per variant, the variants stack
 const WIDE_SECTION_PX = 760; // a stacked variant this wide puts its diagram beside its tiles and charts
-const MAIN_CHARTS = ["errors", "latency"];
 
 const esc = (text) => String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
   '"': "&quot;", "'": "&#39;" })[c]);
@@ -232,7 +231,7 @@ function ensureStructure(state, data) {
   for (const section of root.querySelectorAll("section.pol-variant")) {
     for (const chart of data.charts) {
       if (!section.querySelector(`.pol-chart[data-chart="${chart.key}"]`)) {
-        const where = MAIN_CHARTS.includes(chart.key) ? ".pol-main-charts" : ".pol-more-charts";
+        const where = chart.main ? ".pol-main-charts" : ".pol-more-charts";
         section.querySelector(where).insertAdjacentHTML("beforeend", chartHtml(chart));
       }
     }
@@ -284,7 +283,7 @@ function draw(state, data) {
     const marks = data.marks.filter((m) => m.variant === null || m.variant === variant.name);
     for (const chart of data.charts) {
       const width = Math.max(widths.get(key(chart.key)) || 0, 160);
-      const height = MAIN_CHARTS.includes(chart.key) ? 86 : 70;
+      const height = chart.main ? 86 : 70;
       const values = chart.values[variant.name];
       const signature = [chart.domain, chart.start, values, variant.bands, marks, data.span, data.shown_s,
         data.scrubbed, width];
