@@ -1,8 +1,8 @@
 """Playground: the variants side by side on the simulation, running, for the learner to break.
 
 The controls are Streamlit widgets; everything that moves is one component (sandbox/ui/live.py) in a fragment that a
-timer reruns every second. A click reruns the page, which applies it and redraws without moving time; only the
-timer's runs move time.
+timer reruns every second. A click on a control reruns the page, a click in the view (a part's menu) reruns the
+fragment; either applies it and redraws without moving time: only the timer's runs move time.
 """
 
 import time
