@@ -4,9 +4,9 @@ It reads a playground through `Playing` (the engine contract, the recording, the
 no engine. The page hands the dict to the live view component (sandbox/ui/live_view.js), which draws it in the
 browser and redraws only what changed. Per variant: its title, the narration and the queueing-theory hint, the
 diagram, the tiles with their difference cues, and the message view; per chart panel: one y-domain for every
-variant and a value per second of the window; the recorded moments; the event log. A paused playground can be
-shown at an earlier second (`at_s`): the diagram, tiles, narration and log as they were then, the charts with a
-cursor there.
+variant and a value per second of the window; the recorded moments each variant's charts mark; the event log.
+A paused playground can be shown at an earlier second (`at_s`): the diagram, tiles, narration and log as they were
+then, the charts with a cursor there.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from sandbox.present.theory import pool_loads
 MIN_SPAN_S = 30
 """The charts' time axis spans at least this much, so the first seconds do not fill the width."""
 LOG_LINES = 12
+MARK_LABELS = 6
+"""Only the latest this-many moments on a chart carry their words; the earlier ones are lines."""
 
 
 class Playing(Protocol):
@@ -91,6 +93,21 @@ def _bands(pg: Playing, variant: str, start: float, end: float) -> list[dict[str
             for p in fault_periods(pg.recorded, variant) if (p.end_s is None or p.end_s > start) and p.start_s < end]
 
 
+def _marks(pg: Playing, variant: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The recorded actions a variant's charts mark, one line per second (its words name the last action of that
+    second and how many more there were); the latest MARK_LABELS lines are labelled."""
+    by_second: dict[int, list[Command]] = {}
+    for command in pg.recorded:
+        if start <= command.at <= end and command.variant in (None, variant):
+            by_second.setdefault(int(command.at), []).append(command)
+    marks = []
+    for index, commands in enumerate(by_second[second] for second in sorted(by_second)):
+        shown = index >= len(by_second) - MARK_LABELS
+        more = f" (+{len(commands) - 1})" if len(commands) > 1 else ""
+        marks.append({"t": commands[0].at, "text": commands[-1].describe() + more if shown else ""})
+    return marks
+
+
 def _charts(frames: list[dict[str, Any]], names: list[str], start: int, end: int) -> list[dict[str, Any]]:
     mine = {name: frames_of(frames, name) for name in names}
     charts = []
@@ -133,13 +150,13 @@ def live_view(pg: Playing, window_s: int, at_s: int | None = None, highlight: tu
                        "tone": {True: "ok", False: "bad", None: "none"}[t.healthy]} for t in tiles[name]],
             "messages": mailbag(pg.engine.messages(name)) if status.architecture == "queue" else None,
             "bands": _bands(pg, name, float(start), float(end)),
+            "marks": _marks(pg, name, float(start), float(end)),
         })
-    marks = [{"t": c.at, "text": c.describe(), "variant": c.variant} for c in pg.recorded if start <= c.at <= end]
     log = [[round(t, 1), variant, words] for t, variant, words in pg.engine.log() if t <= shown][-LOG_LINES:]
     return {
         "now_s": pg.now, "shown_s": shown, "scrubbed": shown != end, "speed": pg.speed_name,
         "span": [start, max(end, start + MIN_SPAN_S)],
-        "variants": variants, "charts": _charts(frames, names, start, end), "marks": marks, "log": log,
+        "variants": variants, "charts": _charts(frames, names, start, end), "log": log,
         "highlight": list(highlight), "verbs": list(VIEW_VERBS),
         "palette": {"health": {k: {"fill": f, "border": b, "words": HEALTH_WORDS[k]}
                                for k, (f, b) in HEALTH_COLOURS.items()},

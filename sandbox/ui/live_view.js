@@ -169,10 +169,15 @@ function chartSvg(chart, values, bands, marks, data, width, height) {
   for (let t = Math.ceil(s0 / step) * step; t <= s1; t += step) {
     svg += `<text x="${x(t)}" y="${height - 3}" class="pol-tick" text-anchor="middle">${t}</text>`;
   }
-  marks.forEach((mark, i) => {
-    svg += `<line x1="${x(mark.t)}" x2="${x(mark.t)}" y1="${top}" y2="${height - bottom}" class="pol-mark"/>
-      <text x="${x(mark.t) + 2}" y="${top + 8 + (i % 2) * 9}" class="pol-mark-label">${esc(mark.text)}</text>`;
-  });
+  let labelled = 0;
+  for (const mark of marks) {
+    svg += `<line x1="${x(mark.t)}" x2="${x(mark.t)}" y1="${top}" y2="${height - bottom}" class="pol-mark"/>`;
+    if (mark.text) {
+      svg += `<text x="${x(mark.t) + 2}" y="${top + 8 + (labelled % 2) * 9}" class="pol-mark-label">${esc(mark.text)}
+        </text>`;
+      labelled += 1;
+    }
+  }
   values.forEach((series, k) => {
     let d = "";
     let open = false;
@@ -280,7 +285,7 @@ function draw(state, data) {
     if (changed(cache, key("messages"), [variant.messages, data.scrubbed])) {
       part(".pol-mail").innerHTML = messagesHtml(variant.messages, data.scrubbed);
     }
-    const marks = data.marks.filter((m) => m.variant === null || m.variant === variant.name);
+    const marks = variant.marks;
     for (const chart of data.charts) {
       const width = Math.max(widths.get(key(chart.key)) || 0, 160);
       const height = chart.main ? 86 : 70;

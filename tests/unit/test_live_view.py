@@ -99,8 +99,8 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
         pg.tick(1.0)
     now = live_view(pg, HISTORY_S)
     assert (now["now_s"], now["shown_s"], now["scrubbed"], now["span"]) == (40.0, 40, False, [0, 40])
-    assert now["marks"] == [{"t": 20.0, "text": "kill user", "variant": None}]
     sync = now["variants"][0]
+    assert sync["marks"] == [{"t": 20.0, "text": "kill user"}]
     assert sync["bands"] == [{"start": 20.0, "end": 40.0, "kind": "down", "label": "kill user"}]
     assert next(b for b in sync["diagram"]["boxes"] if b["name"] == "user")["health"] == "down"
     errors = next(c for c in now["charts"] if c["key"] == "errors")
@@ -111,6 +111,24 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     assert next(b for b in sync_then["diagram"]["boxes"] if b["name"] == "user")["health"] == "up"
     assert sync_then["narration"]["text"].startswith("all well")
     assert before["charts"] == now["charts"]  # the charts stay; a cursor marks the second shown
+
+
+def test_a_busy_second_is_one_mark_and_only_the_latest_marks_carry_words():
+    pg = Playground()
+    pg.speed = 1.0
+    for second in range(10):
+        pg.act(Kill("user", variant="sync" if second % 2 else None))
+        if second == 3:
+            pg.act(Revive("user"))
+            pg.act(Kill("user"))
+        pg.tick(1.0)
+    sync, queue = (v["marks"] for v in live_view(pg, HISTORY_S)["variants"])
+    assert [m["t"] for m in sync] == [float(s) for s in range(10)]
+    assert [m["t"] for m in queue] == [0.0, 2.0, 3.0, 4.0, 6.0, 8.0]  # the odd seconds were sync's only
+    assert [m["text"] for m in sync] == ["", "", "", "", "kill user", "kill user [sync]", "kill user",
+                                         "kill user [sync]", "kill user", "kill user [sync]"]
+    assert [m["text"] for m in queue] == ["kill user", "kill user", "kill user (+1)", "kill user", "kill user",
+                                          "kill user"]
 
 
 @pytest.mark.parametrize("asked, shown", [(-5, 0), (999, 40)])

@@ -88,8 +88,8 @@ def test_each_click_is_recorded_once():
         at.run()  # a run the click did not cause applies nothing
     pg = at.session_state["playground"]
     assert [a.verb for a in pg.recorded] == ["kill", "revive", "kill", "hang", "heal", "revive"]
-    marks = [m["text"] for m in live_view(at)["marks"]]
-    assert marks == ["kill user", "revive user", "kill user", "hang user", "heal user", "revive user"]
+    [mark] = variant_view(at, "sync")["marks"]  # all at 0 s: one line, the last action's words and how many more
+    assert mark == {"t": 0.0, "text": "revive user (+5)"}
 
 
 def test_a_click_a_timers_fragment_run_also_hears_is_applied_by_the_pages_run_only(monkeypatch):
