@@ -88,9 +88,22 @@ def _theory(pg: Playing, variant: str, status, at_s: float) -> dict[str, Any]:
 
 
 def _bands(pg: Playing, variant: str, start: float, end: float) -> list[dict[str, Any]]:
-    return [{"start": max(p.start_s, start), "end": min(end if p.end_s is None else p.end_s, end), "kind": p.kind,
-             "label": p.label}
-            for p in fault_periods(pg.recorded, variant) if (p.end_s is None or p.end_s > start) and p.start_s < end]
+    """The shaded fault periods of a variant's charts: periods of one kind that touch or overlap are one band (its
+    label names each fault once), and a period that ended as it began is none."""
+    clipped = sorted((max(p.start_s, start), min(end if p.end_s is None else p.end_s, end), p.kind, p.label)
+                     for p in fault_periods(pg.recorded, variant))
+    bands: list[dict[str, Any]] = []
+    for first, last, kind, label in clipped:
+        if last <= first:
+            continue
+        same = next((b for b in reversed(bands) if b["kind"] == kind and b["end"] >= first), None)
+        if same is None:
+            bands.append({"start": first, "end": last, "kind": kind, "label": label})
+        else:
+            same["end"] = max(same["end"], last)
+            if label not in same["label"].split("; "):
+                same["label"] += f"; {label}"
+    return bands
 
 
 def _marks(pg: Playing, variant: str, start: float, end: float) -> list[dict[str, Any]]:

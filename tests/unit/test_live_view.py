@@ -131,6 +131,23 @@ def test_a_busy_second_is_one_mark_and_only_the_latest_marks_carry_words():
                                           "kill user"]
 
 
+def test_faults_of_one_kind_that_touch_are_one_band():
+    pg = Playground()
+    pg.speed = 1.0
+    for second in range(6):
+        pg.act(Kill("user") if second % 2 == 0 else Revive("user"))
+        if second == 4:
+            pg.act(Kill("blog", variant="queue"))
+        pg.tick(1.0)
+    pg.act(Kill("user"))
+    pg.act(Revive("user"))  # over as soon as it began: no band
+    sync, queue = (v["bands"] for v in live_view(pg, HISTORY_S)["variants"])
+    assert sync == [{"start": 0.0, "end": 1.0, "kind": "down", "label": "kill user"},
+                    {"start": 2.0, "end": 3.0, "kind": "down", "label": "kill user"},
+                    {"start": 4.0, "end": 5.0, "kind": "down", "label": "kill user"}]
+    assert queue[-1] == {"start": 4.0, "end": 6.0, "kind": "down", "label": "kill user; kill blog [queue]"}
+
+
 @pytest.mark.parametrize("asked, shown", [(-5, 0), (999, 40)])
 def test_a_moment_outside_the_window_is_its_nearest_edge(asked, shown):
     pg = Playground()
