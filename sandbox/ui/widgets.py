@@ -49,8 +49,8 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
     """A finished run: the verdict and every expectation first, then each panel as a row with a chart per variant on
     one y-axis (the simulation's prediction dashed beside a lab run), the phase tables and the event log."""
     s = result.scenario
-    st.markdown(f"#### {verdict_summary(result.verdicts)}")
-    st.caption(f"{result.engine.name} · seed {result.seed} · {result.wall_s:.2f} s wall")
+    st.markdown(f"#### {verdict_summary(result.verdicts)} · {result.engine.name} · seed {result.seed} · "
+                f"{result.wall_s:.2f} s wall")
     labelled_verdicts(result.verdicts, s.duration_s)
     for note in sorted(set(result.notes)):
         st.caption(f"note: {note}")
