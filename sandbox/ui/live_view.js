@@ -1,9 +1,8 @@
 // The playground's live view: draws the dict sandbox/present/live_view.py builds, once per tick, in the browser.
 // Streamlit calls the default export with new `data` after every run that changed it; the DOM stays, and each part
 // (a variant's header, diagram, tiles, messages, each chart, the log) is redrawn only when its own data changed.
-// Dots on the diagram's arrows are CSS transform animations, which the browser runs off the main thread.
+// Dots on the diagram's arrows are CSS animations; each costs the browser a little every frame, so there are few.
 
-const SVG = "http://www.w3.org/2000/svg";
 const DOT_S = 1.4; // seconds a dot takes along an arrow
 const COLUMN_MIN_PX = 380; // narrower than this per variant, the variants stack
 const WIDE_SECTION_PX = 760; // a stacked variant this wide puts its diagram beside its tiles and charts
@@ -79,7 +78,7 @@ function dotsHtml(arrow) {
 function drawDiagram(holder, diagram, palette, cache, width) {
   if (!holder.firstChild) {
     holder.innerHTML = `<svg class="pol-svg" viewBox="0 0 ${diagram.width} ${diagram.height}" role="img"
-      aria-label="topology"><defs>${HEADS}</defs><g class="pol-arrows"></g><g class="pol-boxes"></g></svg>
+      aria-label="topology"><g class="pol-arrows"></g><g class="pol-boxes"></g></svg>
       <div class="pol-dots" style="width:${diagram.width}px;height:${diagram.height}px"></div>`;
   }
   const svg = holder.querySelector("svg");
@@ -363,7 +362,8 @@ export default function (component) {
   if (!state) {
     const root = document.createElement("div");
     root.className = "pol-live";
-    root.innerHTML = `<div class="pol-clock-line"></div><div class="pol-grid"></div><div class="pol-key"></div>
+    root.innerHTML = `<svg class="pol-defs" aria-hidden="true"><defs>${HEADS}</defs></svg>
+      <div class="pol-clock-line"></div><div class="pol-grid"></div><div class="pol-key"></div>
       <div class="pol-log-head">What happened</div><pre class="pol-log"></pre>`;
     parentElement.appendChild(root);
     state = { root, cache: new Map(), data: null, width: 0, act: null };
