@@ -6,8 +6,8 @@
     row times the first run of each script under AppTest in a fresh interpreter (imports, the Playground, the
     first draw): what a visitor waits for after the server is up.
 (b) One playground tick: what the page's `live()` fragment does every second, outside Streamlit: `Playground.tick(1.0)`
-    then everything it draws (status, recent_frames(120), per variant the topology dot, the headline tiles, the four
-    chart specs (serialised to JSON as Streamlit does), the queueing-theory lines, and the event log), for the two
+    then everything it draws (the live view's data: per variant the diagram, tiles, narration, theory hint and message
+    view, the chart panels over 120 s, the event log; serialised to JSON as Streamlit does), for the two
     default variants at 50 requests/s (48 reads + 2 writes), at 1×, 5× and 20×, and at 20× with the User Service
     2 s slow (the cascade: full pools, more events). Each speed starts from a playground already 130 s in (a full
     chart window) and times TICKS ticks: median and p95. Baselines in the same run: the tick without drawing, and a
@@ -39,11 +39,8 @@ import simpy
 
 from sandbox.live.ports import free_port
 from sandbox.model.commands import Latency
-from sandbox.model.periods import fault_periods
 from sandbox.playground import MAX_SCENARIO_S, Playground
-from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
-from sandbox.present.diagram import topology_dot
-from sandbox.present.headlines import headlines
+from sandbox.present.live_view import live_view
 from sandbox.ui.launch import APP_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,23 +147,9 @@ def sim_events(pg: Playground) -> int:
 
 
 def draw(pg: Playground) -> int:
-    """Build everything the playground page draws after a tick (see sandbox/ui/views/playground.py live());
-    returns the bytes of chart JSON, to keep the work from being optimised away."""
-    statuses = pg.engine.status()
-    start, frames = pg.recent_frames(WINDOW_S)
-    size = 0
-    for variant in pg.variants:
-        status = statuses[variant.name]
-        topology_dot(status)
-        headlines(pg.engine.measurements(variant.name), status, pg.now)
-        mine = frames_of(frames, variant.name)
-        periods = list(fault_periods(pg.recorded, variant.name))
-        for key in PANEL_KEYS:
-            size += len(json.dumps(panel_spec(mine, key, (float(start), max(pg.now, start + 10.0)), periods, [])))
-        for load in pg.predicted_loads(variant.name):
-            load.explain()
-    "\n".join(f"{t:8.1f} s  {variant:>8}  {words}" for t, variant, words in pg.engine.log()[-14:])
-    return size
+    """Build everything the playground page draws after a tick: the live view's data (see
+    sandbox/ui/views/playground.py live()), serialised to JSON as Streamlit does; returns its size in bytes."""
+    return len(json.dumps(live_view(pg, WINDOW_S)))
 
 
 def warm_playground(speed: float, slow_user: bool) -> Playground:

@@ -6,6 +6,7 @@ Every action is recorded with its moment, so the session saves as a scenario tha
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +19,7 @@ from sandbox.model.knobs import KNOBS, Knobs
 from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
 from sandbox.model.scenario import Scenario, Variant, scenario_to_document
+from sandbox.model.status import VariantStatus
 from sandbox.present.theory import PoolLoad, pool_loads
 from sandbox.sim.engine import SimEngine
 
@@ -38,6 +40,10 @@ MAX_VARIANTS = 3
 MAX_SCENARIO_S = 2 * 3600.0
 """A playground stops at two hours of scenario time; memory grows with it (bench/ui_speed.py)."""
 SPEEDS = {"pause": 0.0, "1×": 1.0, "5×": 5.0, "20×": 20.0}
+FINAL_AFTER_S = 2
+"""Seconds after its end a second's frames are taken as final (the simulation closes a second for good)."""
+HISTORY_S = 120
+"""How far back a paused playground can be scrubbed: each variant's status is kept for every second of it."""
 IDLE_PAUSE_S = 600.0
 """A running playground nobody touches for this long (wall clock) pauses itself."""
 
@@ -71,6 +77,10 @@ class Playground:
         """Client requests simulated so far, all variants together (model/budget.py)."""
         self.speed = SPEEDS["1×"]
         self.last_input_s: float | None = None
+        self.lock = threading.RLock()
+        """Held by whoever moves or reads the playground: two browser tabs on one playground take turns."""
+        self._history: dict[int, dict[str, VariantStatus]] = {0: self.engine.status()}
+        self._frames: dict[int, list[Frame]] = {}
 
     @property
     def now(self) -> float:
@@ -79,6 +89,11 @@ class Playground:
     @property
     def variants(self) -> tuple[Variant, ...]:
         return self.base.variants
+
+    @property
+    def speed_name(self) -> str:
+        """The chosen speed as the speed control names it: "pause", "1×", "5×" or "20×"."""
+        return next((name for name, value in SPEEDS.items() if value == self.speed), f"{self.speed:g}×")
 
     @property
     def at_limit(self) -> bool:
@@ -130,8 +145,23 @@ class Playground:
         if seconds <= 0 or self.at_limit:
             return 0.0
         self.requests += sum(expected_requests(self.knobs(v.name), (), v.name, seconds) for v in self.variants)
-        self.engine.advance(seconds)
+        self._advance(seconds)
         return seconds
+
+    def _advance(self, seconds: float) -> None:
+        """Move scenario time on, keeping each variant's status at every whole second passed (for scrubbing)."""
+        target = self.now + seconds
+        while self.now < target:
+            step_to = min(math.floor(self.now) + 1.0, target)
+            self.engine.advance(step_to - self.now)
+            if step_to == int(step_to):
+                self._history[int(step_to)] = self.engine.status()
+                self._history.pop(int(step_to) - HISTORY_S - 1, None)
+
+    def status_at(self, second: int) -> dict[str, VariantStatus]:
+        """Every variant's status at the end of `second` if it is among the last HISTORY_S seconds ticked, else
+        now."""
+        return self._history.get(second) or self.engine.status()
 
     def touch(self, wall_clock_s: float) -> None:
         """Note that the learner did something (for the idle pause)."""
@@ -140,10 +170,12 @@ class Playground:
     def idle(self, wall_clock_s: float) -> bool:
         return self.last_input_s is not None and wall_clock_s - self.last_input_s >= IDLE_PAUSE_S
 
-    def knobs(self, variant: str) -> Knobs:
-        """Every knob's current value in one variant: the start values, then each recorded change."""
+    def knobs(self, variant: str, at_s: float | None = None) -> Knobs:
+        """Every knob's value in one variant now (or at `at_s`): the start values, then each recorded change."""
         changes: dict[str, Any] = {}
         for command in self.recorded:
+            if at_s is not None and command.at > at_s:
+                break
             if command.variant in (None, variant):
                 if isinstance(command, Set):
                     changes[command.key] = command.value
@@ -152,11 +184,22 @@ class Playground:
         return self.base.knobs_for(self.base.variant(variant)).with_values(changes)
 
     def recent_frames(self, window_s: int) -> tuple[int, list[Frame]]:
-        """The first second of the window and every variant's frames of its finished seconds."""
+        """The first second of the window and every variant's frames of its finished seconds (interleaved second by
+        second). A second closed FINAL_AFTER_S ago does not change any more, so its frames are computed once."""
         end = int(self.now)
         start = max(0, end - window_s)
-        frames = interleave({v.name: self.engine.measurements(v.name).frames(start, end) for v in self.variants})
-        return start, frames
+        final = max(start, end - FINAL_AFTER_S)
+        for second in [s for s in self._frames if s < start]:
+            del self._frames[second]
+        rows: list[Frame] = []
+        for second in range(start, final):
+            if second not in self._frames:
+                self._frames[second] = self._interleaved(second, second + 1)
+            rows += self._frames[second]
+        return start, rows + self._interleaved(final, end)
+
+    def _interleaved(self, start: int, end: int) -> list[Frame]:
+        return interleave({v.name: self.engine.measurements(v.name).frames(start, end) for v in self.variants})
 
     def predicted_loads(self, variant: str) -> list[PoolLoad]:
         """Queueing theory's load on each pool of `variant`, from its knobs and faults."""

@@ -1,53 +1,78 @@
-"""Vega-Lite chart specs from per-second frames, with fault periods shaded and timeline moments marked.
+"""The chart panels, and their Vega-Lite specs from per-second frames, with faults shaded and moments marked.
 
-Plain dicts, so the page draws them with `st.vega_lite_chart` and the report renders the same spec to SVG.
+A panel has one unit on its y axis and its series are labelled from the metric registry. Every variant's chart of a
+panel shares one y-domain (`y_domain`), so columns side by side compare honestly. Lines are steps: a frame holds
+for its whole second. Plain dicts, so the page draws them with `st.vega_lite_chart` and the report renders the same
+spec to SVG; the playground's live view draws the same panels from `sandbox.present.live_view`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.model.metrics import label
 from sandbox.model.periods import Period
 
 Frame = dict[str, Any]
+Value = Callable[[Frame], float | None]
 
 
-def _rate(kind: str) -> Callable[[Frame], float | None]:
+def _error_pct(kind: str) -> Value:
     def error_pct(frame: Frame) -> float | None:
         ok, errors = frame.get(f"{kind}.ok") or 0, frame.get(f"{kind}.errors") or 0
         return 100.0 * errors / (ok + errors) if ok + errors else None
     return error_pct
 
 
-def _metric(name: str) -> Callable[[Frame], float | None]:
+def _metric(name: str) -> Value:
     return lambda frame: frame.get(name)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    value: Value
+
+
+def _series(metric: str) -> Series:
+    return Series(label(metric), _metric(metric))
 
 
 @dataclass(frozen=True)
 class Panel:
     key: str
     title: str
-    series: tuple[tuple[str, Callable[[Frame], float | None]], ...]
+    unit: str
+    """The one unit of every series on the panel's y axis."""
+    series: tuple[Series, ...]
     log_scale: bool = False
+    fixed_domain: tuple[float, float] | None = None
+
+    @property
+    def heading(self) -> str:
+        return f"{self.title} ({self.unit}{', log scale' if self.log_scale else ''})"
 
 
 PANELS = (
-    Panel("latency", "latency (ms, log scale)", (("read p50", _metric("read.p50_ms")),
-                                                 ("read p99", _metric("read.p99_ms")),
-                                                 ("write p99", _metric("write.p99_ms"))), log_scale=True),
-    Panel("errors", "failed requests (%)", (("reads", _rate("read")), ("writes", _rate("write")))),
-    Panel("queue", "queue depth (messages)", (("ready", _metric("queue.ready")),
-                                              ("unacked", _metric("queue.unacked")),
-                                              ("outbox", _metric("outbox.pending")))),
-    Panel("staleness", "staleness", (("oldest unapplied write (s)", _metric("staleness.max_s")),
-                                     ("stale reads per s", _metric("read.stale")))),
+    Panel("errors", "failed requests", "%", (Series(label("read.error_rate"), _error_pct("read")),
+                                            Series(label("write.error_rate"), _error_pct("write"))),
+          fixed_domain=(0.0, 100.0)),
+    Panel("latency", "latency", "ms", (_series("read.p50_ms"), _series("read.p99_ms"), _series("write.p99_ms")),
+          log_scale=True),
+    Panel("queue", "messages waiting", "messages", (_series("queue.ready"), _series("queue.unacked"),
+                                                    _series("outbox.pending"))),
+    Panel("staleness", "oldest unapplied write", "s", (_series("staleness.max_s"),)),
+    Panel("stale", "stale reads", "reads/s", (_series("read.stale"),)),
 )
 PANEL_KEYS = tuple(p.key for p in PANELS)
+MAIN_PANELS = ("errors", "latency")
+"""The panels the playground shows beside the diagram; the others sit below."""
 
-_FAULT_COLOURS = {"down": "#c62828", "hung": "#7b4fb0", "latency": "#b8860b", "errors": "#d2691e"}
-_SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
+FAULT_COLOURS = {"down": "#c62828", "hung": "#7b4fb0", "latency": "#b8860b", "errors": "#d2691e"}
+SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 
 
 def panel(key: str) -> Panel:
@@ -59,30 +84,59 @@ def frames_of(frames: Iterable[Frame], variant: str) -> list[Frame]:
     return [f for f in frames if f.get("variant") == variant]
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2 or 5 × 10^k at or above `value` (at least 1): a y-axis top that reads well."""
+    if value <= 1:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def y_domain(chosen: Panel, frame_sets: Iterable[Iterable[Frame]]) -> tuple[float, float]:
+    """One y-domain for a panel over every given set of frames (all variants, and a prediction): the same axis in
+    every column. Linear panels run from 0; log panels span whole decades, at least 1–10 ms."""
+    if chosen.fixed_domain is not None:
+        return chosen.fixed_domain
+    values = [v for frames in frame_sets for frame in frames for s in chosen.series
+              if (v := s.value(frame)) is not None]
+    if not chosen.log_scale:
+        return 0.0, nice_ceiling(max(values, default=0.0))
+    positive = [v for v in values if v > 0]
+    low = min(1.0, 10 ** math.floor(math.log10(min(positive)))) if positive else 1.0
+    high = max(10.0, 10 ** math.ceil(math.log10(max(positive)))) if positive else 10.0
+    return low, high
+
+
 def panel_rows(frames: Iterable[Frame], chosen: Panel, source: str = "measured") -> list[dict[str, Any]]:
     """Long-form rows {t, series, value, source} for one panel; a second with nothing measured has no row."""
     rows = []
     for frame in frames:
-        for name, value_of in chosen.series:
-            value = value_of(frame)
+        for series in chosen.series:
+            value = series.value(frame)
             if value is not None and not (chosen.log_scale and value <= 0):
-                rows.append({"t": frame["t"] + 1, "series": name, "value": round(float(value), 3), "source": source})
+                rows.append({"t": frame["t"] + 1, "series": series.name, "value": round(float(value), 3),
+                             "source": source})
     return rows
 
 
-def panel_spec(frames: list[Frame], key: str, domain_s: tuple[float, float], periods: Iterable[Period] = (),
-               marks: Iterable[tuple[float, str]] = (), height_px: int = 150,
-               prediction: list[Frame] | None = None) -> dict[str, Any]:
-    """One panel of one variant as a Vega-Lite spec: a line per series over `domain_s`, faults shaded,
-    moments as rules. With `prediction` (the simulation's frames of the same run), the lab's lines are solid
-    and the simulation's dashed."""
+def variant_specs(frames: list[Frame], variants: Iterable[str], key: str, domain_s: tuple[float, float],
+                  periods: Mapping[str, Iterable[Period]], marks: Iterable[tuple[float, str]] = (),
+                  height_px: int = 150, prediction: list[Frame] | None = None) -> dict[str, dict[str, Any]]:
+    """One panel for each variant of a run, every chart on the same y-domain. With `prediction` (the simulation's
+    frames of the same run), the lab's lines are solid and the simulation's dashed."""
     chosen = panel(key)
-    rows = panel_rows(frames, chosen, "lab" if prediction is not None else "measured")
-    if prediction is not None:
-        rows += panel_rows(prediction, chosen, "simulation")
-    names = [name for name, _ in chosen.series]
-    return _spec(chosen.title, rows, names, domain_s, periods, marks, height_px, chosen.log_scale,
-                 dashed=prediction is not None)
+    names = list(variants)
+    mine = {name: frames_of(frames, name) for name in names}
+    predicted = {name: frames_of(prediction, name) for name in names} if prediction is not None else {}
+    domain = y_domain(chosen, [*mine.values(), *predicted.values()])
+    marks = list(marks)
+    specs = {}
+    for name in names:
+        rows = panel_rows(mine[name], chosen, "lab" if prediction is not None else "measured")
+        rows += panel_rows(predicted.get(name, []), chosen, "simulation")
+        specs[name] = _spec(chosen.heading, rows, [s.name for s in chosen.series], domain_s, domain,
+                            periods.get(name, ()), marks, height_px, chosen.log_scale, dashed=prediction is not None)
+    return specs
 
 
 def comparison_spec(frames: list[Frame], metric: str, variants: list[str], domain_s: tuple[float, float],
@@ -91,14 +145,16 @@ def comparison_spec(frames: list[Frame], metric: str, variants: list[str], domai
     """One per-second metric with a line per variant, to compare the architectures on one axis."""
     rows = [{"t": f["t"] + 1, "series": f["variant"], "value": round(float(f[metric]), 3), "source": "measured"}
             for f in frames if f.get(metric) is not None and f.get("variant") in variants]
-    return _spec(metric, rows, variants, domain_s, periods, marks, height_px, log_scale=False, dashed=False)
+    top = nice_ceiling(max((row["value"] for row in rows), default=0.0))
+    return _spec(label(metric), rows, variants, domain_s, (0.0, top), periods, marks, height_px, log_scale=False,
+                 dashed=False)
 
 
 def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tuple[float, float],
-          periods: Iterable[Period], marks: Iterable[tuple[float, str]], height_px: int, log_scale: bool,
-          dashed: bool) -> dict[str, Any]:
-    """Lines of `rows` (a frame's second t drawn at its end, t + 1, so a fault at 10 s shades the seconds
-    after it), fault periods as shaded bands, timeline moments as dashed rules."""
+          y: tuple[float, float], periods: Iterable[Period], marks: Iterable[tuple[float, str]], height_px: int,
+          log_scale: bool, dashed: bool) -> dict[str, Any]:
+    """Step lines of `rows` (a frame's second t drawn over (t, t + 1], so a fault at 10 s shades the seconds after
+    it) on the y-domain `y`, fault periods as shaded bands, timeline moments as dashed rules labelled at the top."""
     start_s, end_s = domain_s
     layers: list[dict[str, Any]] = []
     bands = [{"start": max(p.start_s, start_s), "end": min(end_s if p.end_s is None else p.end_s, end_s),
@@ -112,27 +168,37 @@ def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tu
                 "x": {"field": "start", "type": "quantitative", "scale": {"domain": [start_s, end_s]}},
                 "x2": {"field": "end"},
                 "color": {"field": "kind", "type": "nominal", "legend": None,
-                          "scale": {"domain": list(_FAULT_COLOURS), "range": list(_FAULT_COLOURS.values())}},
+                          "scale": {"domain": list(FAULT_COLOURS), "range": list(FAULT_COLOURS.values())}},
                 "tooltip": [{"field": "fault", "title": "fault"}],
             },
         })
-    rules = [{"t": t, "what": text} for t, text in marks if start_s <= t <= end_s]
+    rules = [{"t": t, "what": text, "row": i % 2} for i, (t, text) in enumerate(sorted(marks)) if start_s <= t <= end_s]
     if rules:
         layers.append({
             "data": {"values": rules},
             "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#555555"},
             "encoding": {"x": {"field": "t", "type": "quantitative"}, "tooltip": [{"field": "what"}]},
         })
+        for row in (0, 1):  # labels alternate between two lines, so two moments close together stay readable
+            layers.append({
+                "data": {"values": [rule for rule in rules if rule["row"] == row]},
+                "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 3, "fontSize": 9,
+                         "color": "#444444"},
+                "encoding": {"x": {"field": "t", "type": "quantitative"}, "y": {"value": 2 + 11 * row},
+                             "text": {"field": "what"}},
+            })
+    scale: dict[str, Any] = {"domain": list(y)}
+    if log_scale:
+        scale["type"] = "log"
     line: dict[str, Any] = {
         "data": {"values": rows},
-        "mark": {"type": "line", "interpolate": "monotone", "point": False, "strokeWidth": 1.8},
+        "mark": {"type": "line", "interpolate": "step-before", "point": False, "strokeWidth": 1.8},
         "encoding": {
             "x": {"field": "t", "type": "quantitative", "title": "scenario time (s)",
                   "scale": {"domain": [start_s, end_s]}},
-            "y": {"field": "value", "type": "quantitative", "title": None,
-                  "scale": {"type": "log"} if log_scale else {"zero": True, "domain": {"unionWith": [0, 1]}}},
+            "y": {"field": "value", "type": "quantitative", "title": None, "scale": scale},
             "color": {"field": "series", "type": "nominal", "title": None,
-                      "scale": {"domain": names, "range": list(_SERIES_COLOURS[:len(names)])},
+                      "scale": {"domain": names, "range": list(SERIES_COLOURS[:len(names)])},
                       "legend": {"orient": "top", "direction": "horizontal"}},
             "tooltip": [{"field": "t", "title": "t (s)"}, {"field": "series"}, {"field": "value"},
                         {"field": "source"}],

@@ -1,10 +1,16 @@
-"""The topology diagram of one variant as Graphviz DOT: parts coloured by health, calls on the edges."""
+"""The topology diagram of one variant as plain data the live view draws: every part in a fixed place (the same place
+in every variant, a part the variant lacks drawn dashed), coloured by health, and arrows with calls per second, the
+failed share and dots in proportion to the traffic."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
 from sandbox.model.status import Component, VariantStatus
 
-# health -> (fill, border); the legend on the page reads the same table
+# health -> (fill, border); the legend and the About page read the same table
 HEALTH_COLOURS = {
     "up": ("#dcf3e4", "#2e8b57"),
     "slow": ("#fff3c4", "#b8860b"),
@@ -18,84 +24,157 @@ HEALTH_WORDS = {
     "hung": "hung (takes calls, never answers)", "down": "down (refuses connections)",
     "absent": "not in this variant",
 }
+TITLES = {"client": "readers\n& authors", "author": "Author Service", "blog": "Blog Service", "user": "User Service",
+          "cache-worker": "cache-worker", "redis": "Redis", "broker": "RabbitMQ", "database": "database"}
 
-# (source, target, what the arrow means); client edges carry the outside load
-_SYNC_EDGES = (("client", "author", "POST /blogs"), ("client", "blog", "GET /blogs"),
+WIDTH, HEIGHT = 540, 222
+# centre x, centre y, width, height in the diagram's own units: one layout for every architecture
+PLACES: dict[str, tuple[float, float, float, float]] = {
+    "client": (30, 111, 58, 40),
+    "author": (152, 30, 140, 54), "blog": (152, 192, 140, 54),
+    "broker": (332, 30, 124, 54), "cache-worker": (487, 30, 102, 54),
+    "database": (332, 111, 112, 36), "user": (332, 192, 124, 54), "redis": (487, 100, 84, 36),
+}
+
+# (source, target, what the arrow carries); client arrows carry the outside load
+SYNC_ROUTES = (("client", "author", "POST /blogs"), ("client", "blog", "GET /blogs"),
                ("author", "database", "INSERT"), ("author", "blog", "POST /internal/cache/invalidate"),
                ("blog", "redis", "GET/SET blogs:*"), ("blog", "database", "SELECT on a miss"),
                ("blog", "user", "GET /api/v1/user/{id}"))
-_QUEUE_EDGES = (("client", "author", "POST /blogs"), ("client", "blog", "GET /blogs"),
+QUEUE_ROUTES = (("client", "author", "POST /blogs"), ("client", "blog", "GET /blogs"),
                 ("author", "database", "INSERT"), ("author", "broker", "publish"),
                 ("broker", "cache-worker", "deliver"), ("cache-worker", "redis", "SCAN + UNLINK blogs:*"),
                 ("blog", "redis", "GET/SET blogs:*"), ("blog", "database", "SELECT on a miss"),
                 ("user", "broker", "user.updated"), ("broker", "blog", "user.updated → directory"))
-_TITLES = {"author": "Author Service", "blog": "Blog Service", "user": "User Service",
-           "cache-worker": "cache-worker", "redis": "Redis", "broker": "RabbitMQ"}
+SIDE_ROUTES = {("user", "broker"), ("broker", "blog")}
+"""Profile updates feeding the queue blog's directory: drawn only while they carry traffic."""
+BENDS = {("user", "broker"): (414.0, 111.0)}
+"""Arrows that curve around a part in their way: the control point of a quadratic curve."""
+
+CALLS_PER_DOT = 10.0
+MAX_DOTS = 4
+GAP = 3.0
+"""Space between an arrow's end and the box it points at."""
 
 
-def _quote(text: str) -> str:
-    """A DOT string literal; a newline in `text` becomes a line break in the label."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+@dataclass(frozen=True)
+class Box:
+    name: str
+    title: str
+    lines: tuple[str, ...]
+    health: str
+    x: float
+    y: float
+    w: float
+    h: float
 
 
-def _node_label(part: Component, status: VariantStatus) -> str:
-    title = _TITLES[part.name]
+@dataclass(frozen=True)
+class Arrow:
+    source: str
+    target: str
+    route: str
+    path: str
+    """SVG path data from the source's border to the target's."""
+    label_x: float
+    label_y: float
+    label: tuple[str, ...]
+    """Calls per second, the failed share and an open breaker, a line each, e.g. ("19/s", "100% fail"); empty
+    without traffic."""
+    colour: str
+    dashed: bool
+    dots: int
+    """Dots moving along the arrow: one per CALLS_PER_DOT calls per second, at least one while calls flow, at most
+    MAX_DOTS (each animated dot costs the browser a little every frame)."""
+    failed_dots: int
+
+
+def _part_lines(part: Component, status: VariantStatus) -> tuple[str, ...]:
     if part.health == "absent":
-        return f"{title}\n(not in this variant)"
-    lines = [title]
+        return (f"not in {status.architecture}",)
+    lines = []
     if part.name == "broker":
-        lines.append(f"cache-invalidation: {status.queue_ready} ready · {status.queue_unacked} unacked")
-        if status.dead_letters:
-            lines.append(f"dead-letter queue: {status.dead_letters}")
-        if status.outbox_pending:
-            lines.append(f"outbox: {status.outbox_pending} waiting")
+        lines.append(f"{status.queue_ready:,} ready · {status.queue_unacked:,} unacked")
+        extra = [f"{status.dead_letters:,} dead" if status.dead_letters else "",
+                 f"{status.outbox_pending:,} in outbox" if status.outbox_pending else ""]
+        if any(extra):
+            lines.append(" · ".join(e for e in extra if e))
     elif part.workers:
         unit = "consumers" if part.name == "cache-worker" else "workers"
-        lines.append(f"{part.busy}/{part.workers} {unit} busy · {part.waiting} waiting")
+        lines.append(f"{part.busy}/{part.workers} {unit} busy")
+        if part.waiting:
+            lines.append(f"{part.waiting:,} waiting")
+    state = [part.health.upper()] if part.health != "up" else []
     if part.latency_ms:
-        lines.append(f"+{part.latency_ms:g} ms")
+        state.append(f"+{part.latency_ms:,.0f} ms")
     if part.error_rate:
-        lines.append(f"{part.error_rate:.0%} errors")
-    if part.health not in ("up",):
-        lines.append(part.health.upper())
-    return "\n".join(lines)
+        state.append(f"{part.error_rate:.0%} errors")
+    if state:
+        lines.append(" ".join(state))
+    return tuple(lines)
 
 
-def _node(name: str, label: str, health: str, shape: str = "box") -> str:
-    fill, border = HEALTH_COLOURS[health]
-    style = "rounded,filled,dashed" if health == "absent" else "rounded,filled"
-    if shape != "box":
-        style = style.replace("rounded,", "")
-    return (f"  {_quote(name)} [label={_quote(label)} shape={shape} style={_quote(style)} fillcolor={_quote(fill)} "
-            f"color={_quote(border)} penwidth=2]")
+def _border(name: str, towards: tuple[float, float]) -> tuple[float, float]:
+    """Where the line from a box's centre towards a point leaves the box, GAP further out."""
+    cx, cy, w, h = PLACES[name]
+    dx, dy = towards[0] - cx, towards[1] - cy
+    if dx == 0 and dy == 0:
+        return cx, cy
+    scale = min(w / 2 / abs(dx) if dx else math.inf, h / 2 / abs(dy) if dy else math.inf)
+    length = math.hypot(dx, dy)
+    scale += GAP / length
+    return round(cx + dx * scale, 1), round(cy + dy * scale, 1)
 
 
-def topology_dot(status: VariantStatus) -> str:
-    """DOT for one variant: every part, and every arrow labelled with calls/s and error % of the last second."""
-    sync = status.architecture == "sync"
-    lines = ["digraph {", "  rankdir=TB; bgcolor=transparent; nodesep=0.25; ranksep=0.35;",
-             '  node [fontname="Helvetica" fontsize=10 margin="0.12,0.06"];',
-             '  edge [fontname="Helvetica" fontsize=9 color="#666666" fontcolor="#444444"];',
-             '  "client" [label="readers & authors" shape=plaintext fontsize=11];',
-             '  "database" [label="database\\n(source of truth)" shape=cylinder style=filled '
-             f'fillcolor="{HEALTH_COLOURS["up"][0]}" color="{HEALTH_COLOURS["up"][1]}" penwidth=2];']
-    for name, part in status.components.items():
-        lines.append(_node(name, _node_label(part, status), part.health))
-    traffic = {(e.source, e.target): e for e in status.edges}
-    for source, target, meaning in _SYNC_EDGES if sync else _QUEUE_EDGES:
-        edge = traffic.get((source, target))
-        label = meaning
-        colour = "#666666"
-        if edge is not None:
-            label += f"\n{edge.calls_per_s:g}/s"
-            if edge.error_rate:
-                label += f" · {edge.error_rate:.0%} failed"
-                colour = HEALTH_COLOURS["down" if edge.error_rate >= 0.5 else "saturated"][1]
-        breaker = status.breakers.get(f"{source}→{target}", "closed")
-        if breaker != "closed":
-            label += f"\nbreaker {breaker}"
-        dashed = " style=dashed" if "user.updated" in meaning else ""
-        lines.append(f"  {_quote(source)} -> {_quote(target)} [label={_quote(label)} color={_quote(colour)} "
-                     f"fontcolor={_quote(colour if colour != '#666666' else '#444444')}{dashed}]")
-    lines.append("}")
-    return "\n".join(lines)
+def _path(source: str, target: str) -> tuple[str, float, float]:
+    """The arrow's path and where its label sits (the middle, nudged off the line)."""
+    sx, sy = PLACES[source][:2]
+    tx, ty = PLACES[target][:2]
+    bend = BENDS.get((source, target))
+    if bend is not None:
+        (ax, ay), (bx, by) = _border(source, bend), _border(target, bend)
+        mid_x, mid_y = (ax + 2 * bend[0] + bx) / 4, (ay + 2 * bend[1] + by) / 4
+        return f"M{ax},{ay} Q{bend[0]},{bend[1]} {bx},{by}", round(mid_x + 4, 1), round(mid_y, 1)
+    (ax, ay), (bx, by) = _border(source, (tx, ty)), _border(target, (sx, sy))
+    mid_x, mid_y = (ax + bx) / 2, (ay + by) / 2
+    length = math.hypot(bx - ax, by - ay) or 1.0
+    # nudge the label to the line's left-hand side (seen along the arrow), so it does not sit on the line
+    nx, ny = (by - ay) / length, -(bx - ax) / length
+    return f"M{ax},{ay} L{bx},{by}", round(mid_x + 10 * nx, 1), round(mid_y + 10 * ny, 1)
+
+
+def _arrow(source: str, target: str, route: str, status: VariantStatus, calls: dict) -> Arrow:
+    edge = calls.get((source, target))
+    rate = edge.calls_per_s if edge else 0.0
+    failed = edge.error_rate if edge else 0.0
+    label = [f"{rate:,.0f}/s"] if rate else []
+    colour = "#666666"
+    if rate and failed:
+        label.append(f"{failed:.0%} fail")
+        colour = HEALTH_COLOURS["down" if failed >= 0.5 else "saturated"][1]
+    breaker = status.breakers.get(f"{source}→{target}", "closed")
+    if breaker != "closed":
+        label.append(f"breaker {breaker}")
+    dots = min(MAX_DOTS, math.ceil(rate / CALLS_PER_DOT)) if rate else 0
+    path, label_x, label_y = _path(source, target)
+    return Arrow(source, target, route, path, label_x, label_y, tuple(label), colour, (source, target) in SIDE_ROUTES,
+                 dots, round(dots * failed))
+
+
+def topology(status: VariantStatus) -> dict[str, Any]:
+    """The diagram of one variant as JSON-ready data: {"width", "height", "boxes", "arrows"}."""
+    parts = {**status.components, "database": Component("database", "up")}
+    boxes = []
+    for name, (x, y, w, h) in PLACES.items():
+        if name == "client":
+            boxes.append(Box(name, TITLES[name], (), "client", x, y, w, h))
+            continue
+        part = parts[name]
+        lines = ("source of truth",) if name == "database" else _part_lines(part, status)
+        boxes.append(Box(name, TITLES[name], lines, part.health, x, y, w, h))
+    calls = {(e.source, e.target): e for e in status.edges}
+    routes = SYNC_ROUTES if status.architecture == "sync" else QUEUE_ROUTES
+    arrows = [_arrow(s, t, route, status, calls) for s, t, route in routes
+              if (s, t) not in SIDE_ROUTES or (s, t) in calls]
+    return {"width": WIDTH, "height": HEIGHT, "boxes": [asdict(b) for b in boxes],
+            "arrows": [asdict(a) for a in arrows]}

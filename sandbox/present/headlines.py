@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sandbox.model.measurements import Measurements
+from sandbox.model.metrics import label
 from sandbox.model.status import VariantStatus
 
 RECENT_S = 10.0
 """Rates and percentiles on the tiles cover the last this-many seconds."""
+
+Scale = Literal["share", "ms", "count"]
 
 
 @dataclass(frozen=True)
@@ -16,8 +20,12 @@ class Headline:
     label: str
     value: str
     healthy: bool | None
-    """True: fine; False: the learner should look here; None: nothing measured yet."""
+    """True: fine; False: the learner should look here; None: nothing measured yet, or nothing to judge."""
     help: str
+    number: float | None = None
+    """The value as a number, to compare variants (a share as a fraction); None when there is none."""
+    scale: Scale = "count"
+    higher_is_better: bool = False
 
 
 def _pct(value: float | None) -> str:
@@ -32,7 +40,8 @@ def _p99_healthy(p99_ms: float | None, error_rate: float | None) -> bool | None:
 
 
 def headlines(measurements: Measurements, status: VariantStatus, now_s: float) -> list[Headline]:
-    """Success rates, read p99 and stale reads over the last RECENT_S seconds; queue depth now; losses so far."""
+    """Success rates, read p99 and stale reads over the last RECENT_S seconds before `now_s`; queue depth at
+    `status`; losses up to `now_s`."""
     end = float(int(now_s))
     start = max(0.0, end - RECENT_S)
     recent = f"over the last {RECENT_S:g} s"
@@ -41,22 +50,27 @@ def headlines(measurements: Measurements, status: VariantStatus, now_s: float) -
         return measurements.observe(metric, since, end) if end > since else None
 
     write_errors, read_errors = observe("write.error_rate"), observe("read.error_rate")
+    writes_ok = None if write_errors is None else 1 - write_errors
+    reads_ok = None if read_errors is None else 1 - read_errors
     p99, stale = observe("read.p99_ms"), observe("read.stale_rate")
     lost = observe("msg.lost", 0.0) or 0.0
     depth = status.queue_ready + status.queue_unacked
-    has_queue = status.architecture == "queue"
+    queue = status.architecture == "queue"
+    no_queue = f"no queue in {status.architecture}"
     return [
-        Headline("writes ok", _pct(None if write_errors is None else 1 - write_errors),
-                 None if write_errors is None else write_errors < 0.01, f"POST /blogs answered 2xx, {recent}"),
-        Headline("reads ok", _pct(None if read_errors is None else 1 - read_errors),
-                 None if read_errors is None else read_errors < 0.01, f"GET /blogs answered 2xx, {recent}"),
-        Headline("read p99", "–" if p99 is None else f"{p99:,.0f} ms", _p99_healthy(p99, read_errors),
+        Headline(label("write.ok"), _pct(writes_ok), None if write_errors is None else write_errors < 0.01,
+                 f"POST /blogs answered 2xx, {recent}", writes_ok, "share", higher_is_better=True),
+        Headline(label("read.ok"), _pct(reads_ok), None if read_errors is None else read_errors < 0.01,
+                 f"GET /blogs answered 2xx, {recent}", reads_ok, "share", higher_is_better=True),
+        Headline(label("read.p99_ms"), "–" if p99 is None else f"{p99:,.0f} ms", _p99_healthy(p99, read_errors),
                  f"99% of reads finished within this, {recent}; failures count too, and a refused read fails fast, "
-                 "so while reads fail this says nothing good"),
-        Headline("stale reads", _pct(stale), None if stale is None else stale < 0.05,
-                 f"successful reads that returned a list older than the database, {recent}"),
-        Headline("queue depth", f"{depth:,}" if has_queue else "no queue", depth < 100 if has_queue else None,
-                 "messages in cache-invalidation now: ready + delivered but not yet acked"),
-        Headline("messages lost", f"{lost:,.0f}" if has_queue else "no queue", lost == 0 if has_queue else None,
-                 "invalidations that will never be applied, since the start"),
+                 "so while reads fail this says nothing good", p99, "ms"),
+        Headline(label("read.stale"), _pct(stale), None if stale is None else stale < 0.05,
+                 f"successful reads that returned a list older than the database, {recent}", stale, "share"),
+        Headline("queue depth", f"{depth:,}" if queue else "–", depth < 100 if queue else None,
+                 "messages in cache-invalidation now: ready + delivered but not yet acked" if queue else no_queue,
+                 float(depth) if queue else None),
+        Headline(label("msg.lost"), f"{lost:,.0f}" if queue else "–", lost == 0 if queue else None,
+                 "invalidations that will never be applied, since the start" if queue else no_queue,
+                 lost if queue else None),
     ]

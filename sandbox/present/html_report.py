@@ -11,8 +11,9 @@ import vl_convert
 
 from sandbox.engine import RunResult
 from sandbox.model.periods import fault_periods
-from sandbox.present.charts import PANEL_KEYS, frames_of, panel_spec
-from sandbox.present.report import PHASE_COLUMNS, format_metric, phase_table
+from sandbox.present.charts import PANEL_KEYS, variant_specs
+from sandbox.present.report import PHASE_COLUMNS, phase_table
+from sandbox.present.verdicts import verdict_line, verdict_summary
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -40,26 +41,24 @@ def html_report(result: RunResult, prediction: list[dict] | None = None) -> str:
              f"<p>scenario <code>{escape(s.id)}</code> · engine {escape(result.engine.name)} · seed {result.seed} · "
              f"{s.duration_s:g} s of scenario time</p>"]
     if result.verdicts:
-        held = sum(v.passed for v in result.verdicts)
-        parts.append(f"<h2>Expectations: {held}/{len(result.verdicts)} hold</h2><ul>")
+        parts.append(f"<h2>{escape(verdict_summary(result.verdicts))}</h2><ul>")
         for verdict in result.verdicts:
-            e = verdict.expectation
-            mark, css = ("✓", "pass") if verdict.passed else ("✗", "fail")
-            parts.append(f"<li class='{css}'>{mark} {escape(e.describe(s.duration_s))} — observed "
-                         f"{escape(format_metric(verdict.observed, e.metric))}"
-                         + (f"<div class='why'>{escape(e.why)}</div>" if e.why else "") + "</li>")
+            line = verdict_line(verdict, s.duration_s)
+            css = "pass" if line.passed else "fail"
+            parts.append(f"<li class='{css}'>{line.mark} {escape(line.claim)} — observed {escape(line.observed)}"
+                         + (f"<div class='why'>{escape(line.why)}</div>" if line.why else "") + "</li>")
         parts.append("</ul>")
+    names = [variant.name for variant in s.variants]
+    periods = {name: fault_periods(s.timeline, name) for name in names}
+    specs = {key: variant_specs(frames, names, key, (0.0, s.duration_s), periods, marks, prediction=prediction)
+             for key in PANEL_KEYS}
     header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]
     for variant in s.variants:
         knobs = ", ".join(f"{k} = {v}" for k, v in variant.knobs.items())
         parts.append(f"<h2>{escape(variant.name)} <small>({variant.architecture}"
                      f"{'; ' + escape(knobs) if knobs else ''})</small></h2>")
         parts.append(_table(header, phase_table(s, result.engine.measurements(variant.name))))
-        periods = fault_periods(s.timeline, variant.name)
-        predicted = frames_of(prediction, variant.name) if prediction is not None else None
-        svgs = [vl_convert.vegalite_to_svg(panel_spec(frames_of(frames, variant.name), key, (0.0, s.duration_s),
-                                                      periods, marks, prediction=predicted) | {"width": 480})
-                for key in PANEL_KEYS]
+        svgs = [vl_convert.vegalite_to_svg(specs[key][variant.name] | {"width": 480}) for key in PANEL_KEYS]
         parts.append("<div class='charts'>" + "".join(f"<div>{svg}</div>" for svg in svgs) + "</div>")
     log = "\n".join(f"{t:8.1f} s  {variant:>8}  {words}" for t, variant, words in result.engine.log())
     parts.append(f"<h2>What happened</h2><pre>{escape(log) or 'nothing notable'}</pre>")

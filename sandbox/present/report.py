@@ -8,6 +8,7 @@ from typing import Any
 
 from sandbox.engine import RunResult
 from sandbox.model.measurements import Measurements
+from sandbox.model.metrics import METRICS
 from sandbox.model.scenario import Scenario
 
 PHASE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -40,16 +41,9 @@ def format_value(value: float | None, kind: str) -> str:
 
 
 def metric_kind(metric: str) -> str:
-    """How a window metric's value reads: a fraction, milliseconds, seconds, a rate or a count."""
-    if metric.endswith(("error_rate", "stale_rate", "hit_rate")):
-        return "pct"
-    if metric.endswith("_ms"):
-        return "ms"
-    if metric == "staleness.max_s":
-        return "s"
-    if metric.endswith("throughput"):
-        return "rate"
-    return "int"
+    """How a metric's value reads, from its unit in the registry: a fraction, milliseconds, seconds, a rate or a
+    count."""
+    return {"fraction": "pct", "ms": "ms", "s": "s", "per s": "rate"}.get(METRICS[metric].unit, "int")
 
 
 def format_metric(value: float | None, metric: str) -> str:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from sandbox.playground import Playground
 from sandbox.teach.blocks import LessonError
@@ -14,21 +20,66 @@ from sandbox.teach.progress import Progress, ProgressError, parse_progress
 
 PLAYGROUND = "playground"
 PROGRESS = "progress"
+TOKEN = "pg"
+"""The query parameter naming this browser tab's playground, so a refresh finds it again."""
+SHELF_SIZE = 24
+"""Playgrounds kept for a refresh to find; the least recently opened goes first."""
+
+
+@st.cache_resource
+def _shelf() -> OrderedDict[str, Playground]:
+    """Every session's playground by its token, shared by the sessions of this server."""
+    return OrderedDict()
+
+
+def _shelve(token: str, pg: Playground) -> None:
+    shelf = _shelf()
+    shelf[token] = pg
+    shelf.move_to_end(token)
+    while len(shelf) > SHELF_SIZE:
+        shelf.popitem(last=False)
 
 
 def playground() -> Playground:
+    """This session's playground: the one the tab's URL names (after a refresh), else a new one, named in the URL."""
     if PLAYGROUND not in st.session_state:
-        st.session_state[PLAYGROUND] = Playground()
+        token = st.query_params.get(TOKEN, "")
+        found = _shelf().get(token) if token else None
+        if found is None:
+            token, found = secrets.token_urlsafe(9), Playground()
+        _shelve(token, found)
+        st.session_state[PLAYGROUND], st.session_state[TOKEN] = found, token
+    st.query_params[TOKEN] = st.session_state[TOKEN]
     return st.session_state[PLAYGROUND]
 
 
 def replace_playground(new: Playground) -> None:
     st.session_state[PLAYGROUND] = new
+    _shelve(st.session_state[TOKEN], new)
 
 
 def touched() -> None:
     """The learner did something: the playground's idle pause starts counting again."""
     playground().touch(time.monotonic())
+
+
+def in_fragment_run() -> bool:
+    """Whether Streamlit is running only a fragment (the live view's timer) rather than the page."""
+    ctx = get_script_run_ctx()
+    return ctx is not None and bool(ctx.fragment_ids_this_run)
+
+
+def page_click(callback: Callable[..., None]) -> Callable[..., None]:
+    """A callback of a button outside the live view, run once per click. Streamlit may hand the click to a timer's
+    run of the live view's fragment that overtakes the click's own run of the page, and then to the page's run as
+    well; the call in the fragment's run is dropped, and the page's run applies the click."""
+
+    @functools.wraps(callback)
+    def once(*args: Any, **kwargs: Any) -> None:
+        if not in_fragment_run():
+            callback(*args, **kwargs)
+
+    return once
 
 
 @st.cache_resource

@@ -1,203 +1,72 @@
-"""The sandbox in a real browser: the playground's cascade, and a scenario run with its verdicts.
+"""The sandbox in a real browser at 1280×800: the playground's cascade on one screen, honest axes, one action per
+click, the queue as letters, the guided first run, a refresh, a scenario run with its verdicts, and a lesson.
 
-`streamlit run sandbox/ui/app.py` on a free 127.0.0.1 port, driven by Debian's Chromium through Playwright for
-Python (never `playwright install`). Skipped without Chromium or Playwright, failed instead with
-SANDBOX_REQUIRE_LIVE=1. Every request the page makes to anything but 127.0.0.1 is blocked and fails the test.
-With SANDBOX_UPDATE_SCREENSHOTS=1 it writes docs/playground-cascade.png and docs/scenarios.png, the screenshots
-the README shows; otherwise they go to the test's temporary folder, so a test run leaves the tree as it was.
+The fixtures (the server, Chromium, a visit, where screenshots go) are in conftest.py. With
+SANDBOX_UPDATE_SCREENSHOTS=1 this writes docs/playground-cascade.png, docs/playground-messages.png and
+docs/scenarios.png, the README's pictures, at 1280×800.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import subprocess
-import sys
 import time
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from sandbox.live.ports import free_port
-from tests.helpers import unavailable
+from sandbox.teach.lessons import load_lessons
+from tests.e2e import conftest
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, VIEWPORT
 
 pytestmark = pytest.mark.browser
+FIXTURES = ("app_url", "browser", "visit")
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "sandbox" / "ui" / "app.py"
-DOCS = ROOT / "docs"
-CHROMIUM = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")  # Debian's; the GitHub workflow names Chrome
-INSTALL_CHROMIUM = "apt-get install chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync",
-    # belt and braces for the browser's own requests, which page routes never see: no name resolves but loopback
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
-VIEWPORT = {"width": 1600, "height": 2200}
-START_TIMEOUT_S = 60.0
-START_ATTEMPTS = 3
-ACTION_TIMEOUT_MS = 15_000
+
+def __getattr__(name: str) -> Any:
+    """The fixtures live in conftest.py; `from tests.e2e.test_browser import visit` (test_browser_challenges.py) still
+    finds them here."""
+    if name in FIXTURES:
+        return getattr(conftest, name)
+    raise AttributeError(name)
+
 CASCADE_TIMEOUT_S = 45.0
-LOCAL_SCHEMES = {"data", "blob", "about"}
+CHARTS_PER_VARIANT = 5
 
-TILES_JS = """() => Array.from(document.querySelectorAll('[data-testid="stColumn"]'), column => {
-  const heading = Array.from(column.querySelectorAll('h3'))
-    .find(h => h.closest('[data-testid="stColumn"]') === column);
-  if (!heading) return null;
-  return {
-    name: heading.textContent.trim().split(/\\s+/)[0],
-    tiles: Array.from(column.querySelectorAll('[data-testid="stMetric"]'), tile => ({
-      label: tile.querySelector('[data-testid="stMetricLabel"]').innerText.trim(),
-      value: tile.querySelector('[data-testid="stMetricValue"]').innerText.trim(),
-    })),
-  };
-}).filter(Boolean)"""
-"""Every variant column (a column whose own first-level heading names the variant) with its metric tiles, read in
-one go so that a rerun of the page cannot change the DOM between two reads."""
-
-CROP_BOTTOM_JS = """charts => Math.max(...Array.from(document.querySelectorAll('[data-testid="stColumn"]'), column => {
-  const drawn = column.querySelectorAll('[data-testid="stVegaLiteChart"]');
-  return drawn.length >= charts ? drawn[charts - 1].getBoundingClientRect().bottom : 0;
+TILES_JS = """() => Array.from(document.querySelectorAll('section[data-variant]'), section => ({
+  name: section.dataset.variant,
+  tiles: Array.from(section.querySelectorAll('.pol-tile'), tile => ({
+    label: tile.dataset.tile, tone: tile.dataset.tone, highlighted: tile.classList.contains('pol-highlight'),
+    value: tile.querySelector('.pol-tile-value').innerText.trim(),
+    cue: tile.querySelector('.pol-cue')?.innerText.trim() ?? '',
+  })),
 }))"""
-"""The bottom of the lowest column's `charts`-th chart: the pictures keep the latency and error charts."""
+"""Every variant's tiles, read in one go so that a redraw cannot change the DOM between two reads."""
 
-CHARTS_DRAWN_JS = """count => {
-  const main = document.querySelector('[data-testid="stMain"]');
-  const charts = main.querySelectorAll('[data-testid="stVegaLiteChart"]');
-  return charts.length === count && Array.from(charts).every(c => c.querySelector('svg, canvas'))
-    && !main.querySelector('[data-testid="stSkeleton"], [data-stale="true"]');
+DRAWN_JS = """count => document.querySelectorAll('section[data-variant] .pol-chart-svg').length === count"""
+
+CUT_SHORT_JS = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] *')).filter(e => {
+  const style = getComputedStyle(e);
+  const clips = style.textOverflow === 'ellipsis' || ['hidden', 'clip'].includes(style.overflowX);
+  return clips && e.scrollWidth > e.clientWidth + 1 && e.innerText?.trim();
+}).map(e => `${e.tagName.toLowerCase()}.${e.className}: ${e.innerText.trim().slice(0, 40)}`)"""
+"""Every element of the main area whose text is wider than its box and cut off (an ellipsis, or hidden)."""
+
+DOMAINS_JS = """() => {
+  const domains = {};
+  for (const svg of document.querySelectorAll('section[data-variant] svg.pol-chart-svg')) {
+    const variant = svg.closest('section').dataset.variant;
+    (domains[svg.dataset.chart] ??= {})[variant] = svg.dataset.domain;
+  }
+  return domains;
 }"""
+"""{chart: {variant: "low,high"}} as drawn."""
 
 
-# --- the server -------------------------------------------------------------------------------------------------
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the process we started, by its id: SIGTERM, then SIGKILL if it lingers."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _answers(process: subprocess.Popen, port: int, log_path: Path) -> bool:
-    """Wait (bounded) until our Streamlit answers its health check on `port`; False if it exited first."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(trust_env=False, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                return False
-            with contextlib.suppress(httpx.HTTPError):
-                healthy = client.get(f"http://127.0.0.1:{port}/_stcore/health").text == "ok"
-                # the log names the port only once *our* server listens on it, not someone else's
-                if healthy and f"127.0.0.1:{port}" in log_path.read_text(errors="replace"):
-                    return True
-            time.sleep(0.2)
-    return False
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """The sandbox under `streamlit run` on a free loopback port; stopped by its process id afterwards."""
-    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    for _ in range(START_ATTEMPTS):
-        port = free_port()
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-                 "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                 "--server.fileWatcherType", "none"],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            if _answers(process, port, log_path):
-                yield f"http://127.0.0.1:{port}"
-                return
-        finally:
-            _stop(process)
-        if f"Port {port} is not available" not in log_path.read_text(errors="replace"):
-            break  # not a lost race for the port: trying again will not help
-    pytest.fail(f"streamlit run {APP.relative_to(ROOT)} did not answer /_stcore/health within {START_TIMEOUT_S:g} s;"
-                f" its output:\n{log_path.read_text(errors='replace')[-3000:]}")
-
-
-# --- the browser ------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        unavailable("Playwright for Python is not installed", ".venv/bin/pip install -r requirements-dev.txt")
-    if not os.access(CHROMIUM, os.X_OK):
-        unavailable(f"Chromium is not installed at {CHROMIUM}", INSTALL_CHROMIUM)
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        except Error as exc:
-            unavailable(f"Chromium at {CHROMIUM} did not start ({str(exc).splitlines()[0]})", INSTALL_CHROMIUM)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _loopback(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in LOCAL_SCHEMES or parts.hostname == "127.0.0.1"
-
-
-@dataclass
-class Visit:
-    """A fresh browser session on the app, with every request that tried to leave 127.0.0.1 and every page error."""
-
-    page: Any
-    url: str
-    left_loopback: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-
-    def assert_clean(self) -> None:
-        from playwright.sync_api import expect
-
-        expect(self.page.get_by_test_id("stException")).to_have_count(0)
-        assert not self.left_loopback, f"the page tried to reach beyond 127.0.0.1: {self.left_loopback}"
-        assert not self.page_errors, f"errors in the page: {self.page_errors}"
-
-
-@pytest.fixture
-def visit(browser, app_url):
-    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    seen = Visit(page=None, url=app_url)
-
-    def block(route) -> None:
-        seen.left_loopback.append(route.request.url)
-        route.abort("blockedbyclient")
-
-    def block_socket(socket) -> None:
-        seen.left_loopback.append(socket.url)
-        socket.close()
-
-    try:
-        context.route(lambda url: not _loopback(url), block)
-        context.route_web_socket(lambda url: not _loopback(url), block_socket)
-        seen.page = context.new_page()
-        seen.page.on("pageerror", lambda exc: seen.page_errors.append(str(exc)))
-        yield seen
-    finally:
-        context.close()
-
-
-# --- reading the page -------------------------------------------------------------------------------------------
+# --- reading the page (other browser tests import these) ----------------------------------------------------------
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.3) -> Any:
     """Poll `condition` until it returns something truthy, bounded in time."""
@@ -221,10 +90,10 @@ def clock_s(page) -> float:
 class Tile:
     label: str
     value: str
-
-    @property
-    def light(self) -> str:
-        return self.label[0] if self.label[:1] in ("🟢", "🔴") else ""
+    tone: str
+    """ok, bad, or none (nothing to judge)."""
+    cue: str = ""
+    highlighted: bool = False
 
     @property
     def percent(self) -> float | None:
@@ -232,61 +101,74 @@ class Tile:
 
 
 def tiles(page) -> dict[str, dict[str, Tile]]:
-    """{variant: {label without its light: tile}} for every variant column on the page."""
-    columns = page.evaluate(TILES_JS)
-    names = [c["name"] for c in columns]
-    assert len(names) == len(set(names)), f"two columns claim the same variant: {names}"
-    return {c["name"]: {t["label"].removeprefix("🟢").removeprefix("🔴").strip(): Tile(t["label"], t["value"])
-                        for t in c["tiles"]} for c in columns}
+    """{variant: {label: tile}} for every variant on the page."""
+    return {v["name"]: {t["label"]: Tile(**t) for t in v["tiles"]} for v in page.evaluate(TILES_JS)}
 
 
 def reads_ok(snapshot: dict[str, dict[str, Tile]], variant: str) -> Tile | None:
     return snapshot.get(variant, {}).get("reads ok")
 
 
-def screenshot_main(page, path: Path, charts: int, keep_charts: int = 2) -> None:
-    """The main area (no sidebar) once its `charts` are drawn, down to each column's first `keep_charts` charts and
-    within the viewport (full-page shots show skeletons)."""
-    page.wait_for_function(CHARTS_DRAWN_JS, arg=charts, timeout=ACTION_TIMEOUT_MS)
-    page.wait_for_timeout(300)  # let Vega finish painting
-    box = page.get_by_test_id("stMainBlockContainer").bounding_box()
+def part_health(page, variant: str, part: str) -> str | None:
+    box = page.locator(f'section[data-variant="{variant}"] [data-part="{part}"]')
+    return box.get_attribute("data-health") if box.count() else None
+
+
+def open_playground(visit, query: str = "?tour=done", variants: int = 2) -> Any:
+    page = visit.page
+    page.goto(visit.url + "/" + query)
+    page.wait_for_function(DRAWN_JS, arg=CHARTS_PER_VARIANT * variants, timeout=30_000)
+    return page
+
+
+def set_speed(page, speed: str) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("radiogroup").get_by_role("radio", name=speed, exact=True).click()
+    expect(page.locator(".pol-clock-line")).to_contain_text(f"speed {speed}")
+
+
+def click(page, key: str) -> None:
+    page.locator(f".st-key-{key}").get_by_role("button").click()
+
+
+def saved_timeline(page) -> list[dict]:
+    """The actions of the playground's "save as scenario" file."""
+    with page.expect_download() as download:
+        click(page, "save")
+    return tomllib.loads(Path(download.value.path()).read_text())["timeline"]
+
+
+def screenshot_main(page, path: Path) -> None:
+    """The main area (no sidebar) as the viewport shows it, once the view has painted."""
+    page.wait_for_timeout(400)
+    box = page.get_by_test_id("stMain").bounding_box()
     assert box is not None
-    bottom = page.evaluate(CROP_BOTTOM_JS, keep_charts) or box["y"] + box["height"]
     path.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(path), full_page=False, clip={  # 4 px in: no sidebar edge
-        "x": box["x"] + 4, "y": box["y"], "width": box["width"] - 4,
-        "height": min(bottom + 16, box["y"] + box["height"], VIEWPORT["height"]) - box["y"]})
+    size = page.viewport_size
+    page.screenshot(path=str(path), clip={"x": box["x"] + 4, "y": 0, "width": size["width"] - box["x"] - 4,
+                                          "height": size["height"]})
 
 
-# --- the journeys -----------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    """Where screenshots go: docs/ when asked to refresh the README's pictures, else a temporary folder."""
-    return DOCS if os.environ.get("SANDBOX_UPDATE_SCREENSHOTS") == "1" else tmp_path
-
+# --- the journeys --------------------------------------------------------------------------------------------------
 
 def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit, shots):
     from playwright.sync_api import expect
 
-    page = visit.page
-    page.goto(visit.url)
+    page = open_playground(visit)
     sidebar = page.get_by_test_id("stSidebar")
 
     # the simulation runs on its own: the clock moves without any input
     wait_for(lambda: clock_s(page) >= 1, 15, "the playground's first tick")
     first = clock_s(page)
-    time.sleep(2)
-    later = wait_for(lambda: (t := clock_s(page)) > first and t, 15, f"the clock to move past t = {first:g} s")
-    assert later > first
+    wait_for(lambda: clock_s(page) > first, 15, f"the clock to move past t = {first:g} s")
 
     expect(sidebar.get_by_role("combobox", name="target")).to_have_value("user")
-    page.get_by_role("radiogroup", name="speed").get_by_role("radio", name="20×").click()
-    expect(page.get_by_text(re.compile(r"· speed 20×$"))).to_be_visible()
+    set_speed(page, "20×")
     start = clock_s(page)
     wait_for(lambda: clock_s(page) >= start + 40, 15, "two ticks at 20× (some history for the charts)")
 
-    page.locator(".st-key-do_kill").get_by_role("button").click()
+    click(page, "do_kill")
     killed_at = clock_s(page)
     seen: list[dict[str, dict[str, Tile]]] = []
 
@@ -294,26 +176,200 @@ def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit, 
         snapshot = tiles(page)
         seen.append(snapshot)
         sync = reads_ok(snapshot, "sync")
-        return bool(sync and sync.percent is not None and sync.percent < 50 and sync.light == "🔴")
+        return bool(sync and sync.percent is not None and sync.percent < 50 and sync.tone == "bad")
 
     try:
-        wait_for(sync_red, CASCADE_TIMEOUT_S, "the sync column's 'reads ok' to fall below 50% with 🔴")
+        wait_for(sync_red, CASCADE_TIMEOUT_S, "the sync column's 'reads ok' to fall below 50% and turn red")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; last tiles: {seen[-1] if seen else None}") from None
 
     # a little further into the cascade, then pause for a still picture whose 120 s charts show the kill
     wait_for(lambda: clock_s(page) >= killed_at + 20, 15, "the cascade to go on")
-    page.get_by_role("radiogroup", name="speed").get_by_role("radio", name="pause").click()
-    expect(page.get_by_text(re.compile(r"· speed pause$"))).to_be_visible()
+    set_speed(page, "pause")
     seen.append(tiles(page))
-    screenshot_main(page, shots / "playground-cascade.png", charts=8)
+    screenshot_main(page, shots / "playground-cascade.png")
 
     final = seen[-1]
     sync = reads_ok(final, "sync")
-    assert sync and sync.percent is not None and sync.percent < 50 and sync.light == "🔴", final
+    assert sync and sync.percent is not None and sync.percent < 50 and sync.cue.endswith("pts vs queue"), final
+    assert part_health(page, "sync", "user") == "down"
+    assert "every cache miss needs the User Service" in page.locator('[data-variant="sync"] .pol-story').inner_text()
     for snapshot in seen:  # the queue side stays green the whole time
         queue = reads_ok(snapshot, "queue")
-        assert queue and queue.percent is not None and queue.percent >= 99 and queue.light == "🟢", snapshot
+        assert queue and queue.percent is not None and queue.percent >= 99 and queue.tone == "ok", snapshot
+    visit.assert_clean()
+
+
+def test_the_story_fits_one_screen_and_nothing_is_cut_short(visit, tmp_path):
+    page = open_playground(visit)
+    click(page, "do_kill")
+    page.wait_for_timeout(1500)
+    assert page.evaluate(CUT_SHORT_JS) == [], "cut short at 1280×800"
+    for variant in ("sync", "queue"):  # the diagram, the tiles and the main charts on the first screen
+        latency = page.locator(f'section[data-variant="{variant}"] .pol-chart[data-chart="latency"]')
+        box = latency.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"], (variant, box)
+    tops = [page.locator(f'section[data-variant="{v}"] .pol-chart[data-chart="errors"]').bounding_box()["y"]
+            for v in ("sync", "queue")]
+    assert tops[0] == tops[1]  # aligned column to column
+
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.wait_for_timeout(800)
+    assert page.evaluate(CUT_SHORT_JS) == [], "cut short at 1440×1000"
+    screenshot_main(page, tmp_path / "playground-1440.png")
+
+    click(page, "do_revive")
+    page.get_by_role("button", name="variants & seed").click()
+    page.get_by_role("combobox", name=re.compile("^variants")).click()
+    page.get_by_role("option", name="queue-outbox", exact=True).click()
+    page.keyboard.press("Escape")
+    click(page, "reset")
+    page.keyboard.press("Escape")
+    page.wait_for_function(DRAWN_JS, arg=3 * CHARTS_PER_VARIANT)
+    for size in ({"width": 1440, "height": 1000}, {"width": 1280, "height": 800}):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(800)
+        assert page.evaluate(CUT_SHORT_JS) == [], f"cut short with three variants at {size}"
+
+    page.set_viewport_size({"width": 900, "height": 800})
+    page.wait_for_timeout(800)
+    assert page.locator(".pol-live").get_attribute("data-mode") == "stacked"
+    assert page.evaluate(CUT_SHORT_JS) == [], "cut short at 900 px"
+    main = page.get_by_test_id("stMain")
+    assert main.evaluate("m => m.scrollWidth <= m.clientWidth"), "the stacked page scrolls sideways at 900 px"
+    screenshot_main(page, tmp_path / "playground-900.png")
+    visit.assert_clean()
+
+
+def test_compared_variants_share_each_charts_axis(visit):
+    page = open_playground(visit)
+    set_speed(page, "20×")
+    click(page, "do_kill")
+    wait_for(lambda: clock_s(page) >= 60, 20, "a minute of cascade")
+    set_speed(page, "pause")
+    domains = page.evaluate(DOMAINS_JS)
+    assert set(domains) == {"errors", "latency", "queue", "staleness", "stale"}
+    for chart, by_variant in domains.items():
+        assert set(by_variant) == {"sync", "queue"} and len(set(by_variant.values())) == 1, (chart, by_variant)
+    assert domains["errors"]["sync"] == "0,100"
+    visit.assert_clean()
+
+
+def test_each_click_is_recorded_once_even_at_20x(visit):
+    page = open_playground(visit)
+    set_speed(page, "20×")
+    clicks = ["do_kill", "do_revive"] * 8 + ["do_hang", "do_heal"]
+    for key in clicks:
+        click(page, key)
+        page.wait_for_timeout(150)
+    set_speed(page, "pause")
+    timeline = saved_timeline(page)
+    assert [a["do"] for a in timeline] == [key.removeprefix("do_") for key in clicks]
+    visit.assert_clean()
+
+
+def test_a_part_of_the_diagram_is_broken_and_mended_from_its_menu(visit):
+    from playwright.sync_api import expect
+
+    page = open_playground(visit)
+    set_speed(page, "pause")
+    user = page.locator('section[data-variant="sync"] [data-part="user"]')
+    user.click()
+    menu = page.locator(".pol-menu")
+    expect(menu).to_contain_text("User Service")
+    menu.get_by_role("menuitem", name="kill").click()
+    wait_for(lambda: part_health(page, "sync", "user") == "down" and part_health(page, "queue", "user") == "down",
+             10, "the User Service down in both variants")
+    expect(menu).to_have_count(0)
+    page.locator('section[data-variant="queue"] [data-part="user"]').click()
+    menu.get_by_role("checkbox").check()
+    menu.get_by_role("menuitem", name="revive").click()
+    wait_for(lambda: part_health(page, "queue", "user") == "up", 10, "queue's User Service back")
+    assert part_health(page, "sync", "user") == "down"
+    assert [(a["do"], a["target"], a.get("variant")) for a in saved_timeline(page)] == [
+        ("kill", "user", None), ("revive", "user", "queue")]
+    visit.assert_clean()
+
+
+def test_after_a_cache_worker_kill_the_letters_count_what_the_queue_holds(visit, shots):
+    page = open_playground(visit)
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name="target").click()
+    page.get_by_role("option", name="cache-worker", exact=True).click()
+    set_speed(page, "5×")
+    click(page, "do_kill")
+    wait_for(lambda: clock_s(page) >= 40, 20, "messages to pile up")
+    set_speed(page, "pause")
+    queue = page.locator('section[data-variant="queue"]')
+
+    def count(state: str) -> int:
+        return int(queue.locator(f'.pol-count[data-state="{state}"] b').inner_text().replace(",", ""))
+
+    ready, unacked = count("ready"), count("unacked")
+    broker = queue.locator('[data-part="broker"] text').nth(1).text_content()
+    assert broker == f"{ready:,} ready · {unacked:,} unacked" and ready > 5
+    assert tiles(page)["queue"]["queue depth"].value == f"{ready + unacked:,}"
+    letters = queue.locator(".pol-letter")
+    assert letters.count() >= 1 and letters.first.inner_text().startswith("✉ m")
+    assert "ready" in letters.first.inner_text()
+    more = queue.locator(".pol-letters").inner_text()
+    if ready > 12:
+        assert f"+{ready - 12:,} more ready" in more
+    assert "the cache-worker is down" in queue.locator(".pol-story").inner_text()
+    queue.locator(".pol-mail").scroll_into_view_if_needed()
+    screenshot_main(page, shots / "playground-messages.png")
+    visit.assert_clean()
+
+
+def test_a_paused_playground_scrubs_back_to_before_the_kill(visit):
+    page = open_playground(visit)
+    set_speed(page, "20×")
+    wait_for(lambda: clock_s(page) >= 40, 15, "some history")
+    click(page, "do_kill")
+    wait_for(lambda: clock_s(page) >= 100, 15, "the cascade")
+    set_speed(page, "pause")
+    assert part_health(page, "sync", "user") == "down"
+    slider = page.locator(".st-key-scrub_s").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("Home")
+    wait_for(lambda: part_health(page, "sync", "user") == "up", 10, "the diagram as it was before the kill")
+    assert page.locator(".pol-cursor").count() == 2 * CHARTS_PER_VARIANT
+    assert "showing the end of second" in page.locator(".pol-clock-line").inner_text()
+    page.keyboard.press("End")
+    wait_for(lambda: part_health(page, "sync", "user") == "down", 10, "the diagram now")
+    visit.assert_clean()
+
+
+def test_the_guided_first_run_completes(visit):
+    from playwright.sync_api import expect
+
+    first = load_lessons()[0]
+    page = open_playground(visit, query="")
+    tour = page.locator(".st-key-tour")
+    expect(tour).to_contain_text("1/4 · Kill the User Service")
+    click(page, "tour_kill")
+    expect(tour).to_contain_text("2/4 · Watch the two “reads ok” tiles")
+    wait_for(lambda: all(reads_ok(tiles(page), v).highlighted for v in ("sync", "queue")), 10, "both tiles lit")
+    wait_for(lambda: reads_ok(tiles(page), "sync").tone == "bad", 30, "sync's reads ok to turn red")
+    click(page, "tour_next")
+    expect(tour).to_contain_text("3/4 · Revive it")
+    click(page, "tour_revive")
+    expect(tour).to_contain_text("4/4 · Open lesson 1")
+    assert part_health(page, "sync", "user") == "up"
+    click(page, "tour_lesson")
+    expect(page.get_by_role("heading", name=first.title)).to_be_visible()
+    visit.assert_clean()
+
+
+def test_a_refresh_keeps_the_playground(visit):
+    page = open_playground(visit)
+    click(page, "do_kill")
+    wait_for(lambda: clock_s(page) >= 3, 15, "a few seconds")
+    before = clock_s(page)
+    page.reload()
+    page.wait_for_function(DRAWN_JS, arg=2 * CHARTS_PER_VARIANT)
+    assert clock_s(page) >= before
+    assert "kill user" in page.locator(".pol-log").inner_text()
+    assert part_health(page, "sync", "user") == "down"
     visit.assert_clean()
 
 
@@ -321,38 +377,43 @@ def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit, shots)
     from playwright.sync_api import expect
 
     page = visit.page
-    page.goto(visit.url)
+    page.goto(visit.url + "/?tour=done")
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Scenarios").click()
 
     picker = page.get_by_role("combobox", name="scenario")
     picker.click()
     page.get_by_role("option", name=re.compile(r"^user-down — ")).click()
     expect(picker).to_have_value(re.compile(r"^user-down — "))
-    page.locator(".st-key-run").get_by_role("button").click()
+    click(page, "run")
 
     verdict = page.get_by_role("heading", name=re.compile(r"expectations hold"))
     expect(verdict).to_be_visible(timeout=30_000)
     held, total = map(int, re.search(r"(\d+)/(\d+) expectations hold", verdict.inner_text()).groups())
     assert verdict.inner_text().startswith("✅") and held == total > 0, verdict.inner_text()
-    screenshot_main(page, shots / "scenarios.png", charts=8)
+    expect(page.get_by_text(re.compile(r"^why: ")).first).to_be_visible()
+    box = verdict.bounding_box()  # the verdict leads: on the first screen, above every chart
+    first_chart = page.get_by_test_id("stVegaLiteChart").first.bounding_box()
+    assert box is not None and first_chart is not None
+    assert box["y"] + box["height"] <= VIEWPORT["height"] and box["y"] < first_chart["y"]
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg').length >= 10",
+                           timeout=ACTION_TIMEOUT_MS)
+    screenshot_main(page, shots / "scenarios.png")
     visit.assert_clean()
 
 
 def test_a_lesson_opens_and_its_first_step_completes(visit):
     from playwright.sync_api import expect
 
-    from sandbox.teach.lessons import load_lessons
-
     first = load_lessons()[0]
     step = first.steps[0]
     page = visit.page
-    page.goto(visit.url)
+    page.goto(visit.url + "/?tour=done")
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Lessons").click()
     expect(page.get_by_role("heading", name=first.title)).to_be_visible()
     expect(page.get_by_role("heading", name=f"1. {step.title}")).to_be_visible()
 
     page.get_by_role("radiogroup", name="your prediction").get_by_text(step.choices[step.answer]).click()
-    page.locator(".st-key-play_step").get_by_role("button").click()
+    click(page, "play_step")
 
     expect(page.get_by_text(re.compile(r"^You predicted it"))).to_be_visible(timeout=30_000)
     checks = page.get_by_text(re.compile(r"^✅ "))

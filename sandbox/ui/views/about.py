@@ -5,14 +5,17 @@ from pathlib import Path
 import streamlit as st
 
 from sandbox.engine import live_unavailable
-from sandbox.present.diagram import HEALTH_WORDS
+from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS
 
 before, after = (Path(__file__).parent.parent / "about.md").read_text(encoding="utf-8").split("<!-- colours -->")
 st.title("📮 About Post Office Lab")
 st.markdown(before)
 st.markdown("### Colours on the diagram")
-for name, words in HEALTH_WORDS.items():
-    st.markdown(f"- **{name}**: {words}")
+st.markdown("\n".join(
+    f"- <span style='display:inline-block;width:1.6em;height:1em;vertical-align:-0.1em;border-radius:4px;"
+    f"background:{fill};border:2px solid {border}'></span> {HEALTH_WORDS[name]}"
+    for name, (fill, border) in HEALTH_COLOURS.items()),
+    unsafe_allow_html=True)
 st.markdown(after)
 reason = live_unavailable()
 if reason:

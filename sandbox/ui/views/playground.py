@@ -1,23 +1,32 @@
-"""Playground: the variants side by side on the simulation, running, for the learner to break."""
+"""Playground: the variants side by side on the simulation, running, for the learner to break.
+
+The controls are Streamlit widgets; everything that moves is one component (sandbox/ui/live.py) in a fragment that a
+timer reruns every second. A click on a control reruns the page, a click in the view (a part's menu) reruns the
+fragment; either applies it and redraws without moving time: only the timer's runs move time.
+"""
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
-from sandbox.model.commands import TARGETS, VERBS, Load, Poison
+from sandbox.model.commands import DOWN, LATENCY, POISON, RATE, TARGETS, VERBS, Kill, Load, Poison, Revive
 from sandbox.model.errors import ScenarioError
-from sandbox.model.knobs import KNOBS
-from sandbox.model.periods import fault_periods
-from sandbox.playground import MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
-from sandbox.present.charts import frames_of
-from sandbox.present.headlines import headlines
-from sandbox.ui import session, widgets
+from sandbox.model.knobs import KNOBS, READS_PER_S, WRITES_PER_S
+from sandbox.model.scenario import SEED
+from sandbox.playground import HISTORY_S, MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
+from sandbox.present.live_view import live_view, view_command
+from sandbox.present.tour import STEPS, TARGET, WATCHED_TILE, tour_step
+from sandbox.ui import session
+from sandbox.ui.live import KEY as VIEW
+from sandbox.ui.live import live_view as draw_live_view
 
 TICK_S = 1.0
-WINDOW_S = 120
+ALL = "every variant"
+TOUR = "tour"  # session state of the guided first run: {"open": bool, "watched": bool}
 
 pg = session.playground()
-ALL = "every variant"
+st.html(f"<style>{(Path(__file__).parent.parent / 'page.css').read_text(encoding='utf-8')}</style>")
 
 
 def _scope() -> str | None:
@@ -26,57 +35,72 @@ def _scope() -> str | None:
 
 
 def _remember(notes: list[str]) -> None:
-    st.session_state["notes"] = notes
+    for note in notes:
+        st.toast(note, icon="ℹ️")
     session.touched()
 
 
+@session.page_click
 def _act(verb: str) -> None:
     target = st.session_state["target"]
-    fields = {
-        "restart": {"down_s": st.session_state["down_s"]},
-        "latency": {"ms": st.session_state["latency_ms"], "jitter_ms": st.session_state["jitter_ms"]},
-        "errors": {"rate": st.session_state["error_pct"] / 100.0},
-    }.get(verb, {})
-    _remember(pg.act(VERBS[verb](target=target, variant=_scope(), **fields)))  # type: ignore[call-arg]
+    state = st.session_state
+    fields = {  # the inputs a verb reads are on the page whenever its button is
+        "restart": lambda: {"down_s": state["down_s"]},
+        "latency": lambda: {"ms": state["latency_ms"], "jitter_ms": state["jitter_ms"]},
+        "errors": lambda: {"rate": state["error_pct"] / 100.0},
+    }.get(verb, dict)()
+    with pg.lock:
+        _remember(pg.act(VERBS[verb](target=target, variant=_scope(), **fields)))  # type: ignore[call-arg]
 
 
+@session.page_click
 def _poison() -> None:
-    _remember(pg.act(Poison(int(st.session_state["poison_count"]), variant=_scope())))
+    with pg.lock:
+        _remember(pg.act(Poison(int(st.session_state["poison_count"]), variant=_scope())))
 
 
+@session.page_click
 def _load() -> None:
-    _remember(pg.act(Load(reads_per_s=float(st.session_state["reads_per_s"]),
-                          writes_per_s=float(st.session_state["writes_per_s"]), variant=_scope())))
+    with pg.lock:
+        _remember(pg.act(Load(reads_per_s=float(st.session_state["reads_per_s"]),
+                              writes_per_s=float(st.session_state["writes_per_s"]), variant=_scope())))
 
 
+@session.page_click
 def _set_knob() -> None:
     key = st.session_state["knob_key"]
     try:
-        _remember(pg.set_knob(key, st.session_state[f"knob_value:{key}"], _scope()))
+        with pg.lock:
+            _remember(pg.set_knob(key, st.session_state[f"knob_value:{key}"], _scope()))
     except ScenarioError as exc:
-        st.session_state["notes"] = [exc.problem]
+        st.toast(exc.problem, icon="⚠️")
 
 
+@session.page_click
 def _heal_all() -> None:
-    _remember(pg.heal_everything() or ["nothing was broken"])
+    with pg.lock:
+        _remember(pg.heal_everything() or ["nothing was broken"])
 
 
+@session.page_click
 def _step() -> None:
-    speed, pg.speed = pg.speed, 1.0
-    pg.tick(TICK_S)
-    pg.speed = speed
+    with pg.lock:
+        speed, pg.speed = pg.speed, SPEEDS["1×"]
+        pg.tick(TICK_S)
+        pg.speed = speed
     session.touched()
 
 
-def _reset() -> None:
+def _restart() -> None:
     session.replace_playground(Playground(tuple(st.session_state["presets"]), seed=int(st.session_state["seed"])))
-    st.session_state["notes"] = []
     st.session_state["speed"] = "1×"
+    st.session_state.pop("scrub_s", None)
     session.touched()
 
 
 def _speed() -> None:
-    pg.speed = SPEEDS[st.session_state["speed"] or "pause"]
+    pg.speed = SPEEDS[st.session_state["speed"]]
+    st.session_state.pop("scrub_s", None)
     session.touched()
 
 
@@ -90,114 +114,221 @@ def _knob_input(key: str) -> None:
     elif knob.kind is bool:
         st.toggle("value", value=current, key=widget_key)
     elif knob.range is not None and knob.range.whole:
-        st.number_input("value", value=int(current), min_value=int(knob.range.minimum),
+        st.number_input(f"value ({knob.range})", value=int(current), min_value=int(knob.range.minimum),
                         max_value=int(knob.range.maximum), step=1, key=widget_key)
     elif knob.range is not None:
-        st.number_input("value", value=float(current), min_value=float(knob.range.minimum),
+        st.number_input(f"value ({knob.range})", value=float(current), min_value=float(knob.range.minimum),
                         max_value=float(knob.range.maximum), key=widget_key)
 
 
+def _more_faults() -> None:
+    st.subheader("Slow, fail, restart, poison")
+    st.number_input(f"latency ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 2000.0, 100.0,
+                    key="latency_ms")
+    st.number_input(f"jitter ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 200.0, 50.0,
+                    key="jitter_ms")
+    st.button("🐢 add latency", on_click=_act, args=("latency",), key="do_latency")
+    st.slider("error rate (%)", int(RATE.minimum * 100), int(RATE.maximum * 100), 50, key="error_pct")
+    st.button("💥 inject errors", on_click=_act, args=("errors",), key="do_errors")
+    st.number_input(f"down for ({DOWN})", float(DOWN.minimum), float(DOWN.maximum), 10.0, 1.0, key="down_s")
+    st.button("🔁 restart (a deploy)", on_click=_act, args=("restart",), key="do_restart")
+    st.number_input(f"malformed messages ({POISON})", int(POISON.minimum), int(POISON.maximum), 5,
+                    key="poison_count")
+    st.button("☠️ publish poison", on_click=_poison, key="do_poison")
+
+
+def _load_and_knobs() -> None:
+    st.subheader("Load")
+    knobs = pg.knobs(pg.variants[0].name)
+    st.number_input(f"reads ({READS_PER_S})", float(READS_PER_S.minimum), float(READS_PER_S.maximum),
+                    float(knobs.load.reads_per_s), 5.0, key="reads_per_s")
+    st.number_input(f"writes ({WRITES_PER_S})", float(WRITES_PER_S.minimum), float(WRITES_PER_S.maximum),
+                    float(knobs.load.writes_per_s), 1.0, key="writes_per_s")
+    st.button("📈 apply load", on_click=_load, key="do_load")
+    st.subheader("Knobs")
+    others = sorted(k for k in KNOBS if k not in MAIN_KNOBS and not k.startswith("load."))
+    key = st.selectbox("knob", [*MAIN_KNOBS, *others], key="knob_key",
+                       help="the main knobs first; `python -m sandbox knobs` lists them all")
+    st.caption(KNOBS[key].doc)
+    _knob_input(key)
+    st.button("⚙️ set knob", on_click=_set_knob, key="do_set")
+
+
 def controls() -> None:
+    """The sidebar: the everyday faults always; the rest when asked for (fewer widgets is a faster click, and less
+    to read on a first visit)."""
     with st.sidebar:
         st.subheader("Break something")
         st.selectbox("on", [ALL, *(v.name for v in pg.variants)], key="scope")
         st.selectbox("target", TARGETS, key="target", index=TARGETS.index("user"))
         a, b = st.columns(2)
-        a.button("💀 kill", on_click=_act, args=("kill",), width="stretch", key="do_kill")
-        b.button("💚 revive", on_click=_act, args=("revive",), width="stretch", key="do_revive")
-        a.button("🕳️ hang", on_click=_act, args=("hang",), width="stretch", key="do_hang")
-        b.button("🩹 heal", on_click=_act, args=("heal",), width="stretch", key="do_heal")
-        with st.expander("latency, errors, restart, poison"):
-            st.number_input("latency (ms)", 0.0, 60000.0, 2000.0, 100.0, key="latency_ms")
-            st.number_input("jitter (ms)", 0.0, 60000.0, 200.0, 50.0, key="jitter_ms")
-            st.button("🐢 add latency", on_click=_act, args=("latency",), key="do_latency")
-            st.slider("error rate (%)", 0, 100, 50, key="error_pct")
-            st.button("💥 inject errors", on_click=_act, args=("errors",), key="do_errors")
-            st.number_input("down for (s)", 1.0, 600.0, 10.0, 1.0, key="down_s")
-            st.button("🔁 restart (a deploy)", on_click=_act, args=("restart",), key="do_restart")
-            st.number_input("malformed messages", 1, 1000, 5, key="poison_count")
-            st.button("☠️ publish poison", on_click=_poison, key="do_poison")
+        for column, verb, icon in ((a, "kill", "💀"), (b, "revive", "💚"), (a, "hang", "🕳️"), (b, "heal", "🩹")):
+            column.button(f"{icon} {verb}", on_click=_act, args=(verb,), width="stretch", key=f"do_{verb}")
         st.button("✨ heal everything", on_click=_heal_all, type="primary", width="stretch", key="heal_all")
+        if st.toggle("more: latency, errors, restart, poison, load, knobs", key="more_controls"):
+            _more_faults()
+            _load_and_knobs()
 
-        st.subheader("Load")
-        knobs = pg.knobs(pg.variants[0].name)
-        st.number_input("reads per second", 0.0, 2000.0, float(knobs.load.reads_per_s), 5.0, key="reads_per_s")
-        st.number_input("writes per second", 0.0, 500.0, float(knobs.load.writes_per_s), 1.0, key="writes_per_s")
-        st.button("📈 apply load", on_click=_load, key="do_load")
 
-        st.subheader("Knobs")
-        others = sorted(k for k in KNOBS if k not in MAIN_KNOBS and not k.startswith("load."))
-        key = st.selectbox("knob", [*MAIN_KNOBS, *others], key="knob_key",
-                           help="the main knobs first; `python -m sandbox knobs` lists them all")
-        st.caption(KNOBS[key].doc)
-        _knob_input(key)
-        st.button("⚙️ set knob", on_click=_set_knob, key="do_set")
+def _variants_popover() -> None:
+    with st.popover("⚙️ variants & seed"):
+        st.multiselect(f"variants (1 to {MAX_VARIANTS})", list(PRESETS), default=list(pg.presets),
+                       max_selections=MAX_VARIANTS, key="presets",
+                       help="\n".join(f"- **{n}**: {p[2]}" for n, p in PRESETS.items()))
+        st.number_input(f"seed ({SEED})", int(SEED.minimum), int(SEED.maximum), pg.base.seed, key="seed")
+        chosen = tuple(st.session_state.get("presets") or ())
+        changed = chosen != pg.presets or st.session_state.get("seed", pg.base.seed) != pg.base.seed
+        st.button("↺ restart with these", on_click=_restart, key="reset", disabled=not chosen,
+                  type="primary" if changed else "secondary")
+        st.caption("A change applies when you restart: the playground starts again from 0 s with these variants "
+                   "and seed, and its recording begins anew." if changed else
+                   "Restarting starts again from 0 s; save the recording first if you want it.")
 
 
 def header() -> None:
-    st.title("📮 Playground")
-    st.caption("Two versions of one blog flow run side by side on the simulation. Break a part in the sidebar "
-               "and watch the sync side cascade while the queue side keeps serving. Every action is recorded.")
-    top = st.columns([3, 2, 1, 1, 2], vertical_alignment="bottom")
-    with top[0]:
-        st.multiselect("variants (restarts the playground)", list(PRESETS), default=list(pg.presets),
-                       max_selections=MAX_VARIANTS, key="presets",
-                       format_func=lambda name: name, help="\n".join(f"- **{n}**: {p[2]}" for n, p in PRESETS.items()))
-    with top[1]:
-        speed_name = next((n for n, s in SPEEDS.items() if s == pg.speed), "1×")
-        st.segmented_control("speed", list(SPEEDS), default=speed_name, key="speed", on_change=_speed)
-    top[2].number_input("seed", 0, 10_000, pg.base.seed, key="seed")
-    top[3].button("⏭ step 1 s", on_click=_step, key="step", help="advance one second of scenario time")
-    with top[4]:
-        a, b = st.columns(2)
-        a.button("↺ reset", on_click=_reset, key="reset", disabled=not st.session_state.get("presets"))
-        b.download_button("💾 save as scenario", data=pg.recording_toml, file_name="playground.toml",
-                          mime="application/toml", on_click="ignore", key="save",
-                          help="a scenario TOML that `python -m sandbox run playground.toml` replays to the "
-                               "same numbers")
-    for note in st.session_state.get("notes", []):
-        st.info(note, icon="ℹ️")
+    if st.session_state.pop("paused_idle", False):
+        st.toast("Paused after 10 minutes without input; pick a speed to go on.", icon="⏸️")
+    if st.session_state.get("speed") != pg.speed_name:  # the playground paused itself, or a refresh
+        st.session_state["speed"] = pg.speed_name
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.markdown("# Playground", width="content")
+        st.segmented_control("speed", list(SPEEDS), key="speed", on_change=_speed,
+                             required=True, label_visibility="collapsed")
+        st.button("⏭ step 1 s", on_click=_step, key="step", help="advance one second of scenario time")
+        _variants_popover()
+        st.download_button("💾 save as scenario", data=pg.recording_toml, file_name="playground.toml",
+                           mime="application/toml", on_click="ignore", key="save",
+                           help="a scenario TOML that `python -m sandbox run playground.toml` replays to the same "
+                                "numbers")
 
 
-def variant_column(name: str, statuses, frames: list[dict], start_s: float) -> None:
-    status = statuses[name]
-    widgets.variant_heading(name, status.architecture)
-    widgets.diagram(status)
-    measurements = pg.engine.measurements(name)
-    widgets.tiles(headlines(measurements, status, pg.now))
-    widgets.charts(frames_of(frames, name), (start_s, max(pg.now, start_s + 10)),
-                   fault_periods(pg.recorded, name))
-    with st.expander("predicted by queueing theory"):
-        for load in pg.predicted_loads(name):
-            st.markdown(("🔥 " if load.utilisation >= 1 else "• ") + load.explain())
-        st.caption("utilisation = arrival rate × how long each request holds a worker ÷ workers; "
-                   "the hold time counts every synchronous call the request waits on")
+def _tour_state() -> dict:
+    return st.session_state.setdefault(TOUR, {"open": st.query_params.get(TOUR) != "done", "watched": False})
 
 
-def live() -> None:
-    if st.session_state.pop("full_run", False):
-        pass  # a click re-ran the whole page: draw, but only a timer's run moves time
-    elif pg.idle(time.monotonic()):
-        pg.speed = 0.0
-        st.session_state["notes"] = ["Paused after 10 minutes without input; pick a speed to go on."]
-    else:
-        pg.tick(TICK_S)
-    if pg.at_limit:
-        st.warning("This playground reached two hours of scenario time. Save it as a scenario if you want it, "
-                   "then reset.")
-    st.markdown(f"**t = {pg.now:,.1f} s** · speed {next((n for n, s in SPEEDS.items() if s == pg.speed), '?')}")
-    statuses = pg.engine.status()
-    start, frames = pg.recent_frames(WINDOW_S)
-    for column, variant in zip(st.columns(len(pg.variants)), pg.variants, strict=True):
-        with column:
-            variant_column(variant.name, statuses, frames, float(start))
-    widgets.legend()
-    st.subheader("What happened")
-    widgets.event_log(pg.engine.log())
+def _close_tour() -> None:
+    _tour_state()["open"] = False
+    st.query_params[TOUR] = "done"
 
 
-controls()
-header()
-st.session_state["full_run"] = True
+@session.page_click
+def _tour_act(command_type: type) -> None:
+    with pg.lock:
+        pg.act(command_type(target=TARGET))
+    session.touched()
+
+
+def tour_highlight() -> tuple[str, ...]:
+    """The tiles the guided first run points at now."""
+    state = _tour_state()
+    if not state["open"] or tour_step(pg.recorded, pg.now, state["watched"]) != 1:
+        return ()
+    return (WATCHED_TILE,)
+
+
+def tour() -> None:
+    """The guided first run, while it is open."""
+    state = _tour_state()
+    if not state["open"]:
+        return
+    index = tour_step(pg.recorded, pg.now, state["watched"])
+    st.session_state["tour_step"] = index
+    step = STEPS[index]
+    with st.container(border=True, key="tour", horizontal=True, vertical_alignment="center", gap="small"):
+        st.markdown(f"**First run {index + 1}/{len(STEPS)} · {step.title}.** :small[{step.text}]", width=560)
+        if index == 0:
+            st.button("💀 kill the User Service", type="primary", on_click=_tour_act,
+                      args=(Kill,), key="tour_kill")
+        elif index == 1:
+            st.button("seen it →", on_click=lambda: state.update(watched=True), key="tour_next")
+        elif index == 2:
+            st.button("💚 revive the User Service", type="primary", on_click=_tour_act,
+                      args=(Revive,), key="tour_revive")
+        elif st.button("📚 open lesson 1", type="primary", key="tour_lesson"):
+            _close_tour()
+            lessons = session.lessons()
+            if isinstance(lessons, list) and lessons:
+                st.session_state["lesson_id"] = lessons[0].id
+            st.switch_page("views/lessons.py")
+        st.button("skip the tour", on_click=_close_tour, key="tour_skip", type="tertiary")
+
+
+def _scrub_window() -> tuple[int, int] | None:
+    """The seconds a paused playground can be scrubbed over; None while it runs."""
+    end = int(pg.now)
+    start = max(0, end - HISTORY_S)
+    return None if pg.speed > 0 or end - start < 2 else (start, end)
+
+
+def scrubbed_second() -> int | None:
+    """The second the scrubber shows (kept within the window), or None for now."""
+    window = _scrub_window()
+    if window is None:
+        st.session_state.pop("scrub_s", None)
+        return None
+    start, end = window
+    chosen = st.session_state.get("scrub_s", end)
+    if chosen == st.session_state.get("scrub_end") or not start <= chosen <= end:
+        chosen = end  # the slider was at "now" (or fell out of the window): it stays at now as time moves
+    st.session_state["scrub_s"], st.session_state["scrub_end"] = chosen, end
+    return None if chosen == end else chosen
+
+
+def scrubber() -> None:
+    """While paused, a slider back over the last HISTORY_S seconds."""
+    window = _scrub_window()
+    if window is not None:
+        start, end = window
+        st.select_slider(f"look back over the last {end - start} s", options=range(start, end + 1), key="scrub_s",
+                         format_func=lambda s: f"{s:,} s" if s < end else f"{s:,} s (now)",
+                         label_visibility="collapsed",
+                         help="paused: drag back to see the diagram, tiles and story as they were at that second")
+
+
+def _view_act() -> None:
+    """A part of a diagram was clicked and a verb chosen: apply it once (the click's id is kept), and draw without
+    moving time."""
+    request = st.session_state[VIEW].act
+    seen = st.session_state.setdefault("view_clicks", set())
+    st.session_state["view_click"] = True
+    if not isinstance(request, dict) or request.get("id") in seen:
+        return
+    seen.add(request.get("id"))
+    try:
+        command = view_command(request, [v.name for v in pg.variants])
+    except ScenarioError as exc:
+        st.toast(exc.problem, icon="⚠️")
+        return
+    with pg.lock:
+        _remember(pg.act(command))
+
+
+def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
+    fragment_run = session.in_fragment_run()  # the page's runs (a click on a control) draw and move no time
+    ticking = fragment_run and not st.session_state.pop("view_click", False)  # nor does a click in the view
+    paused_now = False
+    with pg.lock:
+        if ticking and pg.idle(time.monotonic()):
+            pg.speed, paused_now = 0.0, True
+            st.session_state["paused_idle"] = True
+        elif ticking:
+            pg.tick(TICK_S)
+        if pg.at_limit:
+            st.warning(f"This playground stopped: {pg.limit_reason}. Save it as a scenario if you want it, then "
+                       "restart.")
+        draw_live_view(live_view(pg, HISTORY_S, at_s, highlight), on_act=_view_act)
+        tour = _tour_state()
+        tour_moved = tour["open"] and tour_step(pg.recorded, pg.now, tour["watched"]) != st.session_state.get(
+            "tour_step")
+    if fragment_run and (paused_now or (ticking and pg.at_limit) or tour_moved):
+        st.rerun(scope="app")  # the page around the view changes too: the timer stops, or the tour moves on
+
+
+top = st.container()  # drawn after the live view, so a click's effect reaches the browser first
 running = pg.speed > 0 and not pg.at_limit
-st.fragment(live, run_every=TICK_S if running else None)()
+st.fragment(live, run_every=TICK_S if running else None)(scrubbed_second(), tour_highlight())
+with top:
+    header()
+    tour()
+    scrubber()
+controls()

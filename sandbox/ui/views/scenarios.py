@@ -1,6 +1,7 @@
 """Scenarios: pick or upload one, read it, run it on either engine, check its expectations."""
 
 import json
+from pathlib import Path
 
 import streamlit as st
 
@@ -12,6 +13,7 @@ from sandbox.model.scenario import parse_scenario_text
 from sandbox.present.html_report import html_report
 from sandbox.present.report import run_document
 from sandbox.ui import widgets
+from sandbox.ui.launch import MAX_UPLOAD_MB
 
 RUN = "scenario_run"
 
@@ -21,7 +23,9 @@ def _chosen_scenario():
     source = st.radio("scenario", ["from the catalogue", "upload a TOML file"], horizontal=True,
                       label_visibility="collapsed", key="source")
     if source == "upload a TOML file":
-        upload = st.file_uploader("scenario file", type=["toml"], key="upload")
+        upload = st.file_uploader("scenario file", type=["toml"], key="upload", max_upload_size=MAX_UPLOAD_MB,
+                                  help=f"a scenario is a few kilobytes of TOML; files up to {MAX_UPLOAD_MB} MB are "
+                                       "taken")
         if upload is None:
             st.info("Upload a scenario file — the format is in the README and in every file of `scenarios/`.")
             return None
@@ -45,21 +49,21 @@ def _chosen_scenario():
     return catalogue[picked]
 
 
-def _describe(scenario) -> None:
-    st.subheader(scenario.title)
-    st.write(scenario.summary)
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Variants**")
-        for v in scenario.variants:
-            knobs = ", ".join(f"`{k} = {val}`" for k, val in v.knobs.items())
-            st.markdown(f"- **{v.name}** ({v.architecture}){': ' + knobs if knobs else ''}")
-    with right:
-        st.markdown(f"**Timeline** ({scenario.duration_s:g} s)")
-        for a in scenario.timeline:
-            st.markdown(f"- {a.at:g} s — {a.describe()}")
-        if not scenario.timeline:
-            st.markdown("- nothing happens: the steady state")
+def _describe(scenario, expanded: bool) -> None:
+    with st.expander(f"**{scenario.title}** — what it does", expanded=expanded):
+        st.write(scenario.summary)
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Variants**")
+            for v in scenario.variants:
+                knobs = ", ".join(f"`{k} = {val}`" for k, val in v.knobs.items())
+                st.markdown(f"- **{v.name}** ({v.architecture}){': ' + knobs if knobs else ''}")
+        with right:
+            st.markdown(f"**Timeline** ({scenario.duration_s:g} s)")
+            for a in scenario.timeline:
+                st.markdown(f"- {a.at:g} s — {a.describe()}")
+            if not scenario.timeline:
+                st.markdown("- nothing happens: the steady state")
 
 
 def _engine_choice() -> str:
@@ -98,15 +102,20 @@ def _show(result, prediction) -> None:
                       mime="text/html", on_click="ignore", key="download_html")
 
 
+st.html(f"<style>{(Path(__file__).parent.parent / 'page.css').read_text(encoding='utf-8')}</style>")
 st.title("🎬 Scenarios")
 st.caption("A scenario is data: a load, variants, a timeline of faults and the expectations it must meet. "
            "Run one and check the claims yourself.")
 scenario = _chosen_scenario()
 if scenario is not None:
-    _describe(scenario)
-    engine = _engine_choice()
-    if st.button("▶ run", type="primary", disabled=not engine, key="run"):
-        _run(scenario, engine)
     played = st.session_state.get(RUN)
-    if played is not None and played[0].scenario.id == scenario.id:
+    shown = played is not None and played[0].scenario.id == scenario.id
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        engine = _engine_choice()
+        clicked = st.button("▶ run", type="primary", disabled=not engine, key="run")
+    _describe(scenario, expanded=not shown and not clicked)
+    if clicked:
+        _run(scenario, engine)
+        played, shown = st.session_state.get(RUN), True
+    if shown and played is not None:
         _show(*played)
