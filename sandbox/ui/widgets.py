@@ -10,6 +10,7 @@ from sandbox.engine import RunResult
 from sandbox.model.expectations import Verdict
 from sandbox.model.periods import fault_periods
 from sandbox.present.charts import PANEL_KEYS, variant_specs
+from sandbox.present.markdown import inert_markdown
 from sandbox.present.names import variant_title
 from sandbox.present.report import PHASE_COLUMNS, format_metric, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
@@ -31,7 +32,7 @@ def verdicts(items: list[Verdict], duration_s: float) -> None:
         observed = format_metric(verdict.observed, e.metric)
         st.markdown(f"{mark} **{e.describe(duration_s)}** — observed **{observed}**")
         if e.why:
-            st.caption(e.why)
+            st.caption(inert_markdown(e.why))
 
 
 def labelled_verdicts(items: list[Verdict], duration_s: float) -> None:
@@ -42,7 +43,7 @@ def labelled_verdicts(items: list[Verdict], duration_s: float) -> None:
         st.markdown(f"{line.mark} **{line.claim}** — observed **{line.observed}**",
                     help=f"metric `{line.metric}` in the scenario file")
         if line.why:
-            st.caption(f"why: {line.why}")
+            st.caption(f"why: {inert_markdown(line.why)}")
 
 
 def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:

@@ -6,16 +6,22 @@ from pathlib import Path
 import streamlit as st
 
 from sandbox.catalog import load_scenario, scenario_paths
-from sandbox.engine import ENGINES, live_unavailable, run_scenario
+from sandbox.engine import ENGINES, RunTooLong, live_unavailable, run_isolated
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.scenario import parse_scenario_text
 from sandbox.present.html_report import html_report
+from sandbox.present.markdown import inert_markdown
 from sandbox.present.report import run_document
 from sandbox.ui import widgets
 from sandbox.ui.launch import MAX_UPLOAD_MB
 
 RUN = "scenario_run"
+SIM_WALL_CAP_S = 60.0
+"""A simulated run on this server stops after this much wall-clock time (the catalogue's take well under 1 s)."""
+LIVE_WALL_CAP_S = 600.0
+"""A live run stops after this much: its `[live] duration` plus a minute to start the lab fits for every
+catalogue scenario."""
 
 
 def _chosen_scenario():
@@ -50,14 +56,14 @@ def _chosen_scenario():
 
 
 def _describe(scenario, expanded: bool) -> None:
-    with st.expander(f"**{scenario.title}** — what it does", expanded=expanded):
-        st.write(scenario.summary)
+    with st.expander(f"**{inert_markdown(scenario.title)}** — what it does", expanded=expanded):
+        st.markdown(inert_markdown(scenario.summary))
         left, right = st.columns(2)
         with left:
             st.markdown("**Variants**")
             for v in scenario.variants:
                 knobs = ", ".join(f"`{k} = {val}`" for k, val in v.knobs.items())
-                st.markdown(f"- **{v.name}** ({v.architecture}){': ' + knobs if knobs else ''}")
+                st.markdown(f"- **{inert_markdown(v.name)}** ({v.architecture}){': ' + knobs if knobs else ''}")
         with right:
             st.markdown(f"**Timeline** ({scenario.duration_s:g} s)")
             for a in scenario.timeline:
@@ -80,13 +86,16 @@ def _engine_choice() -> str:
 
 
 def _run(scenario, engine: str) -> None:
+    """Run in a process of its own under a wall-clock and memory cap, so that this session's run cannot stall
+    another learner's on the same server."""
+    cap_s = LIVE_WALL_CAP_S if engine == "live" else SIM_WALL_CAP_S
     try:
         with st.spinner("running on the live lab…" if engine == "live" else "simulating…"):
-            result = run_scenario(scenario, engine)
+            result = run_isolated(scenario, engine, wall_cap_s=cap_s)
             prediction = None
             if engine == "live":
-                prediction = run_scenario(scenario.on_live_clock()).engine.frames()
-    except LabError as exc:
+                prediction = run_isolated(scenario.on_live_clock(), wall_cap_s=SIM_WALL_CAP_S).engine.frames()
+    except (LabError, ScenarioError, RunTooLong) as exc:
         st.error(str(exc))
         return
     st.session_state[RUN] = (result, prediction)
