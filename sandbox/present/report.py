@@ -115,7 +115,7 @@ def format_run(result: RunResult) -> str:
 
 
 def run_document(result: RunResult) -> dict[str, Any]:
-    """The --json document: frames use the per-second names of DESIGN §5."""
+    """The --json document: frames use the per-second metric names of model/metrics.py."""
     s = result.scenario
     return {
         "scenario": s.id,
