@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sandbox.live.ports import free_port
-from sandbox.ui.launch import APP_PATH, streamlit_argv
+from sandbox.ui.launch import APP_PATH, stop_server, streamlit_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = APP_PATH
@@ -121,13 +121,7 @@ def served(script: Path, log: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        stop_server(process)
 
 
 def new_page(browser):

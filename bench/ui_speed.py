@@ -41,7 +41,7 @@ from sandbox.live.ports import free_port
 from sandbox.model.commands import Latency
 from sandbox.playground import MAX_SCENARIO_S, Playground
 from sandbox.present.live_view import live_view
-from sandbox.ui.launch import APP_PATH
+from sandbox.ui.launch import APP_PATH, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = APP_PATH
@@ -63,14 +63,6 @@ MEMORY_MINUTES = (10, 30, 60)
 
 # --- (a) start --------------------------------------------------------------------------------------------------
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def launch_to_health_s(script: Path, log_path: Path) -> float:
@@ -92,7 +84,7 @@ def launch_to_health_s(script: Path, log_path: Path) -> float:
                     return took
                 time.sleep(0.05)
         finally:
-            _stop(process)
+            stop_server(process)
     raise RuntimeError(f"{script} did not start; its output:\n{log_path.read_text(errors='replace')[-2000:]}")
 
 

@@ -7,8 +7,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from sandbox.catalog import CARDS_PATH, LESSON_DIR, display_path, find_scenario, load_scenario, scenario_paths
 from sandbox.engine import run_scenario
@@ -24,6 +25,8 @@ from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
 from sandbox.teach.lessons import lesson_paths, load_lesson
 from sandbox.ui import launch
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -95,22 +98,34 @@ def _cmd_check() -> int:
     return max(_check_scenarios(), _check_lessons(), _check_cards(), _check_challenges())
 
 
-def _check_scenarios() -> int:
+def _load_each(paths: list[Path], load: Callable[[Path], T]) -> tuple[list[tuple[Path, T]], int]:
+    """Each file loaded, in order, and EXIT_BAD_INPUT if any did not load (each such file is one INVALID line)."""
+    loaded: list[tuple[Path, T]] = []
     status = EXIT_OK
-    held_total = checked = 0
-    for path in scenario_paths():
+    for path in paths:
         try:
-            scenario = load_scenario(path)
+            loaded.append((path, load(path)))
         except ScenarioError as exc:
             print(f"✗ {path.stem}: INVALID — {exc}")
             status = EXIT_BAD_INPUT
-            continue
+    return loaded, status
+
+
+def _held_line(name: str, verdicts: list[Verdict], wall_s: float) -> int:
+    """Print how many of `verdicts` hold; return that many."""
+    held = sum(v.passed for v in verdicts)
+    mark = "✓" if held == len(verdicts) else "✗"
+    print(f"{mark} {name:28} {held}/{len(verdicts)} expectations hold  ({wall_s:.2f} s)")
+    return held
+
+
+def _check_scenarios() -> int:
+    scenarios, status = _load_each(scenario_paths(), load_scenario)
+    held_total = checked = 0
+    for _, scenario in scenarios:
         result = run_scenario(scenario)
-        held = sum(v.passed for v in result.verdicts)
-        held_total += held
+        held_total += _held_line(scenario.id, result.verdicts, result.wall_s)
         checked += len(result.verdicts)
-        mark = "✓" if result.passed else "✗"
-        print(f"{mark} {scenario.id:28} {held}/{len(result.verdicts)} expectations hold  ({result.wall_s:.2f} s)")
         for verdict in result.verdicts:
             if not verdict.passed:
                 print(f"    ✗ {_failed(verdict, scenario.duration_s)}")
@@ -122,25 +137,16 @@ def _check_scenarios() -> int:
 
 def _check_lessons() -> int:
     """Step through every lesson as a learner would; every step's claims must hold."""
-    status = EXIT_OK
-    held_total = checked = 0
     paths = lesson_paths()
-    for path in paths:
-        try:
-            lesson = load_lesson(path)
-        except ScenarioError as exc:
-            print(f"✗ {path.stem}: INVALID — {exc}")
-            status = EXIT_BAD_INPUT
-            continue
+    lessons, status = _load_each(paths, load_lesson)
+    held_total = checked = 0
+    for path, lesson in lessons:
         started = time.perf_counter()
         steps = play_lesson(lesson)
-        wall_s = time.perf_counter() - started
         verdicts = [v for step in steps for v in step]
-        held = sum(v.passed for v in verdicts)
+        held = _held_line(path.stem, verdicts, time.perf_counter() - started)
         held_total += held
         checked += len(verdicts)
-        mark = "✓" if held == len(verdicts) else "✗"
-        print(f"{mark} {path.stem:28} {held}/{len(verdicts)} expectations hold  ({wall_s:.2f} s)")
         for number, (step, step_verdicts) in enumerate(zip(lesson.steps, steps, strict=True), start=1):
             for verdict in step_verdicts:
                 if not verdict.passed:
@@ -163,16 +169,10 @@ def _check_cards() -> int:
 
 def _check_challenges() -> int:
     """Every challenge's start must fail its goal and its reference solution must reach it."""
-    status = EXIT_OK
     paths = challenge_paths()
+    challenges, status = _load_each(paths, load_challenge)
     proven = 0
-    for path in paths:
-        try:
-            challenge = load_challenge(path)
-        except ScenarioError as exc:
-            print(f"✗ {path.stem}: INVALID — {exc}")
-            status = EXIT_BAD_INPUT
-            continue
+    for path, challenge in challenges:
         started = time.perf_counter()
         start, reference = attempt(challenge, challenge.start), attempt(challenge, challenge.solution)
         goal = len(challenge.scenario.expectations)

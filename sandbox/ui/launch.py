@@ -9,6 +9,7 @@ theme comes from the sandbox's own settings (catalog.STREAMLIT_CONFIG), passed a
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -28,6 +29,17 @@ SETTINGS_SECTIONS = ("theme", "client")  # what the settings file may set; the s
 
 class LaunchError(Exception):
     """The sandbox cannot be served as asked: one line saying what is wrong and what to do."""
+
+
+def stop_server(process: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Stop a server this process started, by its id: SIGTERM, then SIGKILL if it is still there after `grace_s`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def has_display(env: Mapping[str, str] = os.environ) -> bool:

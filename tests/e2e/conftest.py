@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from sandbox.live.ports import free_port
-from sandbox.ui.launch import APP_PATH, streamlit_argv
+from sandbox.ui.launch import APP_PATH, stop_server, streamlit_argv
 from tests.helpers import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,15 +43,6 @@ ACTION_TIMEOUT_MS = 15_000
 LOCAL_SCHEMES = {"data", "blob", "about"}
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the process we started, by its id: SIGTERM, then SIGKILL if it lingers."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def _answers(process: subprocess.Popen, port: int, log_path: Path) -> bool:
@@ -88,7 +79,7 @@ def app_url(tmp_path_factory):
                 yield f"http://127.0.0.1:{port}"
                 return
         finally:
-            _stop(process)
+            stop_server(process)
         if f"Port {port} is not available" not in log_path.read_text(errors="replace"):
             break  # not a lost race for the port: trying again will not help
     pytest.fail(f"streamlit run {APP.relative_to(ROOT)} did not answer /_stcore/health within {START_TIMEOUT_S:g} s;"

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from sandbox.live.ports import free_port
+from sandbox.ui.launch import stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.toml"))
@@ -159,14 +160,6 @@ def session_says_usage_statistics(port: int) -> bool:
     raise AssertionError("no new_session message within 30 s")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def test_open_serves_on_loopback_only_with_usage_statistics_off(installed, tmp_path):
@@ -191,7 +184,7 @@ def test_open_serves_on_loopback_only_with_usage_statistics_off(installed, tmp_p
         cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
         assert str(installed["site"] / "sandbox" / "ui" / "app.py").encode() in cmdline  # the wheel's app, exec'd
     finally:
-        _stop(process)
+        stop_server(process)
     assert "Traceback" not in log.read_text(errors="replace")
 
 
