@@ -89,6 +89,13 @@ class LessonRun:
             return self.sandbox
         return self._run_of_step(self.step.run)[1]
 
+    @property
+    def step_scenario(self) -> Scenario:
+        """The scenario the current step plays: the lesson's sandbox, or a `run` step's own."""
+        if self.step.run is None:
+            return self.scenario
+        return self._run_of_step(self.step.run)[0]
+
     def _run_of_step(self, scenario_id: str) -> tuple[Scenario, SimEngine]:
         """The current `run` step's scenario and its own engine, made once."""
         if self._run is None:

@@ -401,7 +401,7 @@ def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit, shots)
     visit.assert_clean()
 
 
-def test_a_lesson_opens_and_its_first_step_completes(visit):
+def test_a_lesson_opens_and_its_first_step_completes(visit, shots):
     from playwright.sync_api import expect
 
     first = load_lessons()[0]
@@ -415,9 +415,17 @@ def test_a_lesson_opens_and_its_first_step_completes(visit):
     page.get_by_role("radiogroup", name="your prediction").get_by_text(step.choices[step.answer]).click()
     click(page, "play_step")
 
-    expect(page.get_by_text(re.compile(r"^You predicted it"))).to_be_visible(timeout=30_000)
-    checks = page.get_by_text(re.compile(r"^✅ "))
+    verdict = page.get_by_text(re.compile(r"^You predicted it"))
+    expect(verdict).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"✅ {step.choices[step.answer]} — the answer, your pick")).to_be_visible()
+    checks = page.get_by_text(re.compile(r"^✅ (?!.* — the answer)"))
     expect(checks.first).to_be_visible()
     assert checks.count() == len(step.expectations)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg').length > 0",
+                           timeout=ACTION_TIMEOUT_MS)
+    box, chart = verdict.bounding_box(), page.get_by_test_id("stVegaLiteChart").first.bounding_box()
+    assert box is not None and chart is not None and box["y"] < chart["y"]  # the verdict before the charts
     expect(page.locator(".st-key-next_step").get_by_role("button")).to_be_visible()
+    page.get_by_role("heading", name=f"1. {step.title}").evaluate("heading => heading.scrollIntoView()")
+    screenshot_main(page, shots / "lesson-step.png")
     visit.assert_clean()

@@ -61,11 +61,12 @@ def _observe(run: LessonRun) -> None:
     step = run.step
     engine = run.engine
     start_s, end_s = run.step_window()
-    timeline = run.scenario.timeline if step.run is None else engine.scenario.timeline
+    scenario = run.step_scenario
+    timeline = scenario.timeline
     frames = [f for f in engine.frames() if f["t"] < end_s]
-    variants = list(engine.worlds)
-    marks = [(a.at, a.describe()) for a in timeline if a.at <= end_s]
-    periods = fault_periods([a for a in timeline if a.at <= end_s])
+    variants = [v.name for v in scenario.variants]
+    marks = [(a.at, a.describe()) for a in timeline if a.at < end_s]  # the next step's actions start at end_s
+    periods = fault_periods([a for a in timeline if a.at < end_s])
     for column, metric in zip(st.columns(min(len(step.watch), 2)) * 2, step.watch, strict=False):
         with column:
             spec = comparison_spec(frames, metric, variants, (0.0, end_s), periods, marks)
@@ -83,11 +84,24 @@ def _restore(key: str, step, saved) -> None:
         st.session_state[key] = int(saved)
 
 
+def _marked(step, choice: int, chosen) -> str:
+    """A choice as shown once the step has run: the right answer and the learner's pick marked."""
+    text = step.choices[choice]
+    if choice == step.answer:
+        return f"✅ {text} — the answer" + (", your pick" if choice == chosen else "")
+    if choice == chosen:
+        return f"❌ {text} — your pick"
+    return text
+
+
 def _prediction_input(lesson, step, index: int, key: str, disabled: bool) -> None:
+    """The learner's prediction: a choice (shuffled per learner) or a number; once the step has run, locked, with
+    the right answer and the pick marked."""
     if step.number is None:
         order = choice_order(choice_seed, lesson.id, index, len(step.choices))
-        st.radio("your prediction", order, format_func=lambda i: step.choices[i], index=None, key=key,
-                 disabled=disabled, label_visibility="collapsed")
+        chosen = st.session_state.get(key)
+        st.radio("your prediction", order, index=None, key=key, disabled=disabled, label_visibility="collapsed",
+                 format_func=(lambda i: _marked(step, i, chosen)) if disabled else (lambda i: step.choices[i]))
         return
     number = step.number
     st.number_input(f"your prediction ({number.unit})", min_value=0.0, value=None, step=None, key=key,
@@ -155,9 +169,9 @@ def _step(lesson, run: LessonRun) -> None:
         st.button("▶ lock in my prediction and run it", type="primary", disabled=chosen is None,
                   on_click=_predict, args=(lesson, run), key="play_step")
         return
+    _verdict(step, chosen)
     st.markdown("**Observe.**")
     _observe(run)
-    _verdict(step, chosen)
     st.markdown("**What the run shows** (checked on every run):")
     widgets.verdicts(verdicts, run.step_window()[1])
     for note in sorted(set(run.notes)):

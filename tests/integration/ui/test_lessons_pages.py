@@ -31,6 +31,12 @@ def test_walking_a_whole_lesson_predicts_runs_and_explains_every_step():
             message = at.error[0].value
             assert message == (f"Not quite — you chose “{step.choices[wrong]}”. {step.wrong[wrong]} "
                                f"The answer: “{step.choices[step.answer]}”. {step.why}")
+        radio = _choice_radio(at)  # locked, the pick kept, the answer and the pick marked
+        assert radio.disabled and radio.value == wrong
+        right = step.choices[step.answer]
+        marks = {f"✅ {right} — the answer, your pick"} if wrong == step.answer else {
+            f"✅ {right} — the answer", f"❌ {step.choices[wrong]} — your pick"}
+        assert {o for o in radio.options if o.startswith(("✅", "❌"))} == marks
         checks = [m.value for m in at.markdown if m.value.startswith(("✅", "❌"))]
         assert len(checks) == len(expected[index])
         for shown, verdict in zip(checks, expected[index], strict=True):
