@@ -15,7 +15,9 @@
     best of 3, then scaled to the tick's median event count).
 (c) Memory: tracemalloc of one playground at 50 requests/s advanced in 20 s ticks (20×) to each checkpoint of
     MEMORY_MINUTES simulated minutes: Python allocations held (current) and the peak so far; growth per simulated
-    hour from the first to the last checkpoint, and the projection to the playground's 2 h cap.
+    hour from the first to the last checkpoint, and the projection to where the playground stops: its 2 h cap or
+    its request budget (model/budget.py), whichever comes first (at 50 requests/s on two variants, the budget's
+    300,000 requests at 50 minutes).
 
 Run:  .venv/bin/python -m bench.ui_speed   (about 35 s on 2 cores)
 """
@@ -38,6 +40,7 @@ import httpx
 import simpy
 
 from sandbox.live.ports import free_port
+from sandbox.model.budget import MAX_REQUESTS
 from sandbox.model.commands import Latency
 from sandbox.playground import MAX_SCENARIO_S, Playground
 from sandbox.present.live_view import live_view
@@ -52,13 +55,14 @@ HEALTH_TIMEOUT_S = 60.0
 FIRST_RUN_TIMEOUT_S = 120.0
 
 LOAD = {"load.reads_per_s": 48.0, "load.writes_per_s": 2.0}
+VARIANTS = 2  # a playground's default: sync and queue
 WINDOW_S = 120
 WARM_S = 130.0
 TICKS = 60
 TICK_TARGET_MS = 100.0
 BARE_SERVERS = 8
 BARE_EVENTS = 300_000
-MEMORY_MINUTES = (10, 30, 60)
+MEMORY_MINUTES = (10, 30, 45)
 
 
 # --- (a) start --------------------------------------------------------------------------------------------------
@@ -146,6 +150,7 @@ def draw(pg: Playground) -> int:
 
 def warm_playground(speed: float, slow_user: bool) -> Playground:
     pg = Playground(knobs=dict(LOAD), seed=3)
+    assert len(pg.variants) == VARIANTS
     pg.speed = 20.0
     if slow_user:
         pg.act(Latency(target="user", ms=2000.0, jitter_ms=200.0))
@@ -216,7 +221,8 @@ def memory_rows() -> list[tuple[int, float, float]]:
         pg.speed = 20.0
         for minutes in MEMORY_MINUTES:
             while pg.now < minutes * 60:
-                pg.tick(1.0)
+                if not pg.tick(1.0):
+                    raise RuntimeError(f"the playground stopped before {minutes} min: {pg.limit_reason}")
             current, peak = tracemalloc.get_traced_memory()
             rows.append((minutes, current / 2**20, peak / 2**20))
     finally:
@@ -267,9 +273,10 @@ def main() -> None:
         print(f"{minutes:>6} min {current:>8.1f} {peak:>8.1f}")
     (m0, c0, _), (m1, c1, _) = rows[0], rows[-1]
     per_hour = (c1 - c0) / ((m1 - m0) / 60)
-    at_cap = c1 + per_hour * (MAX_SCENARIO_S / 3600 - m1 / 60)
-    print(f"growth: {per_hour:.1f} MB per simulated hour; projected at the {MAX_SCENARIO_S / 3600:g} h cap: "
-          f"{at_cap:.0f} MB per browser session")
+    stop_min = min(MAX_SCENARIO_S, MAX_REQUESTS / (sum(LOAD.values()) * VARIANTS)) / 60
+    at_stop = c1 + per_hour * (stop_min - m1) / 60
+    print(f"growth: {per_hour:.1f} MB per simulated hour; projected where the playground stops ({stop_min:.0f} min, "
+          f"its request budget or its {MAX_SCENARIO_S / 3600:g} h cap): {at_stop:.0f} MB per browser session")
     print(f"\nbenchmark wall time: {time.perf_counter() - began:.0f} s")
 
 
