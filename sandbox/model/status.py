@@ -59,3 +59,8 @@ class VariantStatus:
     """A clustered broker's nodes, broker-1 to broker-3 (empty for one node)."""
     queue_leader: str = ""
     """The node whose replica of cache-invalidation leads (a quorum queue), or holds it (classic)."""
+
+    def absent_parts(self) -> set[str]:
+        """The parts this variant does not have (sync has no broker or cache-worker): a fault aimed at one of
+        them does nothing here."""
+        return {part.name for part in (*self.components.values(), *self.nodes) if part.health == "absent"}

@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.model.commands import Command
 from sandbox.model.metrics import label
-from sandbox.model.periods import Period
+from sandbox.model.periods import Period, fault_periods
+from sandbox.model.status import VariantStatus
 
 Frame = dict[str, Any]
 Value = Callable[[Frame], float | None]
@@ -117,6 +119,13 @@ def panel_rows(frames: Iterable[Frame], chosen: Panel, source: str = "measured")
                 rows.append({"t": frame["t"] + 1, "series": series.name, "value": round(float(value), 3),
                              "source": source})
     return rows
+
+
+def shaded_periods(timeline: Iterable[Command], statuses: Mapping[str, VariantStatus]) -> dict[str, list[Period]]:
+    """Each variant's fault periods as its charts shade them: none on a part the variant does not have."""
+    timeline = list(timeline)
+    return {name: [p for p in fault_periods(timeline, name) if p.target not in status.absent_parts()]
+            for name, status in statuses.items()}
 
 
 def variant_specs(frames: list[Frame], variants: Iterable[str], key: str, domain_s: tuple[float, float],

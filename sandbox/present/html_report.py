@@ -10,8 +10,7 @@ from html import escape
 import vl_convert
 
 from sandbox.engine import RunResult
-from sandbox.model.periods import fault_periods
-from sandbox.present.charts import PANEL_KEYS, variant_specs
+from sandbox.present.charts import PANEL_KEYS, shaded_periods, variant_specs
 from sandbox.present.report import PHASE_COLUMNS, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
 
@@ -49,7 +48,7 @@ def html_report(result: RunResult, prediction: list[dict] | None = None) -> str:
                          + (f"<div class='why'>{escape(line.why)}</div>" if line.why else "") + "</li>")
         parts.append("</ul>")
     names = [variant.name for variant in s.variants]
-    periods = {name: fault_periods(s.timeline, name) for name in names}
+    periods = shaded_periods(s.timeline, result.engine.status())
     specs = {key: variant_specs(frames, names, key, (0.0, s.duration_s), periods, marks, prediction=prediction)
              for key in PANEL_KEYS}
     header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]

@@ -87,11 +87,11 @@ def _theory(pg: Playing, variant: str, status, at_s: float) -> dict[str, Any]:
             "detail": [load.explain() for load in loads]}
 
 
-def _bands(pg: Playing, variant: str, start: float, end: float) -> list[dict[str, Any]]:
+def _bands(pg: Playing, variant: str, start: float, end: float, absent: set[str]) -> list[dict[str, Any]]:
     """The shaded fault periods of a variant's charts: periods of one kind that touch or overlap are one band (its
-    label names each fault once), and a period that ended as it began is none."""
+    label names each fault once), and a period that ended as it began is none; none for a part the variant lacks."""
     clipped = sorted((max(p.start_s, start), min(end if p.end_s is None else p.end_s, end), p.kind, p.label)
-                     for p in fault_periods(pg.recorded, variant))
+                     for p in fault_periods(pg.recorded, variant) if p.target not in absent)
     bands: list[dict[str, Any]] = []
     for first, last, kind, label in clipped:
         if last <= first:
@@ -106,12 +106,13 @@ def _bands(pg: Playing, variant: str, start: float, end: float) -> list[dict[str
     return bands
 
 
-def _marks(pg: Playing, variant: str, start: float, end: float) -> list[dict[str, Any]]:
+def _marks(pg: Playing, variant: str, start: float, end: float, absent: set[str]) -> list[dict[str, Any]]:
     """The recorded actions a variant's charts mark, one line per second (its words name the last action of that
     second and how many more there were); the latest MARK_LABELS lines are labelled."""
     by_second: dict[int, list[Command]] = {}
     for command in pg.recorded:
-        if start <= command.at <= end and command.variant in (None, variant):
+        if start <= command.at <= end and command.variant in (None, variant) and getattr(
+                command, "target", None) not in absent:
             by_second.setdefault(int(command.at), []).append(command)
     marks = []
     for index, commands in enumerate(by_second[second] for second in sorted(by_second)):
@@ -162,8 +163,8 @@ def live_view(pg: Playing, window_s: int, at_s: int | None = None, highlight: tu
             "tiles": [{"label": t.label, "value": t.value, "help": t.help, "cue": cues[name].get(t.label, ""),
                        "tone": {True: "ok", False: "bad", None: "none"}[t.healthy]} for t in tiles[name]],
             "messages": mailbag(pg.engine.messages(name)) if status.architecture == "queue" else None,
-            "bands": _bands(pg, name, float(start), float(end)),
-            "marks": _marks(pg, name, float(start), float(end)),
+            "bands": _bands(pg, name, float(start), float(end), status.absent_parts()),
+            "marks": _marks(pg, name, float(start), float(end), status.absent_parts()),
         })
     log = [[round(t, 1), variant, words] for t, variant, words in pg.engine.log() if t <= shown][-LOG_LINES:]
     return {

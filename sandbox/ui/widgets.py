@@ -8,8 +8,7 @@ import streamlit as st
 
 from sandbox.engine import RunResult
 from sandbox.model.expectations import Verdict
-from sandbox.model.periods import fault_periods
-from sandbox.present.charts import PANEL_KEYS, variant_specs
+from sandbox.present.charts import PANEL_KEYS, shaded_periods, variant_specs
 from sandbox.present.markdown import inert_markdown
 from sandbox.present.names import variant_title
 from sandbox.present.report import PHASE_COLUMNS, format_metric, phase_table
@@ -58,7 +57,7 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
     frames = result.engine.frames()
     marks = [(a.at, a.describe()) for a in s.timeline]
     names = [v.name for v in s.variants]
-    periods = {name: fault_periods(s.timeline, name) for name in names}
+    periods = shaded_periods(s.timeline, result.engine.status())
     for column, variant in zip(st.columns(len(names)), s.variants, strict=True):
         column.markdown(f"##### {variant_title(variant.name, variant.architecture)}")
     for key in PANEL_KEYS:

@@ -5,7 +5,16 @@ import math
 from sandbox.model.commands import Hang, Kill, Load, Set
 from sandbox.model.periods import Period
 from sandbox.playground import Playground
-from sandbox.present.charts import PANEL_KEYS, PANELS, nice_ceiling, panel, panel_rows, variant_specs, y_domain
+from sandbox.present.charts import (
+    PANEL_KEYS,
+    PANELS,
+    nice_ceiling,
+    panel,
+    panel_rows,
+    shaded_periods,
+    variant_specs,
+    y_domain,
+)
 from sandbox.present.diagram import HEALTH_COLOURS, topology
 from sandbox.present.headlines import headlines
 
@@ -35,6 +44,13 @@ def test_the_diagram_shows_a_dead_service_down_and_parts_a_variant_lacks_as_abse
     assert reads["label"][1].endswith("% fail") and reads["colour"] == HEALTH_COLOURS["down"][1]
     assert reads["dots"] >= 1 and reads["failed_dots"] == reads["dots"]  # every read fails: every dot is red
     assert ("blog", "user") in _arrows(status["sync"])
+
+
+def test_a_fault_on_a_part_a_variant_lacks_is_not_shaded_on_its_charts():
+    timeline = [Kill("cache-worker", at=5), Kill("user", at=10)]
+    periods = shaded_periods(timeline, _broken_playground().engine.status())
+    assert [p.target for p in periods["sync"]] == ["user"]
+    assert [p.target for p in periods["queue"]] == ["cache-worker", "user"]
 
 
 def test_every_part_sits_in_the_same_place_in_every_variant():

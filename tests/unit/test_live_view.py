@@ -148,6 +148,17 @@ def test_faults_of_one_kind_that_touch_are_one_band():
     assert queue[-1] == {"start": 4.0, "end": 6.0, "kind": "down", "label": "kill user; kill blog [queue]"}
 
 
+def test_a_fault_on_a_part_a_variant_lacks_is_neither_shaded_nor_marked_there():
+    pg = Playground()
+    pg.speed = 1.0
+    pg.act(Kill("cache-worker"))  # every variant: sync has no cache-worker
+    pg.tick(5.0)
+    sync, queue = live_view(pg, HISTORY_S)["variants"]
+    assert sync["bands"] == [] and sync["marks"] == []
+    assert queue["bands"] == [{"start": 0.0, "end": 5.0, "kind": "down", "label": "kill cache-worker"}]
+    assert [m["text"] for m in queue["marks"]] == ["kill cache-worker"]
+
+
 @pytest.mark.parametrize("asked, shown", [(-5, 0), (999, 40)])
 def test_a_moment_outside_the_window_is_its_nearest_edge(asked, shown):
     pg = Playground()
