@@ -14,9 +14,11 @@ from sandbox.sim.world import World
 
 
 @contextmanager
-def _cyclic_gc_paused():
+def cyclic_gc_paused():
     """A run allocates millions of short-lived objects that reference counting frees; the cyclic
-    collector's passes over them cost a third of the run and find almost nothing (bench/sim_speed.py)."""
+    collector's passes over them cost a third of the run and find almost nothing (bench/sim_speed.py).
+    Nested, only the outermost turns it back on; each time it does, the collector catches up, so a caller
+    advancing in many small steps pauses it around all of them."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -54,7 +56,7 @@ class SimEngine:
         if seconds < 0:
             raise ValueError("time only moves forward")
         target = self._now + seconds
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             for world in self.worlds.values():
                 world.advance_to(target)
         self._now = target
