@@ -7,9 +7,10 @@ no plugins. The nodes start at once; nodes 2 and 3 then join node 1 (`rabbitmqct
 so a queue declared through broker-1 lives there (a classic queue) or has its first leader there (a quorum queue).
 
 `kill` is SIGKILL. `revive` starts the node again with its folder, and it rejoins the cluster by itself; RabbitMQ
-takes seconds to boot (about 10 s on a two-core machine), so a revived node answers that much after the command.
-`restart_app` is the one-node lab's `restart broker`: `rabbitmqctl stop_app`, then `start_app`. Every node is the
-lab's child with the parent-death signal set: it dies with the lab, even when the lab is killed by SIGKILL.
+takes seconds to boot (15-30 s on two cores under a scenario's load), so a revived node answers that much after
+the command. `restart_app` is the one-node lab's `restart broker`: `rabbitmqctl stop_app`, then `start_app`. Every
+node is the lab's child with the parent-death signal set: it dies with the lab, even when the lab is killed by
+SIGKILL.
 """
 
 from __future__ import annotations
