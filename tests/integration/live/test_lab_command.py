@@ -110,7 +110,8 @@ def test_two_labs_started_together_the_second_is_refused_naming_the_first_which_
         assert refused.count("\n") == 1 and "another standing lab owns the queue cache-invalidation" in refused
         assert f"process {state['pid']}, checkout " in refused
         assert "no lab runs" in lab("status", clones[1 - first]).stdout
-        assert_serves(state)
+        assert lab("down", clones[1 - first]).stdout.strip() == "no lab was running"
+        assert_serves(state)  # `down` in the other clone deleted nothing of the first lab's
     finally:
         for clone in clones:
             lab("down", clone)
