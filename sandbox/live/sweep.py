@@ -83,13 +83,14 @@ def _remove(record: RunRecord, swept: Counter[str], claimed: bool) -> None:
 
 
 def _kill_nodes(prefix: str) -> int:
-    """SIGKILL every process whose command line names a node starting with `prefix` (the run's nodes: their VMs,
-    should any have outlived the run); how many there were."""
+    """SIGKILL every process whose command line or environment names a node starting with `prefix` (the run's
+    nodes: their VMs, which get the name as RABBITMQ_NODENAME, should any have outlived the run); how many there
+    were."""
     killed = 0
-    for command_line in Path("/proc").glob("[0-9]*/cmdline"):
+    for process in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
-            if prefix.encode() in command_line.read_bytes():
-                os.kill(int(command_line.parent.name), signal.SIGKILL)
+            if any(prefix.encode() in (process / part).read_bytes() for part in ("cmdline", "environ")):
+                os.kill(int(process.name), signal.SIGKILL)
                 killed += 1
     return killed
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import redis
 
 from sandbox.live.runs import RunRecord
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable, check_rabbitmq
+from sandbox.live.sweep import sweep
 from tests.helpers import MANAGEMENT_URL, RABBITMQ_URL, REDIS_URL, unavailable
 from tests.integration.live.support import wait_until
 
@@ -150,3 +152,42 @@ def test_a_run_killed_by_sigkill_is_swept_by_the_next_one_which_says_so(tmp_path
     assert f"swept what 1 dead run left (pid {process.pid})" in stderr
     assert not list(temp.iterdir()), "the dead run's folder and the next run's are gone"
     assert left_on_servers(record) == []
+
+
+def node_processes(run_id: str) -> list[int]:
+    """The processes of the run's own RabbitMQ nodes (their environments name the nodes)."""
+    found = []
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            if f"=lab-{run_id}-".encode() in (process / "environ").read_bytes() and alive(int(process.name)):
+                found.append(int(process.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_cluster_run_killed_by_sigkill_takes_its_nodes_with_it_and_its_folder_is_swept(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "sandbox", "run", str(ROOT / "scenarios/broker-cluster.toml"),
+                                "--engine", "live"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # the real temporary folder: the nodes' user must reach their folders
+
+    def wired() -> RunRecord | None:
+        assert process.poll() is None, process.communicate()
+        folders = list(Path(tempfile.gettempdir()).glob(f"post-office-lab-{process.pid}-*"))
+        record = RunRecord.load(folders[0]) if folders else None
+        return record if record and len(record.redis_prefixes) == 3 else None
+
+    try:
+        record = wait_until(wired, timeout_s=120, what="the cluster run to start its nodes and variants")
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    assert isinstance(record, RunRecord) and len(record.nodes) == 3
+    assert node_processes(record.run_id), "the run's nodes run"
+    process.kill()
+    process.communicate(timeout=30)
+    wait_until(lambda: not node_processes(record.run_id), timeout_s=15, what="the nodes to die with the run")
+    swept = sweep()
+    assert f"pid {process.pid}" in swept or f", {process.pid}" in swept, swept
+    assert not list(Path(tempfile.gettempdir()).glob(f"post-office-lab-{record.run_id}-*"))
