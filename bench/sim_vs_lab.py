@@ -30,7 +30,10 @@ each live run, and if something restarts the node meanwhile (it closes every con
 once when the wall budget allows, else its queue-variant numbers are marked. Servers: RABBITMQ_URL,
 RABBITMQ_MANAGEMENT_URL and REDIS_URL, as for the lab.
 
-Run:  .venv/bin/python -m bench.sim_vs_lab    (about 85 s; at most ~3 min with a repeated run)
+Then the cluster numbers (bench/cluster_pause.py): a quorum queue's pause when its leader's node dies, on three
+nodes the lab starts itself, against the sim's `broker.election_ms`, and how long a revived node takes to answer.
+
+Run:  .venv/bin/python -m bench.sim_vs_lab    (about 2.5 min; at most ~4 min with a repeated run)
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from dataclasses import dataclass
 import pika
 import pika.exceptions
 
+from bench import cluster_pause
 from bench.live_runs import run_live
 from sandbox.engine import run_scenario
 from sandbox.live.errors import LabError
@@ -211,6 +215,10 @@ def main() -> int:
               f"{fmt(metric, lab):>7} {fmt(metric, sim):>7} {spread:>13} {rel_text:>9}  {verdict}")
     for note in notes:
         print(f"note: {note}")
+    try:
+        print(cluster_pause.report(cluster_pause.measure()))
+    except LabError as exc:
+        print(f"cluster: not measured, the lab cannot start its own nodes: {exc}")
     load1, load5, _ = os.getloadavg()
     print(f"machine load average {load1:.1f} (1 min) {load5:.1f} (5 min) on {os.cpu_count()} CPUs; "
           f"wall {time.monotonic() - started:.0f} s")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -258,7 +260,10 @@ def _cmd_lab(action: str) -> int:
             for name, line in services.items():
                 print(f"{variant:6} {name:7} {line}")
         return EXIT_OK
-    print("the lab is down" if lab.down() else "no lab was running")
+    stopped, swept = lab.down()
+    print("the lab is down" if stopped == 1 else f"{stopped} labs are down" if stopped else "no lab was running")
+    if swept:
+        print(swept)
     return EXIT_OK
 
 
@@ -315,8 +320,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout, sys.stderr = stdout, stderr
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # a live run cleans up after SIGTERM as after Ctrl-C
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit

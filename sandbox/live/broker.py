@@ -9,6 +9,9 @@ declared. With `broker.durable = false` the queue is exclusive to the cache-work
 connection and with a broker restart (RabbitMQ 4 deprecates transient queues that are not exclusive).
 Consuming is in consumer.py.
 
+A client is given the broker's nodes in order (one URL, or a cluster's three): pika tries them in turn, so a client
+connects to the first node that answers and, once its connection drops, to the next one that does.
+
 The message is exactly `{"action": "invalidateCache", "keys": ["blogs:*"]}`, so a producer in any
 language drives the cache-worker unchanged.
 """
@@ -20,7 +23,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +42,13 @@ QUEUE_TYPES = ("classic", "quorum")
 
 # Everything that means "the connection or channel is gone or unusable".
 BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
+
+Urls = str | Sequence[str]
+"""One broker URL, or a cluster's nodes in the order a client tries them."""
+
+
+def each_url(urls: Urls) -> tuple[str, ...]:
+    return (urls,) if isinstance(urls, str) else tuple(urls)
 
 
 class PublishError(RuntimeError):
@@ -66,9 +76,10 @@ def connection_parameters(url: str, *, heartbeat_s: int = HEARTBEAT_S, connectio
     return params
 
 
-def connect(url: str, **options: Any) -> pika.BlockingConnection:
-    """One blocking connection with heartbeats (options: see `connection_parameters`)."""
-    return pika.BlockingConnection(connection_parameters(url, **options))
+def connect(urls: Urls, **options: Any) -> pika.BlockingConnection:
+    """One blocking connection with heartbeats to the first of `urls` that answers (options: see
+    `connection_parameters`)."""
+    return pika.BlockingConnection([connection_parameters(url, **options) for url in each_url(urls)])
 
 
 @dataclass(frozen=True)
@@ -103,15 +114,16 @@ class Topology:
     def declare(self, channel: BlockingChannel, *, with_queue: bool = True) -> None:
         """The dead-letter exchange and queue, the user.updated exchange and, `with_queue`, the invalidation queue.
 
-        Producers declare everything but an exclusive queue, which is the cache-worker's alone."""
+        Producers declare everything but an exclusive queue, which is the cache-worker's alone. A quorum queue's
+        dead letters go to a quorum queue too: replicated like it, so every declare still works with a node down."""
+        arguments = {"x-queue-type": "quorum"} if self.queue_type == "quorum" else None
         try:
             channel.exchange_declare(self.dead_letter_exchange, exchange_type="fanout", durable=True)
-            channel.queue_declare(self.dead_letter_queue, durable=True)
+            channel.queue_declare(self.dead_letter_queue, durable=True, arguments=arguments)
             channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
             if self.user_exchange:
                 channel.exchange_declare(self.user_exchange, exchange_type="fanout", durable=True)
             if with_queue:
-                arguments = {"x-queue-type": "quorum"} if self.queue_type == "quorum" else None
                 channel.queue_declare(self.queue, durable=self.durable, exclusive=self.exclusive, arguments=arguments)
         except pika.exceptions.ChannelClosedByBroker as exc:
             raise _topology_error(exc, self.queue) from None
@@ -165,7 +177,7 @@ class Publisher:
     then fails at once instead of making every request wait on a dead broker.
     """
 
-    def __init__(self, url: str, routing_key: str, *, exchange: str = "",
+    def __init__(self, url: Urls, routing_key: str, *, exchange: str = "",
                  declare: Callable[[BlockingChannel], None] | None = None, confirms: bool = True,
                  persistent: bool = True, mandatory: bool | None = None, timeout_s: float = 5.0,
                  reconnect_s: float = 1.0, heartbeat_s: int = HEARTBEAT_S, name: str = "publisher"):

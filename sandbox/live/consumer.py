@@ -24,7 +24,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from sandbox.live.broker import BROKER_ERRORS, HEARTBEAT_S, POLL_S, connect, describe
+from sandbox.live.broker import BROKER_ERRORS, HEARTBEAT_S, POLL_S, Urls, connect, describe
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Consumer:
     connection is retried every `reconnect_s`; the broker gives the unacked messages to whoever consumes next.
     """
 
-    def __init__(self, url: str, queue_name: str, handler: Handler, *,
+    def __init__(self, url: Urls, queue_name: str, handler: Handler, *,
                  declare: Callable[[BlockingChannel], None] | None = None, prefetch: int = 10,
                  auto_ack: bool = False, requeue_failed: bool = True, channels: int = 1, delivery_limit: int = 0,
                  heartbeat_s: int = HEARTBEAT_S, reconnect_s: float = 1.0, timeout_s: float = 5.0,

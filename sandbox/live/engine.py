@@ -4,28 +4,40 @@ The `Engine` contract of sandbox/engine.py, as the simulation's twin: each varia
 commands become faults (faults.py), and it is measured once a second into the same Measurements the
 simulation fills (meter.py); lost messages the services cannot see themselves are found by a census of where
 every message is (census.py), and `messages` shows them from real readings (letters.py).
+
+The broker is RABBITMQ_URL's, or nodes the lab starts itself (cluster.py): three for `broker.nodes = 3`, and one
+for a one-node scenario whose timeline restarts the broker, so that a restart never touches a node others use.
+Everything a run makes carries its run id and is written in its record first (runs.py); the run deletes it all
+when it closes, and what a run killed by SIGKILL left is swept by the next one (sweep.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
-import tempfile
+import signal
+import threading
 import time
-import uuid
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pika
 
+from sandbox.catalog import CHECKOUT
 from sandbox.live import node
+from sandbox.live.claim import Claim
+from sandbox.live.cluster import Cluster
 from sandbox.live.faults import FaultInjector
 from sandbox.live.letters import letters
 from sandbox.live.management import ManagementApi, ManagementUnavailable
 from sandbox.live.meter import Meter
 from sandbox.live.policies import Policies
 from sandbox.live.probes import QueueProbe
+from sandbox.live.runs import RunRecord, new_run_id, run_folder
 from sandbox.live.servers import (
+    LabUnavailable,
+    RedisServer,
     check_rabbitmq,
     checked_management_url,
     checked_rabbitmq_url,
@@ -35,10 +47,11 @@ from sandbox.live.servers import (
 from sandbox.live.servers import management_url as default_management_url
 from sandbox.live.servers import rabbitmq_url as default_rabbitmq_url
 from sandbox.live.servers import redis_url as default_redis_url
+from sandbox.live.services.config import ServiceConfig
 from sandbox.live.supervisor import Supervisor
-from sandbox.live.wiring import SERVICES, Site, VariantLab, unwire, wire
-from sandbox.model import losses
-from sandbox.model.commands import Command, Restart
+from sandbox.live.sweep import sweep
+from sandbox.live.wiring import SERVICES, Site, VariantLab, names, unwire, wire
+from sandbox.model.commands import Command, Kill, Restart, Revive
 from sandbox.model.measurements import Frame, Measurements, interleave
 from sandbox.model.messages import Letters
 from sandbox.model.scenario import Scenario
@@ -49,24 +62,46 @@ TICK_S = 0.05
 
 
 def _restarts_the_broker(command: Command) -> bool:
-    """`restart broker` for every variant: the one command that restarts the RabbitMQ node itself."""
-    return isinstance(command, Restart) and command.target == "broker" and command.variant is None
+    """`restart broker` for every variant: on one node, the command that restarts the RabbitMQ node itself."""
+    return isinstance(command, Restart) and command.target in ("broker", "broker-1") and command.variant is None
+
+
+def broker_nodes(scenario: Scenario) -> int:
+    """The scenario's `broker.nodes` (1 or 3); one broker serves every variant, so they must agree."""
+    counts = {scenario.knobs_at_start(v).broker.nodes for v in scenario.variants if v.architecture == "queue"}
+    if len(counts) > 1:
+        raise LabUnavailable("the live lab's variants share one broker: give broker.nodes the same value in every "
+                             "queue variant (set it in the scenario's [knobs])")
+    return counts.pop() if counts else 1
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait while the lab cleans up, so a second one cannot cut the cleanup short (main thread
+    only: elsewhere Python runs no signal handlers anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class LiveEngine:
     name = "live"
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, rabbitmq_url: str | None = None,
-                 redis_url: str | None = None, management_url: str | None = None, workdir: Path | None = None,
-                 standing: bool = False):
+                 redis_url: str | None = None, management_url: str | None = None, standing: bool = False):
         """`standing`: the lab of `python -m sandbox lab up`, whose queue variant uses the exact queue name
-        `cache-invalidation` so outside producers reach it (only one such lab may run on a broker)."""
+        `cache-invalidation` so outside producers reach it (one such lab per broker: it holds the claim)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.rabbitmq_url = checked_rabbitmq_url(rabbitmq_url) if rabbitmq_url else default_rabbitmq_url()
         self.management_url = checked_management_url(management_url) if management_url else default_management_url()
         redis_url = checked_redis_url(redis_url) if redis_url else default_redis_url()
-        check_rabbitmq(self.rabbitmq_url)
         self._lines: list[tuple[float, str, str]] = []
         self.warnings: list[str] = []
         self._t0 = time.monotonic()
@@ -74,29 +109,22 @@ class LiveEngine:
         self._closed = False
         self.labs: dict[str, VariantLab] = {}
         self.meters: dict[str, Meter] = {}
-        self.redis = redis_or_fake(redis_url)
-        self._own_workdir = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="post-office-lab-"))
-        self.supervisor = Supervisor(self.workdir / "logs")
-        self.node = node.LocalNode(self.rabbitmq_url)
-        credentials = pika.URLParameters(self.rabbitmq_url).credentials
-        assert isinstance(credentials, pika.PlainCredentials), "an amqp:// URL carries a user and password"
-        self._management = ManagementApi(self.management_url, credentials.username, credentials.password)
+        own_nodes = self._own_nodes(broker_nodes(scenario))
+        if not own_nodes:
+            check_rabbitmq(self.rabbitmq_url)
+        self.run_id = new_run_id()
+        self.workdir = run_folder(self.run_id)
+        self.record = RunRecord.begin(self.run_id, str(CHECKOUT or self.workdir))
+        self.cluster: Cluster | None = None
+        self.claim: Claim | None = None
+        self.faults: FaultInjector | None = None
+        self._queues: QueueProbe | None = None
+        self._management: ManagementApi | None = None
         self._probe = httpx.Client(timeout=1.0)
-        self.faults = FaultInjector(self.supervisor, self.meters, self.rabbitmq_url, self.redis.url, lambda: self.now)
-        if self.redis.note:
-            self._warn(self.redis.note)
-        self.site = self._site(standing)
-        self._queues = QueueProbe(self.rabbitmq_url, self.site.policies.management)
-        if any(_restarts_the_broker(c) for c in scenario.timeline):
-            self.controls_broker_node()
+        self.redis: RedisServer | None = None
+        self.supervisor = Supervisor(self.workdir / "logs")
         try:
-            for variant in scenario.variants:
-                lab, warning = wire(self.site, variant, scenario.knobs_at_start(variant))
-                self.labs[variant.name] = lab
-                self.meters[variant.name] = Meter(lab, self.supervisor, self._queues, self._probe)
-                if warning:
-                    self._warn(warning)
+            self._start(own_nodes, redis_url, standing)
         except BaseException:
             self.close()
             raise
@@ -104,21 +132,95 @@ class LiveEngine:
         for lab in self.labs.values():
             lab.load.start(self._t0)
 
-    def _site(self, standing: bool) -> Site:
+    def _own_nodes(self, nodes: int) -> int:
+        """How many RabbitMQ nodes the lab starts itself: 3 for a cluster, 1 for a timeline that restarts the
+        broker (when it can), else none."""
+        missing = node.own_nodes_missing(self.rabbitmq_url)
+        if nodes == 3:
+            if missing:
+                raise LabUnavailable(f"broker.nodes = 3 needs three RabbitMQ nodes the lab starts on this machine, but "
+                                     f"{missing}: install rabbitmq-server here and run against a local broker, or "
+                                     "use broker.nodes = 1")
+            return 3
+        return 1 if not missing and any(_restarts_the_broker(c) for c in self.scenario.timeline) else 0
+
+    def _start(self, own_nodes: int, redis_url: str, standing: bool) -> None:
+        credentials = pika.URLParameters(self.rabbitmq_url).credentials
+        assert isinstance(credentials, pika.PlainCredentials), "an amqp:// URL carries a user and password"
+        self.record.standing = standing
+        self.record.save(self.workdir)
+        if not own_nodes:
+            self._management = ManagementApi(self.management_url, credentials.username, credentials.password)
+            if standing:
+                self.claim = Claim(self.rabbitmq_url, self.record.pid, self.record.checkout, self._management)
+                self.claim.take()
+        swept = sweep(claimed=standing)
+        if swept:
+            self._warn(swept)
+        self.redis = redis = redis_or_fake(redis_url)
+        if redis.note:
+            self._warn(redis.note)
+        if not redis.fake:
+            self.record.redis_url = redis.url
+        if own_nodes:
+            self.cluster = Cluster(own_nodes, self.workdir / "nodes", self.run_id, log=lambda text: self._log("", text))
+            self.record.nodes = [each.name for each in self.cluster.nodes]
+            self.record.save(self.workdir)
+            started_s = self.cluster.start()
+            self._log("", f"the lab started its own RabbitMQ node{'s' if own_nodes > 1 else ''} in {started_s:.1f} s: "
+                          + ", ".join(f"{each.label} {each.name} on 127.0.0.1:{each.amqp_port}"
+                                      for each in self.cluster.nodes))
+            urls = self.cluster.urls
+        else:
+            self.record.rabbitmq_url, self.record.management_url = self.rabbitmq_url, self.management_url
+            urls = (self.rabbitmq_url,)
+        self.site = self._site(urls, redis.url, standing)
+        self.faults = FaultInjector(self.supervisor, self.meters, self.labs, urls, redis.url, lambda: self.now,
+                                    self.cluster)
+        self._queues = QueueProbe(urls, self.site.policies.management)
+        for variant in self.scenario.variants:
+            lab, warning = wire(self.site, variant, self.scenario.knobs_at_start(variant))
+            self.labs[variant.name] = lab
+            self.meters[variant.name] = Meter(lab, self.supervisor, self._queues, self._probe)
+            if warning:
+                self._warn(warning)
+
+    def _site(self, urls: tuple[str, ...], redis_url: str, standing: bool) -> Site:
         """What the variants share; the management API is asked once, and what its absence costs is said."""
-        management: ManagementApi | None = self._management
-        try:
-            version: str | None = self._management.version()
-        except ManagementUnavailable as exc:
-            management = None
-            version = node.server_version() if node.is_local(self.rabbitmq_url) else None
-            via = "with rabbitmqctl" if node.is_local(self.rabbitmq_url) else "nowhere (no local rabbitmqctl either)"
-            self._warn(f"the RabbitMQ management API does not answer ({exc}): queue.unacked reads 0 while a "
-                       f"cache-worker cannot report what it holds, and the dead-letter and delivery-limit policies "
-                       f"are set {via}; enable it: rabbitmq-plugins enable rabbitmq_management, or fix "
-                       "RABBITMQ_MANAGEMENT_URL")
-        return Site(self.rabbitmq_url, self.redis.url, self.supervisor, self.workdir, uuid.uuid4().hex[:8], standing,
-                    self.seed, self.scenario.duration_s, Policies(self.rabbitmq_url, management), version)
+        management = self._management
+        if self.cluster is not None:
+            version = node.server_version(self.cluster.nodes[0].name)
+            policies = Policies(urls[0], None, self.cluster.nodes[0].name)
+        else:
+            try:
+                version = self._management.version() if self._management else None
+            except ManagementUnavailable as exc:
+                management = None
+                local = node.is_local(self.rabbitmq_url)
+                version = node.server_version() if local else None
+                via = "with rabbitmqctl" if local else "nowhere (no local rabbitmqctl either)"
+                self._warn(f"the RabbitMQ management API does not answer ({exc}): queue.unacked reads 0 while a "
+                           f"cache-worker cannot report what it holds, and the dead-letter and delivery-limit "
+                           f"policies are set {via}; enable it: rabbitmq-plugins enable rabbitmq_management, or fix "
+                           "RABBITMQ_MANAGEMENT_URL")
+            policies = Policies(self.rabbitmq_url, management)
+        return Site(urls, self.cluster is not None, redis_url, self.supervisor, self.workdir, self.run_id,
+                    standing, self.seed, self.scenario.duration_s, policies, version, self._remember)
+
+    def _remember(self, config: ServiceConfig) -> None:
+        """A variant's names, into the run's record before they exist on the servers."""
+        queues, exchanges, policies = names(config)
+        if self.cluster is None:
+            self.record.queues += queues
+            self.record.exchanges += exchanges
+            self.record.policies += policies
+        self.record.redis_prefixes.append(config.redis_prefix)
+        self.record.save(self.workdir)
+
+    @property
+    def owns_nodes(self) -> bool:
+        """The broker is nodes the lab started itself: node-level commands act on them for real."""
+        return self.cluster is not None
 
     # the contract -------------------------------------------------------------
 
@@ -139,38 +241,26 @@ class LiveEngine:
         return list(self._lines)
 
     def apply(self, command: Command) -> list[str]:
+        faults = self.faults
+        assert faults is not None, "an engine that started has its faults"
+        if faults.node_level(command):
+            assert isinstance(command, (Kill, Revive, Restart))
+            notes = faults.apply_to_nodes(command)
+            for text in notes:
+                self._log("", text)
+            for name, lab in self.labs.items():
+                if lab.config.queue:
+                    self._log(name, command.describe())
+            return notes
         notes = []
-        restart_node = _restarts_the_broker(command) and self.controls_broker_node()
-        if _restarts_the_broker(command) and not restart_node:
-            notes.append(self.node.no_restart())
         for name, lab in self.labs.items():
             if command.variant is None or command.variant == name:
-                note = self.faults.apply(lab, command)
+                note = faults.apply(lab, command)
                 if note:
                     notes.append(f"{name}: {note}")
                 else:
                     self._log(name, command.describe())
-        if restart_node and isinstance(command, Restart):
-            self._restart_node(command.down_s)
         return notes
-
-    def controls_broker_node(self) -> bool:
-        """A RabbitMQ node on this machine that rabbitmqctl controls: broker faults then restart it for real."""
-        if not self.node.asked:
-            controlled = self.node.controlled
-            self._log("", "the lab controls the local RabbitMQ node: `restart broker` stops and starts it"
-                      if controlled else self.node.no_restart())
-        return self.node.controlled
-
-    def _restart_node(self, down_s: float) -> None:
-        """`restart broker`: the node stops (the proxies have cut every connection already) and starts again."""
-        self.node.restart(down_s)
-        for name, lab in self.labs.items():
-            knobs = lab.config.knobs.broker
-            if lab.config.queue and not knobs.durable:
-                self.meters[name].expect_loss(losses.TRANSIENT_QUEUE, self.now)
-            elif lab.config.queue and not knobs.persistent:
-                self.meters[name].expect_loss(losses.TRANSIENT_MESSAGE, self.now)
 
     def advance(self, seconds: float) -> None:
         """Let wall-clock time pass while the load runs, filing samples and reading gauges each second."""
@@ -212,9 +302,15 @@ class LiveEngine:
                 state = health(down=not self.supervisor.alive(lab.process(name)), busy=busy, workers=workers,
                                waiting=waiting, hung=bool(lab.injected.get(name, {}).get("hung")))
             components[name] = Component(name, state, busy, waiting, workers)
-        for name in ("broker", "redis"):
-            up = "up" if lab.proxies[name].listening else "down"
-            components[name] = Component(name, "absent" if name == "broker" and not lab.config.queue else up)
+        components["redis"] = Component("redis", "up" if lab.proxies["redis"].listening else "down")
+        nodes = self._nodes(lab)
+        if not lab.config.queue:
+            components["broker"] = Component("broker", "absent")
+        elif nodes:
+            up = sum(each.health == "up" for each in nodes)
+            components["broker"] = Component("broker", "down" if not up else "up" if up == len(nodes) else "slow")
+        else:
+            components["broker"] = Component("broker", "up" if lab.proxies["broker"].listening else "down")
         last = lab.measurements.frame(self._closed_s - 1) if self._closed_s else {}
         edges = []
         for kind, target in (("read", "blog"), ("write", "author")):
@@ -227,25 +323,40 @@ class LiveEngine:
             components=components, edges=tuple(edges),
             queue_ready=int(last.get("queue.ready") or 0), queue_unacked=int(last.get("queue.unacked") or 0),
             dead_letters=reading.counts["dead-lettered"] if reading else 0,
-            outbox_pending=int(last.get("outbox.pending") or 0), db_version=lab.db.version())
+            outbox_pending=int(last.get("outbox.pending") or 0), db_version=lab.db.version(),
+            nodes=nodes, queue_leader="broker-1" if nodes and lab.config.knobs.broker.queue_type == "classic" else "")
+
+    def _nodes(self, lab: VariantLab) -> tuple[Component, ...]:
+        """A cluster's nodes as the variant sees them: down when the node is, or the variant's proxy refuses."""
+        cluster = self.cluster
+        if cluster is None or len(cluster.nodes) == 1 or not lab.config.queue:
+            return ()
+        return tuple(Component(each.label, "up" if cluster.alive(each.number) and lab.proxies[each.label].listening
+                               else "down") for each in cluster.nodes)
 
     def close(self) -> None:
-        """Stop the load, every process and proxy; delete the variant queues, policies and cache keys; idempotent.
-
-        The measurements stay readable."""
+        """Stop the load, every process, proxy and node; delete the variant queues, policies and cache keys, then the
+        run's folder; idempotent. SIGINT and SIGTERM wait until it is done. The measurements stay readable."""
         if self._closed:
             return
         self._closed = True
-        self.faults.close()
-        self.node.close()
-        for lab in self.labs.values():
-            lab.load.stop(wait_s=2)
-        self.supervisor.close()
-        for lab in self.labs.values():
-            unwire(self.site, lab)
-        self._probe.close()
-        self._queues.close()
-        self._management.close()
-        self.redis.close()
-        if self._own_workdir:
+        with _signals_held():
+            if self.faults is not None:
+                self.faults.close()
+            for lab in self.labs.values():
+                lab.load.stop(wait_s=2)
+            self.supervisor.close()
+            for lab in self.labs.values():
+                unwire(self.site, lab)
+            if self.cluster is not None:
+                self.cluster.close()
+            if self.claim is not None:
+                self.claim.release()
+            self._probe.close()
+            if self._queues is not None:
+                self._queues.close()
+            if self._management is not None:
+                self._management.close()
+            if self.redis is not None:
+                self.redis.close()
             shutil.rmtree(self.workdir, ignore_errors=True)

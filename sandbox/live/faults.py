@@ -1,10 +1,15 @@
-"""Turning the timeline's commands into faults on one variant's real parts.
+"""Turning the timeline's commands into faults on the real parts: one variant's, or the RabbitMQ nodes all share.
 
-A service dies by SIGKILL and comes back on the same port; the fault proxies in front of every service, the
-broker and Redis refuse, delay or swallow connections; a service injects errors itself, and the cache-worker
-also latency and a hang (told on /internal/faults). Each fault that may lose messages tells the variant's
-meter the likely cause, for the census to file what it finds. `restart broker` for every variant is the
-local node's (node.py).
+A service dies by SIGKILL and comes back on the same port; the fault proxies in front of every service, each broker
+node and Redis refuse, delay or swallow connections; a service injects errors itself, and the cache-worker also
+latency and a hang (told on /internal/faults). Each fault that may lose messages tells the variant's meter the
+likely cause, for the census to file what it finds.
+
+Node-level commands act on RabbitMQ nodes, which every variant shares, and only on nodes the lab started itself
+(cluster.py): on three nodes, `kill`, `revive` and `restart` of `broker-N` (`broker`: all three) SIGKILL and start
+nodes; on one node, `restart broker` for every variant stops and starts its RabbitMQ. Aimed at one variant, such a
+command still acts on all and says so. On a broker the lab did not start, `restart broker` only cuts the variants'
+connections at their proxies, and says that too.
 """
 
 from __future__ import annotations
@@ -12,11 +17,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any, assert_never
+from urllib.parse import urlsplit
 
 import httpx
-import pika
+from pika import BasicProperties, DeliveryMode
 
+from sandbox.live.broker import connect
+from sandbox.live.cluster import Cluster
 from sandbox.live.meter import Meter
+from sandbox.live.node import own_nodes_missing
+from sandbox.live.proxy import FaultProxy
 from sandbox.live.supervisor import Supervisor, SupervisorError
 from sandbox.live.wiring import HTTP_SERVICES, VariantLab, forget_cache
 from sandbox.model import losses
@@ -41,16 +51,103 @@ HEALTHY = {"error_rate": 0.0, "latency_ms": 0.0, "jitter_ms": 0.0, "hung": False
 WORKER = "cache-worker"
 
 
+NODE_VERBS = (Kill, Revive, Restart)
+
+
 class FaultInjector:
-    def __init__(self, supervisor: Supervisor, meters: dict[str, Meter], rabbitmq_url: str, redis_url: str,
-                 clock: Callable[[], float]):
+    def __init__(self, supervisor: Supervisor, meters: dict[str, Meter], labs: dict[str, VariantLab],
+                 rabbitmq_urls: tuple[str, ...], redis_url: str, clock: Callable[[], float],
+                 cluster: Cluster | None = None):
+        """`rabbitmq_urls`: the broker's nodes; `cluster`: the lab's own nodes, when it started them."""
         self.supervisor = supervisor
         self.meters = meters
-        self.rabbitmq_url = rabbitmq_url
+        self.labs = labs
+        self.rabbitmq_urls = rabbitmq_urls
         self.redis_url = redis_url
         self.clock = clock
+        self.cluster = cluster
         self._http = httpx.Client(timeout=1.0)
         self._timers: list[threading.Timer] = []
+
+    # RabbitMQ nodes, shared by every variant -------------------------------------
+
+    def node_level(self, command: Command) -> bool:
+        """A command for the RabbitMQ nodes themselves (see the module's doc), not for one variant's proxies."""
+        if not isinstance(command, NODE_VERBS) or not command.target.startswith("broker"):
+            return False
+        if len(self.rabbitmq_urls) > 1:
+            return True
+        return isinstance(command, Restart) and command.variant is None and command.target in ("broker", "broker-1")
+
+    def apply_to_nodes(self, command: Kill | Revive | Restart) -> list[str]:
+        """Carry out a node-level command; notes on what it did beyond what it says."""
+        notes = [f"{name}: no {command.target} in a sync variant; `{command.verb}` does nothing"
+                 for name, lab in self.labs.items() if not lab.config.queue
+                 and command.variant in (None, name)]
+        if command.variant is not None:
+            notes.append(f"{command.target} is a RabbitMQ node every variant shares: `{command.verb}` acts on all "
+                         "of them")
+        if len(self.rabbitmq_urls) == 1:
+            notes += self._restart_one_node(command)
+            return notes
+        cluster = self.cluster
+        assert cluster is not None, "a broker of three nodes is always the lab's own"
+        numbers = range(1, len(cluster.nodes) + 1) if command.target == "broker" \
+            else (int(command.target.removeprefix("broker-")),)
+        if not isinstance(command, Revive):
+            self._suspect_node_losses(cluster, numbers)
+        for number in numbers:
+            match command:
+                case Kill():
+                    cluster.kill(number)
+                case Revive():
+                    cluster.revive(number)
+                case Restart(down_s=down_s):
+                    cluster.restart(number, down_s)
+                case _:
+                    assert_never(command)
+        return notes
+
+    def _restart_one_node(self, command: Kill | Revive | Restart) -> list[str]:
+        """`restart broker` on one node: every variant's connections are cut at its proxies for `down_s`, and the
+        node itself restarts when it is the lab's own."""
+        assert isinstance(command, Restart), "on one node only `restart broker` is node-level"
+        for lab in self.labs.values():
+            if lab.config.queue:
+                self._fault(lab, command)
+        if self.cluster is None:
+            return [self._no_restart()]
+        self.cluster.restart_app(command.down_s)
+        for name, lab in self.labs.items():
+            knobs = lab.config.knobs.broker
+            if lab.config.queue and not knobs.durable:
+                self.meters[name].expect_loss(losses.TRANSIENT_QUEUE, self.clock())
+            elif lab.config.queue and not knobs.persistent:
+                self.meters[name].expect_loss(losses.TRANSIENT_MESSAGE, self.clock())
+        return []
+
+    def _no_restart(self) -> str:
+        url = self.rabbitmq_urls[0]
+        why = own_nodes_missing(url) or "it starts a node of its own only for a timeline that restarts the broker"
+        return (f"the lab did not start the RabbitMQ node at {urlsplit(url).hostname} ({why}), so `restart broker` "
+                "only cuts every connection at the proxies: the node keeps its queues and messages, and nothing a real "
+                "restart loses is lost")
+
+    def _suspect_node_losses(self, cluster: Cluster, numbers: range | tuple[int, ...]) -> None:
+        """What the death of nodes `numbers` may lose, per variant, as the simulation's cluster loses it: an exclusive
+        queue with its worker's connection (on the first node up), a classic queue's non-persistent messages with
+        broker-1."""
+        first_up = next((n for n in range(1, len(cluster.nodes) + 1) if cluster.alive(n)), None)
+        for name, lab in self.labs.items():
+            knobs = lab.config.knobs.broker
+            if not lab.config.queue:
+                continue
+            if lab.config.topology.exclusive and first_up in numbers:
+                self.meters[name].expect_loss(losses.EXCLUSIVE_GONE, self.clock())
+            elif knobs.queue_type == "classic" and 1 in numbers and not knobs.persistent:
+                self.meters[name].expect_loss(losses.TRANSIENT_MESSAGE, self.clock())
+
+    # one variant's parts -----------------------------------------------------------
 
     def apply(self, lab: VariantLab, command: Command) -> str | None:
         """Apply one command to one variant now; a note when it does nothing there."""
@@ -80,10 +177,12 @@ class FaultInjector:
         return f"the live lab cannot change {key} while it runs; set it at 0 s or in the scenario's knobs"
 
     def _fault(self, lab: VariantLab, command: TargetCommand) -> str | None:
-        target = "broker" if command.target == "broker-1" else command.target  # one node: broker-1 is the broker
-        if target.startswith("broker-"):
+        target = command.target
+        if target == "broker-1" and len(self.rabbitmq_urls) == 1:
+            target = "broker"  # one node: broker-1 is the broker
+        if target.startswith("broker-") and len(self.rabbitmq_urls) == 1:
             return f"no {target} in the live lab's one-node broker; `{command.verb}` does nothing"
-        if target in ("broker", WORKER) and not lab.config.queue:
+        if (target.startswith("broker") or target == WORKER) and not lab.config.queue:
             return f"no {target} in a sync variant; `{command.verb}` does nothing"
         match command:
             case Restart(down_s=down_s):
@@ -100,14 +199,16 @@ class FaultInjector:
                     return f"{target} is down; revive it before it can hang"
                 if target == WORKER:
                     return self._inject(lab, target, hung=True)
-                lab.proxies[target].black_hole()
+                for proxy in self._proxies(lab, target):
+                    proxy.black_hole()
                 return None
             case Heal():
                 return self._heal(lab, target)
             case Latency(ms=ms, jitter_ms=jitter_ms):
                 if target == WORKER:
                     return self._inject(lab, target, latency_ms=ms, jitter_ms=jitter_ms)
-                lab.proxies[target].latency(ms, jitter_ms, direction="upstream")
+                for proxy in self._proxies(lab, target):
+                    proxy.latency(ms, jitter_ms, direction="upstream")
                 return None
             case Errors(rate=rate):
                 if target not in (*HTTP_SERVICES, WORKER):
@@ -130,7 +231,8 @@ class FaultInjector:
             elif exclusive:
                 meter.expect_loss(losses.EXCLUSIVE_GONE, self.clock())
             return
-        lab.proxies[target].down()
+        for proxy in self._proxies(lab, target):
+            proxy.down()
         if target in HTTP_SERVICES:
             self.supervisor.kill(lab.process(target))
         if target == "author" and lab.config.queue:
@@ -142,7 +244,8 @@ class FaultInjector:
 
     def _revive(self, lab: VariantLab, target: str) -> str | None:
         if target != WORKER:
-            lab.proxies[target].up()
+            for proxy in self._proxies(lab, target):
+                proxy.up()
         if target not in (*HTTP_SERVICES, WORKER):
             return None
         try:
@@ -157,10 +260,16 @@ class FaultInjector:
     def _heal(self, lab: VariantLab, target: str) -> str | None:
         """Clear latency, errors and a hang; a killed part stays down until revived."""
         if target != WORKER:
-            lab.proxies[target].heal()
+            for proxy in self._proxies(lab, target):
+                proxy.heal()
         if lab.injected.pop(target, None) and self.supervisor.alive(lab.process(target)):
             return self._tell(lab, target)
         return None
+
+    @staticmethod
+    def _proxies(lab: VariantLab, target: str) -> list[FaultProxy]:
+        """The fault proxies a target names in one variant: a service's, Redis's, or broker nodes'."""
+        return lab.node_proxies(target) if target.startswith("broker") else [lab.proxies[target]]
 
     def _inject(self, lab: VariantLab, service: str, **faults: Any) -> str | None:
         """Faults a service injects itself: an error rate; the worker's latency and hang."""
@@ -178,14 +287,14 @@ class FaultInjector:
 
     def _publish_poison(self, lab: VariantLab, count: int) -> None:
         """Malformed messages, published as any outside producer would: straight to the variant's queue."""
-        connection = pika.BlockingConnection(pika.URLParameters(self.rabbitmq_url))
+        connection = connect(self.rabbitmq_urls, name="post-office-lab-poison")
         meter = self.meters[lab.name]
         try:
             channel = connection.channel()
             channel.confirm_delivery()
             for n in range(meter.published_outside + 1, meter.published_outside + count + 1):
                 channel.basic_publish("", lab.config.invalidation_queue, POISON_BODY,
-                                      pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent,
+                                      BasicProperties(delivery_mode=DeliveryMode.Persistent,
                                                            message_id=f"poison-{n}"))
         finally:
             connection.close()

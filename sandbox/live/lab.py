@@ -4,22 +4,30 @@
 with no load, writes where everything listens to `<lab dir>/state.json`, and stays until `down`. The
 queue variant uses the exact queue name `cache-invalidation`, so a producer in any language can drive
 its cache-worker. Its services die with it, even when it is killed with SIGKILL.
+
+One standing lab per broker: it holds the broker's claim to those names (claim.py), so a second `up`, from this
+checkout or another, is refused in one line naming the first (its process and checkout). `up` holds a file lock in
+the lab folder while it checks and starts, so two at once cannot both start. `down` stops every lab this lab folder
+started (SIGTERM, which the lab handles like SIGINT: everything it made is deleted; SIGKILL after DOWN_TIMEOUT_S), and
+sweeps what a killed one left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
+import sandbox
 from sandbox.catalog import CHECKOUT
 from sandbox.live.errors import LabError
 from sandbox.model.bounds import MAX_DURATION_S
@@ -68,28 +76,50 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def up(lab_dir: Path = LAB_DIR) -> dict:
-    """Start the standing lab in the background and return its state once every service is healthy."""
-    if (state := read_state(lab_dir)) is not None:
-        return state
+@contextlib.contextmanager
+def _locked(lab_dir: Path) -> Iterator[None]:
+    """The lab folder's file lock, held while a lab is started or stopped: one `up` or `down` at a time."""
     lab_dir.mkdir(parents=True, exist_ok=True)
-    _state_path(lab_dir).unlink(missing_ok=True)
-    error_path = lab_dir / "error.txt"
-    error_path.unlink(missing_ok=True)
-    with open(lab_dir / "lab.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "sandbox.live.lab", "serve", str(lab_dir.resolve())],
-                                   cwd=lab_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    deadline = time.monotonic() + UP_TIMEOUT_S
-    while time.monotonic() < deadline:
+    with open(lab_dir / "lab.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def checkout(lab_dir: Path) -> str:
+    """Where a lab comes from, in messages: the checkout, or the lab folder of an installed package."""
+    return str(CHECKOUT or lab_dir.resolve())
+
+
+def up(lab_dir: Path = LAB_DIR) -> dict:
+    """Start the standing lab in the background and return its state once every service is healthy; LabError when
+    a lab already runs (this one, or another holding the broker's claim)."""
+    with _locked(lab_dir):
         if (state := read_state(lab_dir)) is not None:
-            return state
-        if process.poll() is not None:
-            message = error_path.read_text().strip() if error_path.exists() else f"see {lab_dir / 'lab.log'}"
-            raise LabError(f"the lab did not start: {message}")
-        time.sleep(0.2)
-    process.kill()
-    raise LabError(f"the lab did not start within {UP_TIMEOUT_S:g} s; see {lab_dir / 'lab.log'}")
+            raise LabError(f"a standing lab already runs: process {state['pid']}, checkout "
+                           f"{state.get('checkout', checkout(lab_dir))}; stop it with: python -m sandbox lab down")
+        _state_path(lab_dir).unlink(missing_ok=True)
+        error_path = lab_dir / "error.txt"
+        error_path.unlink(missing_ok=True)
+        # the same sandbox package as this process, wherever the lab folder is
+        package_root = str(Path(sandbox.__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
+        with open(lab_dir / "lab.log", "ab") as log:
+            process = subprocess.Popen([sys.executable, "-m", "sandbox.live.lab", "serve", str(lab_dir.resolve())],
+                                       cwd=lab_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True, env=env)
+        deadline = time.monotonic() + UP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if (state := read_state(lab_dir)) is not None:
+                return state
+            if process.poll() is not None:
+                message = error_path.read_text().strip() if error_path.exists() else f"see {lab_dir / 'lab.log'}"
+                raise LabError(f"the lab did not start: {message}")
+            time.sleep(0.2)
+        process.kill()
+        raise LabError(f"the lab did not start within {UP_TIMEOUT_S:g} s; see {lab_dir / 'lab.log'}")
 
 
 def status(lab_dir: Path = LAB_DIR) -> dict[str, dict[str, str]] | None:
@@ -110,28 +140,52 @@ def status(lab_dir: Path = LAB_DIR) -> dict[str, dict[str, str]] | None:
     return report
 
 
-def down(lab_dir: Path = LAB_DIR) -> bool:
-    """Stop the lab and every process it started; False when none was running."""
-    state = read_state(lab_dir)
-    if state is None:
-        return False
-    pid = state["pid"]
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + DOWN_TIMEOUT_S
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)  # its services get SIGKILL with it (parent-death signal)
-    _state_path(lab_dir).unlink(missing_ok=True)
-    return True
+def running_labs(lab_dir: Path) -> list[int]:
+    """The pids of every standing lab this lab folder started, found among the machine's processes (so also one
+    whose state file was lost)."""
+    wanted = ["-m", "sandbox.live.lab", "serve", str(lab_dir.resolve())]
+    pids = []
+    for command_line in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = command_line.read_bytes().decode(errors="replace").split("\0")[:-1]
+            if argv[1:] == wanted and _alive(int(command_line.parent.name)):
+                pids.append(int(command_line.parent.name))
+    return sorted(pids)
+
+
+def down(lab_dir: Path = LAB_DIR) -> tuple[int, str]:
+    """Stop every lab this lab folder started and every process they started; (how many, what was swept after a
+    lab that had to be killed)."""
+    from sandbox.live.sweep import sweep
+
+    with _locked(lab_dir):
+        state = read_state(lab_dir)
+        pids = set(running_labs(lab_dir)) | ({state["pid"]} if state else set())
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + DOWN_TIMEOUT_S
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        killed = [pid for pid in pids if _alive(pid)]
+        for pid in killed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # its services and nodes get SIGKILL with it (parent-death signal)
+        while any(_alive(pid) for pid in killed) and time.monotonic() < deadline + 5:
+            time.sleep(0.1)
+        _state_path(lab_dir).unlink(missing_ok=True)
+        return len(pids), sweep() if killed else ""
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(lab_dir: Path) -> int:
-    """The background process: run the lab until SIGTERM, then close it."""
+    """The background process: run the lab until SIGTERM or SIGINT (even while it starts), then close it."""
     from sandbox.live.engine import LiveEngine
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, _interrupt)
     # a scenario's longest duration: the lab stands until `down`, the length only bounds a load it never runs
     scenario = parse_scenario({"id": "standing-lab", "title": "the standing lab", "duration": MAX_DURATION_S,
                                "load": {"reads_per_s": 0, "writes_per_s": 0}}, "lab")
@@ -140,11 +194,13 @@ def serve(lab_dir: Path) -> int:
     except LabError as exc:
         (lab_dir / "error.txt").write_text(str(exc))
         return 2
+    except KeyboardInterrupt:
+        return 0
     try:
         services = {name: {service: f"http://127.0.0.1:{lab.proxies[service].port}"
                            for service in ("author", "blog", "user")} for name, lab in engine.labs.items()}
-        state = {"pid": os.getpid(), "services": services, "rabbitmq_url": engine.rabbitmq_url,
-                 "redis_url": engine.redis.url, "warnings": engine.warnings,
+        state = {"pid": os.getpid(), "checkout": checkout(lab_dir), "services": services,
+                 "rabbitmq_url": engine.rabbitmq_url, "redis_url": engine.site.redis_url, "warnings": engine.warnings,
                  "queues": {name: lab.config.invalidation_queue for name, lab in engine.labs.items()
                             if lab.config.queue},
                  "exchanges": {name: lab.config.user_exchange for name, lab in engine.labs.items()
@@ -153,10 +209,12 @@ def serve(lab_dir: Path) -> int:
         tmp = _state_path(lab_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1))
         tmp.replace(_state_path(lab_dir))
-        stop.wait()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
     finally:
         engine.close()
-    return 0
 
 
 if __name__ == "__main__":

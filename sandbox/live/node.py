@@ -1,101 +1,120 @@
-"""The local RabbitMQ node through its own command-line tools: rabbitmqctl and rabbitmq-diagnostics.
+"""RabbitMQ on this machine, through RabbitMQ's own tools: rabbitmq-server starts a node, rabbitmqctl controls one.
 
-The lab uses them only for a node on this machine (RABBITMQ_URL on 127.0.0.1 or localhost): to restart it for
-real (`restart broker`), to set its policies when the management API is not there, and to ask its version.
+The lab starts nodes of its own (cluster.py) only when RABBITMQ_URL names this machine and RabbitMQ is installed
+here. Run by root, a node and the tools that talk to it run as the `rabbitmq` user, whose home holds the Erlang
+cookie every local node shares, by way of setpriv (not a set-user-ID program, so the parent-death signal it sets
+survives: a node dies with the lab that started it, even when the lab is killed by SIGKILL). Run by anyone else,
+they run as that user, with that user's cookie.
+
+On a node it did not start, the lab uses rabbitmqctl only to set policies when the management API is not there
+and to ask the version; it never stops or starts such a node.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import pwd
 import shutil
 import subprocess
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 TIMEOUT_S = 90
+SERVICE_USER = "rabbitmq"
 
 
-def run(tool: str, *args: str) -> str | None:
-    """`tool -q args...`: its standard output, or None when it is missing or fails."""
-    try:
-        done = subprocess.run([tool, "-q", *args], capture_output=True, text=True, timeout=TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired):
+@dataclass(frozen=True)
+class Tools:
+    """Where RabbitMQ's scripts are (the real ones, not Debian's `su` wrappers in /usr/sbin) and whom they run as."""
+
+    bin_dir: Path
+    user: str | None  # run as this user by way of setpriv; None: as ourselves
+    home: str  # HOME for the tools and nodes: where the Erlang cookie is
+
+    def argv(self, tool: str, *args: str, die_with_parent: bool = False) -> list[str]:
+        """The command line that runs `tool args` as the right user (`die_with_parent`: SIGKILL when we die)."""
+        command = [str(self.bin_dir / tool), *args]
+        if self.user is None:
+            return command
+        death = ["--pdeathsig=KILL"] if die_with_parent else []
+        return ["setpriv", f"--reuid={self.user}", f"--regid={self.user}", "--init-groups", *death, *command]
+
+    def env(self) -> dict[str, str]:
+        return {"HOME": self.home}
+
+    def chown(self, path: Path) -> None:
+        """Give `path` to the user the nodes run as."""
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@functools.cache
+def tools() -> Tools | None:
+    """RabbitMQ's tools on this machine; None when rabbitmq-server is not installed (or, as root, setpriv is not)."""
+    found = shutil.which("rabbitmq-server")
+    if found is None:
         return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def rabbitmqctl(*args: str) -> bool:
-    """One rabbitmqctl command (with a 60 s timeout of its own); True when it succeeded."""
-    return run("rabbitmqctl", "--timeout", "60", *args) is not None
+    bin_dir = Path(os.path.realpath(found)).parent  # Debian: /usr/sbin/rabbitmq-server -> /usr/lib/rabbitmq/bin/...
+    if not (bin_dir / "rabbitmq-server").is_file() or not (bin_dir / "rabbitmqctl").is_file():
+        return None
+    if os.geteuid() != 0:
+        return Tools(bin_dir, None, os.environ.get("HOME", str(Path.home())))
+    try:
+        entry = pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return Tools(bin_dir, None, os.environ.get("HOME", "/root"))
+    if shutil.which("setpriv") is None:
+        return None
+    return Tools(bin_dir, SERVICE_USER, entry.pw_dir)
 
 
 def is_local(amqp_url: str) -> bool:
     """The broker of `amqp_url` runs on this machine, where rabbitmqctl could reach it."""
-    return urlsplit(amqp_url).hostname in LOCAL_HOSTS and shutil.which("rabbitmqctl") is not None
+    return urlsplit(amqp_url).hostname in LOCAL_HOSTS and tools() is not None
 
 
-def controls(amqp_url: str) -> bool:
-    """rabbitmqctl controls the node of `amqp_url`: it is local and answers `rabbitmqctl status`."""
-    return is_local(amqp_url) and rabbitmqctl("status")
+def own_nodes_missing(amqp_url: str) -> str:
+    """What this machine lacks for the lab to start RabbitMQ nodes of its own; "" when nothing."""
+    if urlsplit(amqp_url).hostname not in LOCAL_HOSTS:
+        return f"RABBITMQ_URL names {urlsplit(amqp_url).hostname}, not this machine (127.0.0.1 or localhost)"
+    if tools() is None:
+        return ("RabbitMQ is not installed here (no rabbitmq-server on PATH"
+                + (", or no setpriv to run it as the rabbitmq user" if os.geteuid() == 0 else "") + ")")
+    return ""
 
 
-def start() -> None:
-    """Start the node's app again (after `rabbitmqctl stop_app`) and wait until it is up."""
-    if rabbitmqctl("start_app"):
-        rabbitmqctl("await_startup")
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    output: str  # standard output, or what went wrong
 
 
-def server_version() -> str | None:
-    """The local node's RabbitMQ version, e.g. "3.10.8"; None when rabbitmq-diagnostics cannot tell."""
-    output = run("rabbitmq-diagnostics", "server_version")
-    if output is None or not output.strip():
-        return None
-    return output.strip()
+def rabbitmqctl(*args: str, node: str | None = None, timeout_s: float = TIMEOUT_S) -> Outcome:
+    """`rabbitmqctl -q [-n node] args...` as the right user; `node` None: the node rabbitmqctl finds by default."""
+    return _tool("rabbitmqctl", args, node, timeout_s)
 
 
-class LocalNode:
-    """The RabbitMQ node `restart broker` (for every variant) restarts for real, when rabbitmqctl controls it.
+def _tool(tool: str, args: tuple[str, ...], node: str | None, timeout_s: float) -> Outcome:
+    found = tools()
+    if found is None:
+        return Outcome(False, f"{tool} is not installed")
+    target = ("-n", node) if node else ()
+    try:
+        done = subprocess.run(found.argv(tool, "-q", *target, *args), capture_output=True, text=True,
+                              timeout=timeout_s, env={**os.environ, **found.env()})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Outcome(False, str(exc))
+    if done.returncode != 0:
+        return Outcome(False, " ".join((done.stderr or done.stdout).split()) or f"exit code {done.returncode}")
+    return Outcome(True, done.stdout)
 
-    Its commands run one after another on a thread of their own, so a slow stop (seconds, while the node closes
-    connections) does not hold up the lab's clock."""
 
-    def __init__(self, amqp_url: str):
-        self.amqp_url = amqp_url
-        self._controlled: bool | None = None
-        self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabbitmqctl")
-        self._timers: list[threading.Timer] = []
-
-    @property
-    def controlled(self) -> bool:
-        """Asked once: the node is local and answers `rabbitmqctl status`."""
-        if self._controlled is None:
-            self._controlled = controls(self.amqp_url)
-        return self._controlled
-
-    @property
-    def asked(self) -> bool:
-        return self._controlled is not None
-
-    def no_restart(self) -> str:
-        """What `restart broker` does when the lab cannot restart the node (a broker in another container, say)."""
-        host = urlsplit(self.amqp_url).hostname or "127.0.0.1"
-        return (f"the lab does not control the RabbitMQ node at {host} (that takes a node on 127.0.0.1 or localhost "
-                "and rabbitmqctl), so `restart broker` only cuts every connection at the proxies: the node keeps "
-                "its queues and messages, and nothing a real restart loses is lost")
-
-    def restart(self, down_s: float) -> None:
-        """Stop the node's app (what is not durable and persistent is gone), start it again after `down_s`."""
-        self._commands.submit(rabbitmqctl, "stop_app")
-        timer = threading.Timer(down_s, self._commands.submit, (start,))
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
-
-    def close(self) -> None:
-        """Never leave the node stopped: start its app (a no-op when it runs) and wait for the commands."""
-        for timer in self._timers:
-            timer.cancel()
-        if self._controlled:
-            self._commands.submit(start)
-        self._commands.shutdown(wait=True)
+def server_version(node: str | None = None) -> str | None:
+    """A local node's RabbitMQ version, e.g. "3.10.8"; None when rabbitmq-diagnostics cannot tell."""
+    outcome = _tool("rabbitmq-diagnostics", ("server_version",), node, 30)
+    version = outcome.output.strip()
+    return version if outcome.ok and version else None

@@ -7,8 +7,9 @@ it still dead-letters. The owner of the queue — the live engine, or a test —
 queue is used and clears it when the queue is deleted.
 
 They go through the management HTTP API (PUT /api/policies/<vhost>/<name>), or, without it, `rabbitmqctl
-set_policy` on a local node. A quorum queue's delivery limit is `delivery-limit`; "no limit" (the knob's 0)
-is `-1` since RabbitMQ 4.0, whose quorum queues are otherwise limited to 20 deliveries.
+set_policy` on a local node (always so on the lab's own nodes, which run without the management plugin). A quorum
+queue's delivery limit is `delivery-limit`; "no limit" (the knob's 0) is `-1` since RabbitMQ 4.0, whose quorum
+queues are otherwise limited to 20 deliveries.
 """
 
 from __future__ import annotations
@@ -74,11 +75,13 @@ def invalidation_policy(topology: Topology, delivery_limit: int, version: str | 
 class Policies:
     """Sets and clears the lab's policies in the virtual host of an AMQP URL."""
 
-    def __init__(self, amqp_url: str, management: ManagementApi | None):
+    def __init__(self, amqp_url: str, management: ManagementApi | None, node_name: str | None = None):
+        """`node_name`: the local node rabbitmqctl talks to (None: the one it finds by default)."""
         params = pika.URLParameters(amqp_url)
         self.vhost, self.host = params.virtual_host, params.host
         self.management = management
         self.local = node.is_local(amqp_url)
+        self.node_name = node_name
 
     def set(self, policy: QueuePolicy) -> str:
         """Set `policy`; return how ("the management API" or "rabbitmqctl"), or raise PolicyUnavailable."""
@@ -91,7 +94,7 @@ class Policies:
                 problem = str(exc)
         if self.local and node.rabbitmqctl(
                 "set_policy", "-p", self.vhost, "--priority", str(PRIORITY), "--apply-to", "queues",
-                policy.name, policy.pattern, json.dumps(policy.definition)):
+                policy.name, policy.pattern, json.dumps(policy.definition), node=self.node_name).ok:
             return "rabbitmqctl"
         rabbitmqctl = "rabbitmqctl failed" if self.local else f"no rabbitmqctl controls the node at {self.host}"
         raise PolicyUnavailable(
@@ -100,11 +103,15 @@ class Policies:
 
     def clear(self, policy: QueuePolicy) -> None:
         """Clear `policy`, best effort: a policy left behind matches only a queue name nobody else uses."""
+        self.delete(policy.name)
+
+    def delete(self, name: str) -> None:
+        """Delete the policy called `name`, best effort."""
         if self.management is not None:
             try:
-                self.management.delete_policy(self.vhost, policy.name)
+                self.management.delete_policy(self.vhost, name)
                 return
             except ManagementUnavailable:
                 pass
         if self.local:
-            node.rabbitmqctl("clear_policy", "-p", self.vhost, policy.name)
+            node.rabbitmqctl("clear_policy", "-p", self.vhost, name, node=self.node_name)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
 
 _handed_out: set[int] = set()
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+FIXED_PORTS = range(20_000, 32_768)
+"""Where `fixed_port` looks: below Linux's default ephemeral range (32768-60999)."""
+RABBITMQ_PORTS = frozenset({25_672})
+"""A default RabbitMQ node's distribution port, left to it."""
 
 
 def free_port() -> int:
@@ -17,6 +24,27 @@ def free_port() -> int:
         if port not in _handed_out:
             _handed_out.add(port)
             return port
+
+
+def fixed_port() -> int:
+    """A free port on 127.0.0.1 below the kernel's ephemeral range, never handed out before by this process.
+
+    The kernel never picks such a port as the source port of an outgoing connection, so a server that is killed
+    and started again (a RabbitMQ node) finds its port free, with nothing held meanwhile."""
+    low = _ephemeral_low()
+    stop = min(FIXED_PORTS.stop, low) if low > FIXED_PORTS.start + 1000 else FIXED_PORTS.stop
+    while True:
+        port = random.randrange(FIXED_PORTS.start, stop)
+        if port not in _handed_out and port not in RABBITMQ_PORTS and not port_in_use(port):
+            _handed_out.add(port)
+            return port
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return FIXED_PORTS.stop
 
 
 def port_in_use(port: int) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -129,24 +129,28 @@ def _user(params: pika.URLParameters) -> str:
     return credentials.username if isinstance(credentials, pika.PlainCredentials) else "(external)"
 
 
-def check_rabbitmq(url: str, timeout_s: float = 3.0) -> None:
-    """Open and close one AMQP connection; raise LabUnavailable saying why it failed."""
-    params = pika.URLParameters(url)
-    params.connection_attempts = 1
-    params.socket_timeout = timeout_s
-    params.blocked_connection_timeout = timeout_s
+def check_rabbitmq(urls: str | Sequence[str], timeout_s: float = 3.0) -> None:
+    """Open and close one AMQP connection (to the first of a cluster's `urls` that answers); raise LabUnavailable
+    saying why it failed."""
+    urls = (urls,) if isinstance(urls, str) else tuple(urls)
+    every = [pika.URLParameters(url) for url in urls]
+    for params in every:
+        params.connection_attempts = 1
+        params.socket_timeout = timeout_s
+        params.blocked_connection_timeout = timeout_s
+    params, where = every[0], ", ".join(_where(url) for url in urls)
     try:
-        pika.BlockingConnection(params).close()
+        pika.BlockingConnection(every).close()
     except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
         raise LabUnavailable(
-            f"RabbitMQ at {_where(url)} refused the credentials of user {_user(params)!r}; "
+            f"RabbitMQ at {where} refused the credentials of user {_user(params)!r}; "
             "fix the user and password in RABBITMQ_URL") from None
     except pika.exceptions.ProbableAccessDeniedError:
         raise LabUnavailable(
-            f"RabbitMQ at {_where(url)} denies user {_user(params)!r} the virtual host "
+            f"RabbitMQ at {where} denies user {_user(params)!r} the virtual host "
             f"{params.virtual_host!r}; grant it (rabbitmqctl set_permissions) or fix RABBITMQ_URL") from None
     except pika.exceptions.AMQPError:
-        raise LabUnavailable(f"RabbitMQ is not reachable at {_where(url)}; start it: {START_RABBITMQ}") from None
+        raise LabUnavailable(f"RabbitMQ is not reachable at {where}; start it: {START_RABBITMQ}") from None
 
 
 @dataclass

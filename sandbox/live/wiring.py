@@ -2,13 +2,17 @@
 
 Per variant: author, blog, user and (queue) cache-worker as their own processes, each HTTP service behind a
 fault proxy, and the variant's AMQP and Redis connections through proxies of their own — so a fault hits one
-variant only. Its queues and Redis keys carry names of their own (a suffix and a prefix with the run's id);
-the standing lab's queue variant uses the exact names, `cache-invalidation` and friends.
+variant only. A broker of three nodes gets a proxy per node (`broker-1` to `broker-3`), and every client of the
+variant is given the three in that order; a cluster's queue is declared through broker-1, where it lives (a classic
+queue) or has its first leader (a quorum queue). Its queues and Redis keys carry names of their own (a suffix and a
+prefix with the run's id), written down in the run's record before they exist (runs.py); the standing lab's queue
+variant uses the exact names, `cache-invalidation` and friends.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ import pika
 import pika.exceptions
 import redis
 
+from sandbox.live.broker import connect
 from sandbox.live.load import LoadGenerator
 from sandbox.live.policies import Policies, PolicyUnavailable, QueuePolicy, invalidation_policy
 from sandbox.live.ports import free_port
@@ -56,6 +61,12 @@ class VariantLab:
     def name(self) -> str:
         return self.variant.name
 
+    def node_proxies(self, target: str) -> list[FaultProxy]:
+        """The broker proxies a target names: `broker` every node's, `broker-N` node N's."""
+        if target == "broker":
+            return [proxy for name, proxy in self.proxies.items() if name.startswith("broker")]
+        return [self.proxies[target]]
+
     def process(self, service: str) -> str:
         """The supervisor's name for one of this variant's services."""
         return f"{self.name}:{service}"
@@ -65,7 +76,8 @@ class VariantLab:
 class Site:
     """What every variant of one lab shares: the servers, the supervisor, a folder, the run's names."""
 
-    rabbitmq_url: str
+    rabbitmq_urls: tuple[str, ...]  # the broker's nodes, in the order clients try them
+    owns_nodes: bool  # the nodes are the lab's own (cluster.py), deleted with everything on them
     redis_url: str
     supervisor: Supervisor
     workdir: Path
@@ -75,6 +87,19 @@ class Site:
     duration_s: float
     policies: Policies
     broker_version: str | None
+    remember: Callable[[ServiceConfig], None]
+    """Writes a variant's names into the run's record before they exist."""
+
+    @property
+    def rabbitmq_url(self) -> str:
+        return self.rabbitmq_urls[0]
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """The proxies' names for the broker's nodes."""
+        if len(self.rabbitmq_urls) == 1:
+            return ("broker",)
+        return tuple(f"broker-{n}" for n in range(1, len(self.rabbitmq_urls) + 1))
 
 
 def upstream(url: str, default_port: int) -> tuple[str, int]:
@@ -87,19 +112,22 @@ def wire(site: Site, variant: Variant, knobs: Knobs) -> tuple[VariantLab, str]:
     """Start one variant; return it and a warning ("" when none): a policy the broker would not take."""
     ports = {name: free_port() for name in SERVICES}
     upstreams = {name: ("127.0.0.1", ports[name]) for name in HTTP_SERVICES}
-    upstreams |= {"broker": upstream(site.rabbitmq_url, 5672), "redis": upstream(site.redis_url, 6379)}
+    upstreams |= {name: upstream(url, 5672) for name, url in zip(site.node_names, site.rabbitmq_urls, strict=True)}
+    upstreams |= {"redis": upstream(site.redis_url, 6379)}
     proxies = {name: FaultProxy(address, listen_port=free_port(), name=f"{variant.name}/{name}").start()
                for name, address in upstreams.items()}
+    brokers = [through(url, proxies[name].port) for name, url in zip(site.node_names, site.rabbitmq_urls, strict=True)]
     config = ServiceConfig(
         variant=variant.name, architecture=variant.architecture,
         **{f"{name}_url": f"http://127.0.0.1:{proxies[name].port}" for name in HTTP_SERVICES},
-        rabbitmq_url=through(site.rabbitmq_url, proxies["broker"].port),
+        rabbitmq_url=brokers[0], rabbitmq_other_nodes=tuple(brokers[1:]),
         redis_url=through(site.redis_url, proxies["redis"].port),
         database=str(site.workdir / f"{variant.name}.sqlite3"),
         redis_prefix=f"lab:{site.run_id}:{variant.name}:",
         queue_suffix="" if site.standing else f".{site.run_id}.{variant.name}",
         knobs=knobs,
     )
+    site.remember(config)
     db = Database(config.database)
     cache = BlogCache(redis.Redis.from_url(site.redis_url, socket_timeout=1.0), config.redis_prefix)
     lab = VariantLab(variant, config, ports, proxies, db, cache, _load(site, config, knobs, db))
@@ -111,6 +139,8 @@ def wire(site: Site, variant: Variant, knobs: Knobs) -> tuple[VariantLab, str]:
                 site.policies.set(lab.policy)
             except PolicyUnavailable as exc:
                 warning = f"{variant.name}: {exc}; its queue has no dead-letter exchange or delivery limit"
+            if len(site.rabbitmq_urls) > 1 and not config.topology.exclusive:
+                _declare_on_first_node(site, config)
         for name in SERVICES if config.queue else HTTP_SERVICES:
             site.supervisor.start(ServiceSpec(lab.process(name), python_module("sandbox.live.services", name),
                                               env=config.env(ports[name]), port=ports[name]))
@@ -118,6 +148,15 @@ def wire(site: Site, variant: Variant, knobs: Knobs) -> tuple[VariantLab, str]:
         unwire(site, lab)
         raise
     return lab, warning
+
+
+def _declare_on_first_node(site: Site, config: ServiceConfig) -> None:
+    """The variant's queues, declared through broker-1 itself: a classic queue lives where it was declared."""
+    connection = connect(site.rabbitmq_url, timeout_s=5.0, name=f"{config.variant}-topology")
+    try:
+        config.topology.declare(connection.channel())
+    finally:
+        connection.close()
 
 
 def _load(site: Site, config: ServiceConfig, knobs: Knobs, db: Database) -> LoadGenerator:
@@ -157,7 +196,7 @@ def unwire(site: Site, lab: VariantLab) -> None:
         forget_cache(lab, site.redis_url, everything=True)
     lab.cache.client.close()
     lab.db.close()
-    if not lab.config.queue:
+    if not lab.config.queue or site.owns_nodes:  # the lab's own nodes go with everything on them
         return
     with contextlib.suppress(pika.exceptions.AMQPError):
         connection = pika.BlockingConnection(pika.URLParameters(site.rabbitmq_url))
@@ -167,3 +206,13 @@ def unwire(site: Site, lab: VariantLab) -> None:
             connection.close()
     if lab.policy is not None:
         site.policies.clear(lab.policy)
+
+
+def names(config: ServiceConfig) -> tuple[list[str], list[str], list[str]]:
+    """The queues, exchanges and policies a variant declares on the broker."""
+    if not config.queue:
+        return [], [], []
+    topology = config.topology
+    queues = [topology.queue, topology.dead_letter_queue, config.directory_queue]
+    exchanges = [topology.dead_letter_exchange, config.user_exchange]
+    return queues, exchanges, [invalidation_policy(topology, 0, None).name]

@@ -199,3 +199,59 @@ def test_github_ci_builds_the_image_and_smoke_tests_its_health_endpoint():
     assert not any(word in smoke.split() for word in ("while", "until")), "no unbounded loop"
     assert 'docker stop "$id"' in smoke, "the container is stopped by its id"
     assert runs.index("docker build -t post-office-lab .") < runs.index(smoke)
+
+
+# the `cluster` profile ------------------------------------------------------------------------------------------
+
+CLUSTER = ("rabbit-1", "rabbit-2", "rabbit-3")
+COOKIE_FLAG = "-setcookie"
+
+
+def cookie(service: str) -> str:
+    """The Erlang cookie a node is started with."""
+    args = COMPOSE["services"][service]["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"].split()
+    return args[args.index(COOKIE_FLAG) + 1]
+
+
+def test_the_cluster_profile_has_three_rabbitmq_3_nodes_named_by_their_hosts_and_only_in_that_profile():
+    services = COMPOSE["services"]
+    for name in CLUSTER:
+        node = services[name]
+        assert node["profiles"] == ["cluster"], f"{name} starts only with --profile cluster"
+        assert node["image"] == "rabbitmq:3-management", "3.x: the lab is tested against 3.10 only"
+        assert node["hostname"] == name, "the node is rabbit@<hostname>, the name its peers look for"
+    assert all("profiles" not in services[name] for name in ("rabbitmq", "redis", "app")), "the default stays as is"
+
+
+def test_the_cluster_nodes_share_one_erlang_cookie_which_their_healthcheck_uses_too():
+    cookies = {cookie(name) for name in CLUSTER}
+    assert len(cookies) == 1 and cookies.pop()
+    for name in CLUSTER:
+        test = COMPOSE["services"][name]["healthcheck"]["test"]
+        assert test[:2] == ["CMD", "rabbitmq-diagnostics"]
+        assert test[test.index("--erlang-cookie") + 1] == cookie(name)
+        assert "check_running" in test
+
+
+def test_the_cluster_nodes_find_each_other_by_classic_config_peer_discovery():
+    for name in CLUSTER:
+        config_file = COMPOSE["services"][name]["volumes"][0].split(":")[0]
+        settings = dict(line.split(" = ", 1) for line in (ROOT / config_file).read_text().splitlines()
+                        if " = " in line and not line.startswith("#"))
+        assert settings["cluster_formation.peer_discovery_backend"] == "classic_config"
+        assert {settings[f"cluster_formation.classic_config.nodes.{n}"] for n in (1, 2, 3)} == {
+            f"rabbit@{peer}" for peer in CLUSTER}
+
+
+def test_the_cluster_nodes_publish_amqp_and_management_on_loopback_ports_of_their_own():
+    seen: set[str] = set()
+    for name in CLUSTER:
+        mappings = {}
+        for mapping in COMPOSE["services"][name]["ports"]:
+            host, host_port, container_port = mapping.split(":")
+            assert host == "127.0.0.1", f"{name} publishes {mapping} beyond loopback"
+            mappings[int(container_port)] = host_port
+        assert set(mappings) == {5672, 15672}
+        assert not seen & set(mappings.values()), "each node has host ports of its own"
+        seen |= set(mappings.values())
+    assert not seen & {"5672", "15672"}, "the cluster runs beside the one-node rabbitmq service"

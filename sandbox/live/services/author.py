@@ -33,7 +33,7 @@ def publisher_for(config: ServiceConfig, confirms: bool, name: str) -> Publisher
     """A publisher to the variant's invalidation queue; it declares the queue (unless it is the cache-worker's
     exclusive one) before its first publish."""
     k = config.knobs
-    return Publisher(config.rabbitmq_url, config.invalidation_queue, declare=config.topology.declare_for_producers,
+    return Publisher(config.rabbitmq_urls, config.invalidation_queue, declare=config.topology.declare_for_producers,
                      confirms=confirms,
                      persistent=k.broker.persistent, timeout_s=k.publish.timeout_s,
                      reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-{name}")

@@ -49,7 +49,7 @@ class Blog:
             self.counters.add("directory_updates", 0)
             declare = partial(declare_directory_queue, queue_name=config.directory_queue,
                               exchange=config.user_exchange, durable=k.broker.durable)
-            self.directory = Consumer(config.rabbitmq_url, config.directory_queue, self.apply_user_event,
+            self.directory = Consumer(config.rabbitmq_urls, config.directory_queue, self.apply_user_event,
                                       declare=declare, prefetch=k.consumer.prefetch, requeue_failed=False,
                                       reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-directory")
         else:

@@ -58,7 +58,7 @@ class CacheWorker:
         self.deleted = Counters("keys_deleted")
         self.faults = InjectedFaults()
         self.consumer = Consumer(
-            config.rabbitmq_url, config.invalidation_queue, self.handle, declare=config.topology.declare,
+            config.rabbitmq_urls, config.invalidation_queue, self.handle, declare=config.topology.declare,
             prefetch=k.consumer.prefetch, auto_ack=k.consumer.ack == "auto", channels=k.consumer.count,
             delivery_limit=k.consumer.delivery_limit, reconnect_s=k.consumer.reconnect_s,
             timeout_s=k.publish.timeout_s, name=f"{NAME}-{config.variant}")

@@ -56,6 +56,8 @@ class ServiceConfig:
     blog_url: str = ""
     user_url: str = ""
     rabbitmq_url: str = DEFAULT_RABBITMQ_URL
+    rabbitmq_other_nodes: tuple[str, ...] = ()
+    """A cluster's other nodes, tried in order after rabbitmq_url (broker-2, broker-3)."""
     redis_url: str = DEFAULT_REDIS_URL
     database: str = ""
     redis_prefix: str = ""
@@ -73,8 +75,11 @@ class ServiceConfig:
         if not _SUFFIX.fullmatch(self.queue_suffix):
             raise ConfigError(f"queue_suffix: {self.queue_suffix!r} may contain only letters, digits, '.', '_' "
                               "and '-'")
+        object.__setattr__(self, "rabbitmq_other_nodes", tuple(self.rabbitmq_other_nodes))
         try:
             checked_rabbitmq_url(self.rabbitmq_url, "rabbitmq_url")
+            for url in self.rabbitmq_other_nodes:
+                checked_rabbitmq_url(url, "rabbitmq_other_nodes")
             checked_redis_url(self.redis_url, "redis_url")
         except BadSetting as exc:
             raise ConfigError(str(exc)) from None
@@ -106,6 +111,9 @@ class ServiceConfig:
         for name, value in doc.items():
             if name == "knobs":
                 doc[name] = parse_knobs(value)
+            elif name == "rabbitmq_other_nodes":
+                if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
+                    raise ConfigError(f"{name}: must be a list of amqp:// URLs, not {json.dumps(value)}")
             elif not isinstance(value, str):
                 raise ConfigError(f"{name}: must be a string, not {json.dumps(value)}")
         try:
@@ -142,6 +150,11 @@ class ServiceConfig:
                               "(e.g. http://127.0.0.1:8002)")
 
     # names --------------------------------------------------------------------
+
+    @property
+    def rabbitmq_urls(self) -> tuple[str, ...]:
+        """The broker's nodes in the order a client tries them."""
+        return (self.rabbitmq_url, *self.rabbitmq_other_nodes)
 
     @property
     def queue(self) -> bool:

@@ -76,7 +76,7 @@ def check_servers(service: str, config: ServiceConfig) -> None:
         check_redis(config.redis_url, config.knobs.redis.timeout_s)
     if not config.queue:
         return
-    check_rabbitmq(config.rabbitmq_url)
+    check_rabbitmq(config.rabbitmq_urls)
     declare: Callable[[BlockingChannel], None] | None = None
     if service in ("author", "cache-worker"):
         declare = config.topology.declare_for_producers  # an exclusive queue is declared by the worker's consumer
@@ -84,7 +84,7 @@ def check_servers(service: str, config: ServiceConfig) -> None:
         declare = partial(declare_directory_queue, queue_name=config.directory_queue, exchange=config.user_exchange)
     if declare is not None:
         try:
-            connection = connect(config.rabbitmq_url, timeout_s=3.0, name=f"{service}-startup")
+            connection = connect(config.rabbitmq_urls, timeout_s=3.0, name=f"{service}-startup")
         except BROKER_ERRORS as exc:
             raise StartupError(f"RabbitMQ refused the connection: {exc!r}") from None
         try:

@@ -41,7 +41,7 @@ class User:
             self.counters.add("events_published", 0)
             self.counters.add("events_failed", 0)
             # publish/subscribe: no queue bound yet is not an error, so no mandatory flag
-            self.publisher = Publisher(config.rabbitmq_url, "", exchange=config.user_exchange,
+            self.publisher = Publisher(config.rabbitmq_urls, "", exchange=config.user_exchange,
                                        declare=partial(_declare_exchange, exchange=config.user_exchange),
                                        confirms=k.publish.confirms, persistent=k.broker.persistent,
                                        mandatory=False, timeout_s=k.publish.timeout_s,

@@ -14,11 +14,8 @@ import httpx
 import pika
 import pytest
 
-from sandbox.live.broker import Topology
-from sandbox.live.policies import Policies, QueuePolicy
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable, check_rabbitmq
 from tests.helpers import RABBITMQ_URL, unavailable
-from tests.integration.live.support import management_api, rabbit_channel
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[3]
@@ -27,20 +24,6 @@ ROOT = Path(__file__).resolve().parents[3]
 def lab(action: str, lab_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sandbox", "lab", action], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "SANDBOX_LAB_DIR": str(lab_dir)})
-
-
-def forget_standing_lab() -> None:
-    """What a lab killed by SIGKILL leaves on the broker: its queues, exchanges and policy."""
-    connection, channel = rabbit_channel()
-    try:
-        Topology("cache-invalidation", "user.updated").delete(channel, ("blog.user-updated",))
-    finally:
-        connection.close()
-    api = management_api()
-    try:
-        Policies(RABBITMQ_URL, api).clear(QueuePolicy("cache-invalidation", {}))
-    finally:
-        api.close()
 
 
 def gone(pid: int, within_s: float = 10.0) -> bool:
@@ -74,26 +57,12 @@ def running_lab(tmp_path):
 
 def test_up_status_and_a_producer_in_any_language_drives_the_worker(running_lab):
     lab_dir, state = running_lab
-    assert "the cache-worker consumes 'cache-invalidation'" in lab("up", lab_dir).stdout, "up again: same lab"
+    again = lab("up", lab_dir)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1, "up again: refused in one line"
+    assert f"a standing lab already runs: process {state['pid']}" in again.stderr
     report = lab("status", lab_dir).stdout
     assert report.count("healthy") == 6 and "NOT ANSWERING" not in report
-    queue = state["services"]["queue"]
-    with httpx.Client(timeout=5) as client:
-        written = client.post(f"{queue['author']}/blogs", json={"title": "t", "body": "b", "author_id": 1})
-        assert written.status_code == 201
-        deadline = time.monotonic() + 10
-        while not client.get(f"{queue['blog']}/blogs").json()["cached"]:
-            assert time.monotonic() < deadline, "the list never got cached"
-            time.sleep(0.1)
-        # what a Node producer's sendToQueue("cache-invalidation", Buffer.from(JSON.stringify(msg))) sends
-        connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-        connection.channel().basic_publish("", "cache-invalidation",
-                                           b'{"action":"invalidateCache","keys":["blogs:*"]}')
-        connection.close()
-        deadline = time.monotonic() + 10
-        while client.get(f"{queue['blog']}/blogs").json()["cached"]:
-            assert time.monotonic() < deadline, "the outside message never invalidated the cache"
-            time.sleep(0.05)
+    assert_serves(state)
 
 
 def test_down_leaves_no_process_and_neither_does_killing_the_lab(tmp_path):
@@ -110,7 +79,59 @@ def test_down_leaves_no_process_and_neither_does_killing_the_lab(tmp_path):
             assert lab("down", tmp_path).stdout.strip() == "the lab is down"
         else:
             os.kill(state["pid"], signal.SIGKILL)
-            forget_standing_lab()
         assert gone(state["pid"])
         assert all(gone(pid) for pid in children), f"a lab process outlived `{stop}`"
         assert "no lab runs" in lab("status", tmp_path).stdout
+    # the next lab sweeps what the killed one left on the broker, in Redis and in the temporary folder, and says so
+    again = lab("up", tmp_path)
+    try:
+        assert again.returncode == 0, again.stderr
+        swept = [line for line in again.stdout.splitlines() if "swept what" in line]
+        assert swept and str(state["pid"]) in swept[0] and "queue" in swept[0], again.stdout
+    finally:
+        assert lab("down", tmp_path).stdout.strip() == "the lab is down"
+
+
+def test_two_labs_started_together_the_second_is_refused_naming_the_first_which_keeps_serving(tmp_path):
+    try:
+        check_rabbitmq(RABBITMQ_URL)
+    except LabUnavailable as exc:
+        unavailable(str(exc), START_RABBITMQ)
+    clones = [tmp_path / "one", tmp_path / "two"]
+    ups = [subprocess.Popen([sys.executable, "-m", "sandbox", "lab", "up"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "SANDBOX_LAB_DIR": str(clone)}) for clone in clones]
+    outputs = [up.communicate(timeout=120) for up in ups]
+    try:
+        assert sorted(up.returncode for up in ups) == [0, 2], outputs
+        first = [up.returncode for up in ups].index(0)
+        state = json.loads((clones[first] / "state.json").read_text())
+        refused = outputs[1 - first][1]
+        assert refused.count("\n") == 1 and "another standing lab owns the queue cache-invalidation" in refused
+        assert f"process {state['pid']}, checkout " in refused
+        assert "no lab runs" in lab("status", clones[1 - first]).stdout
+        assert lab("down", clones[1 - first]).stdout.strip() == "no lab was running"
+        assert_serves(state)  # `down` in the other clone deleted nothing of the first lab's
+    finally:
+        for clone in clones:
+            lab("down", clone)
+
+
+def assert_serves(state: dict) -> None:
+    """An outside producer's invalidation reaches the lab's worker: a cached list is dropped."""
+    queue = state["services"]["queue"]
+    with httpx.Client(timeout=5) as client:
+        written = client.post(f"{queue['author']}/blogs", json={"title": "t", "body": "b", "author_id": 1})
+        assert written.status_code == 201
+        deadline = time.monotonic() + 10
+        while not client.get(f"{queue['blog']}/blogs").json()["cached"]:
+            assert time.monotonic() < deadline, "the list never got cached"
+            time.sleep(0.1)
+        connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+        connection.channel().basic_publish("", "cache-invalidation",
+                                           b'{"action":"invalidateCache","keys":["blogs:*"]}')
+        connection.close()
+        deadline = time.monotonic() + 10
+        while client.get(f"{queue['blog']}/blogs").json()["cached"]:
+            assert time.monotonic() < deadline, "the outside message never invalidated the cache"
+            time.sleep(0.05)

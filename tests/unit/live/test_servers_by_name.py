@@ -10,7 +10,9 @@ import pytest
 
 from sandbox.live import node
 from sandbox.live.engine import LiveEngine
+from sandbox.live.faults import FaultInjector
 from sandbox.live.servers import through
+from sandbox.live.supervisor import Supervisor
 from sandbox.live.wiring import upstream
 from sandbox.model.commands import Restart
 
@@ -43,26 +45,30 @@ def bare_engine(rabbitmq_url: str) -> LiveEngine:
     engine = LiveEngine.__new__(LiveEngine)
     engine.rabbitmq_url = rabbitmq_url
     engine.labs = {}
+    engine.meters = {}
     engine._lines = []
     engine._t0 = time.monotonic()
-    engine.node = node.LocalNode(rabbitmq_url)
+    engine.cluster = None
+    engine.faults = FaultInjector(Supervisor.__new__(Supervisor), {}, {}, (rabbitmq_url,), "redis://redis:6379/0",
+                                  lambda: 0.0)
     return engine
 
 
 @pytest.fixture
 def no_rabbitmqctl(monkeypatch):
     calls = []
-    monkeypatch.setattr(node, "rabbitmqctl", lambda *args: calls.append(args) or False)
+    monkeypatch.setattr(node, "rabbitmqctl", lambda *args, **options: calls.append(args) or node.Outcome(False, ""))
     return calls
 
 
 def test_restart_broker_on_a_node_in_another_container_says_it_only_cuts_connections(no_rabbitmqctl):
     engine = bare_engine(COMPOSE_RABBITMQ)
     notes = engine.apply(Restart(target="broker", down_s=5))
-    assert engine.controls_broker_node() is False
+    assert engine.owns_nodes is False
     assert no_rabbitmqctl == [], "a node on another host is never sent rabbitmqctl commands"
     assert len(notes) == 1
-    assert "RabbitMQ node at rabbitmq" in notes[0]
+    assert "did not start the RabbitMQ node at rabbitmq" in notes[0]
+    assert "RABBITMQ_URL names rabbitmq, not this machine" in notes[0]
     assert "only cuts every connection at the proxies" in notes[0]
     assert notes[0] in [text for _, _, text in engine.log()]
 
@@ -70,11 +76,12 @@ def test_restart_broker_on_a_node_in_another_container_says_it_only_cuts_connect
 def test_restart_broker_on_one_variant_never_touches_the_node_and_adds_no_node_note(no_rabbitmqctl):
     engine = bare_engine(COMPOSE_RABBITMQ)
     assert engine.apply(Restart(target="broker", down_s=5, variant="queue")) == []
-    assert not engine.node.asked, "the node is not even looked at"
+    assert no_rabbitmqctl == []
 
 
-def test_a_local_url_without_a_working_rabbitmqctl_gets_the_same_note(no_rabbitmqctl):
+def test_a_local_node_the_lab_did_not_start_is_never_stopped_and_the_note_says_why(no_rabbitmqctl, monkeypatch):
+    monkeypatch.setattr(node, "tools", lambda: None)
     engine = bare_engine("amqp://guest:guest@127.0.0.1:5672/%2F")
     notes = engine.apply(Restart(target="broker", down_s=5))
-    assert engine.controls_broker_node() is False
-    assert len(notes) == 1 and "RabbitMQ node at 127.0.0.1" in notes[0]
+    assert no_rabbitmqctl == [], "never `rabbitmqctl stop_app` on a node the lab did not start"
+    assert len(notes) == 1 and "RabbitMQ node at 127.0.0.1 (RabbitMQ is not installed here" in notes[0]

@@ -1,0 +1,226 @@
+"""The lab's own RabbitMQ nodes, broker-1 to broker-3: started, clustered, killed, revived (the twin of sim/cluster.py).
+
+A node is rabbitmq-server run by the lab (node.py's tools) under a name, ports and folder of its own:
+`lab-<run id>-<n>@localhost`, AMQP and Erlang distribution on 127.0.0.1 only, on ports below the kernel's ephemeral
+range (so a killed node finds its ports free when it starts again), its data and logs in the run's temporary folder,
+no plugins. The nodes start at once; nodes 2 and 3 then join node 1 (`rabbitmqctl stop_app; join_cluster; start_app`),
+so a queue declared through broker-1 lives there (a classic queue) or has its first leader there (a quorum queue).
+
+`kill` is SIGKILL. `revive` starts the node again with its folder, and it rejoins the cluster by itself; RabbitMQ
+takes seconds to boot (15-30 s on two cores under a scenario's load), so a revived node answers that much after
+the command. `restart_app` is the one-node lab's `restart broker`: `rabbitmqctl stop_app`, then `start_app`. Every
+node is the lab's child with the parent-death signal set: it dies with the lab, even when the lab is killed by
+SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.live import node
+from sandbox.live.errors import LabError
+from sandbox.live.ports import fixed_port
+from sandbox.live.supervisor import ServiceSpec, Supervisor
+
+START_TIMEOUT_S = 120.0
+POLL_S = 0.1
+NAME_PREFIX = "lab-"
+
+
+class NodeError(LabError):
+    """A node of the lab's own did not start or join the cluster; the message says what its log says."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of the lab's own: broker-<number>."""
+
+    number: int
+    name: str  # lab-<run id>-<number>@localhost
+    amqp_port: int
+    dist_port: int
+    folder: Path
+
+    @property
+    def label(self) -> str:
+        return f"broker-{self.number}"
+
+    @property
+    def url(self) -> str:
+        """A fresh node's default user, allowed from 127.0.0.1."""
+        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/%2F"
+
+    def prepare(self, tools: node.Tools) -> None:
+        """Its folder and files, owned by the user it runs as."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "enabled_plugins").write_text("[].\n")
+        (self.folder / "rabbitmq.config").write_text("[].\n")  # the Erlang-term format: no schema to translate
+        for path in (self.folder, *self.folder.iterdir()):
+            tools.chown(path)
+
+    def spec(self, tools: node.Tools) -> ServiceSpec:
+        folder = self.folder
+        env = tools.env() | {
+            "RABBITMQ_NODENAME": self.name, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.amqp_port), "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"), "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_PID_FILE": str(folder / "pid"), "RABBITMQ_FEATURE_FLAGS_FILE": str(folder / "feature_flags"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.config"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+            # the VM in place of the script (exec, no shell in between), so it keeps the parent-death signal
+            "RABBITMQ_ALLOW_INPUT": "true",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-noinput -kernel inet_dist_use_interface {127,0,0,1}"}
+        return ServiceSpec(self.label, tuple(tools.argv("rabbitmq-server", die_with_parent=True)), env=env)
+
+
+def node_name(run_id: str, number: int) -> str:
+    return f"{NAME_PREFIX}{run_id}-{number}@localhost"
+
+
+class Cluster:
+    """`count` nodes of the lab's own (1 or 3), in order broker-1, broker-2, broker-3."""
+
+    def __init__(self, count: int, folder: Path, run_id: str, log: Callable[[str], None] = lambda _text: None):
+        found = node.tools()
+        if found is None:
+            raise NodeError("RabbitMQ is not installed here (no rabbitmq-server on PATH)")
+        self.tools = found
+        self.folder = folder
+        self.nodes = [Node(n, node_name(run_id, n), fixed_port(), fixed_port(), folder / f"broker-{n}")
+                      for n in range(1, count + 1)]
+        self.supervisor = Supervisor(folder / "logs")
+        self._log = log
+        self._locks = {n.number: threading.Lock() for n in self.nodes}
+        self._timers: list[threading.Timer] = []
+        self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabbitmqctl")
+        self._closed = False
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(n.url for n in self.nodes)
+
+    def node(self, number: int) -> Node:
+        return self.nodes[number - 1]
+
+    def pids(self) -> dict[str, int]:
+        return self.supervisor.pids()
+
+    # starting --------------------------------------------------------------------
+
+    def start(self) -> float:
+        """Start every node and join nodes 2 and 3 to node 1; the seconds it took. Raises NodeError."""
+        started = time.monotonic()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for each in self.nodes:
+            each.prepare(self.tools)
+            self.supervisor.start(each.spec(self.tools))
+        for each in self.nodes:
+            self._await(each, started + START_TIMEOUT_S)
+        problems: list[str] = []
+        joins = [threading.Thread(target=self._join, args=(each, problems), daemon=True) for each in self.nodes[1:]]
+        for thread in joins:
+            thread.start()
+        for thread in joins:
+            thread.join(START_TIMEOUT_S)
+        if problems:
+            raise NodeError(problems[0])
+        return time.monotonic() - started
+
+    def _await(self, each: Node, deadline: float) -> None:
+        """Return once the node's AMQP port answers; NodeError when it exits or the deadline passes."""
+        while not _answers(each.amqp_port):
+            if not self.supervisor.alive(each.label):
+                raise NodeError(f"RabbitMQ node {each.name} exited while starting: "
+                                f"{self.supervisor.last_log_line(each.label)} (its log: {each.folder / 'log'})")
+            if time.monotonic() > deadline:
+                raise NodeError(f"RabbitMQ node {each.name} did not open port {each.amqp_port} within "
+                                f"{START_TIMEOUT_S:g} s (its log: {each.folder / 'log'})")
+            time.sleep(POLL_S)
+
+    def _join(self, each: Node, problems: list[str]) -> None:
+        first = self.nodes[0].name
+        for step in (("stop_app",), ("join_cluster", first), ("start_app",)):
+            outcome = node.rabbitmqctl(*step, node=each.name)
+            if not outcome.ok:
+                problems.append(f"RabbitMQ node {each.name} could not {' '.join(step)}: {outcome.output}")
+                return
+
+    # faults ----------------------------------------------------------------------
+
+    def alive(self, number: int) -> bool:
+        return self.supervisor.alive(self.node(number).label)
+
+    def kill(self, number: int) -> None:
+        """SIGKILL: the node's connections close at once, its disk keeps what it had written."""
+        with self._locks[number]:
+            self.supervisor.kill(self.node(number).label)
+
+    def revive(self, number: int) -> None:
+        """Start a killed node again, in the background; it says in the log when it answers (or does not)."""
+        threading.Thread(target=self._revive, args=(number,), name=f"revive-broker-{number}", daemon=True).start()
+
+    def _revive(self, number: int) -> None:
+        each = self.node(number)
+        with self._locks[number]:
+            if self._closed or self.supervisor.alive(each.label):
+                return
+            began = time.monotonic()
+            self.supervisor.revive(each.label)
+        try:
+            self._await(each, began + START_TIMEOUT_S)
+        except NodeError as exc:
+            if not self._closed:
+                self._log(str(exc))
+            return
+        self._log(f"{each.label} answers again, {time.monotonic() - began:.1f} s after it was started")
+
+    def restart(self, number: int, down_s: float) -> None:
+        """Kill the node now, start it again after `down_s`."""
+        self.kill(number)
+        self._later(down_s, self.revive, number)
+
+    def restart_app(self, down_s: float) -> None:
+        """The one-node `restart broker`: stop RabbitMQ (what is not durable and persistent is gone), start it
+        again after `down_s` (RabbitMQ 3.10 takes some seconds to stop, so it is away longer than that)."""
+        name = self.nodes[0].name
+        self._commands.submit(node.rabbitmqctl, "stop_app", node=name)
+        self._later(down_s, self._commands.submit, self._start_app)
+
+    def _start_app(self) -> None:
+        name = self.nodes[0].name
+        if node.rabbitmqctl("start_app", node=name).ok:
+            node.rabbitmqctl("await_startup", node=name)
+
+    def _later(self, delay_s: float, action: Callable[..., object], *args: object) -> None:
+        timer = threading.Timer(delay_s, action, args)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def close(self) -> None:
+        """Kill every node (their data goes with the run's folder); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for timer in self._timers:
+            timer.cancel()
+        self._commands.shutdown(wait=True, cancel_futures=True)
+        for each in self.nodes:
+            with self._locks[each.number]:
+                self.supervisor.kill(each.label)
+        self.supervisor.close()
+
+
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
