@@ -84,13 +84,15 @@ def erlang_c_wait_ms(config: Config) -> float:
     return erlang_c_wait_s(config.workers, config.lambda_per_s, SERVICE_MS / 1000.0) * 1000.0
 
 
-def scenario_text(config: Config) -> str:
+def mmc_scenario_text(workers: int, arrivals_per_s: float, duration_s: int = DURATION_S) -> str:
+    """The blog service alone as an M/M/c queue: Poisson reads, exponential service SERVICE_MS on `workers`,
+    every round trip, query and cache at 0 (tests/unit/sim/test_erlang_c.py runs the same model)."""
     return f"""
-title = "blog as an M/M/{config.workers} queue"
-duration = {DURATION_S}
+title = "blog as an M/M/{workers} queue"
+duration = {duration_s}
 
 [load]
-reads_per_s = {config.lambda_per_s!r}
+reads_per_s = {arrivals_per_s!r}
 writes_per_s = 0
 
 [knobs]
@@ -102,7 +104,7 @@ load.profile_updates_per_s = 0
 blog.authors_per_page = 0
 client.timeout_s = 0
 services.distribution = "exponential"
-services.blog.workers = {config.workers}
+services.blog.workers = {workers}
 services.blog.service_ms = {SERVICE_MS!r}
 
 [variants.{VARIANT}]
@@ -114,7 +116,8 @@ def run_seed(job: tuple[Config, int]) -> SeedResult:
     """One engine run; the mean latency of reads finished in [WARMUP_S, DURATION_S) and its batch-means SE."""
     config, seed = job
     # a benchmark's long runs are its own: no work budget (model/budget.py guards what learners type)
-    scenario = parse_scenario_text(scenario_text(config), "<bench/sim_accuracy.py>", max_requests=None)
+    text = mmc_scenario_text(config.workers, config.lambda_per_s)
+    scenario = parse_scenario_text(text, "<bench/sim_accuracy.py>", max_requests=None)
     started = time.perf_counter()
     engine = SimEngine(scenario, seed=seed)
     run_scenario(scenario, engine, seed)

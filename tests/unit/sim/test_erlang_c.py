@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from bench.sim_accuracy import SERVICE_MS, VARIANT, mmc_scenario_text
 from sandbox.engine import run_scenario
 from sandbox.model.scenario import parse_scenario_text
 from sandbox.present.theory import erlang_c_wait_s
@@ -27,38 +28,14 @@ from sandbox.sim.engine import SimEngine
 
 WORKERS = 4
 RHO = 0.5
-SERVICE_MS = 100.0
 ARRIVALS_PER_S = RHO * WORKERS * 1000.0 / SERVICE_MS  # 20 reads/s
 DURATION_S = 7_000  # 140,000 reads, inside the longest run (7,200 s) and the work budget: 3-8 s of wall time
 WARMUP_S = 200
 BATCHES = 40
 K = 3.0
 SEED = 1
-VARIANT = "mmc"
 
-SCENARIO = f"""
-title = "blog as an M/M/{WORKERS} queue"
-duration = {DURATION_S}
-
-[load]
-reads_per_s = {ARRIVALS_PER_S!r}
-writes_per_s = 0
-
-[knobs]
-http.rtt_ms = 0
-redis.rtt_ms = 0
-db.read_ms = 0
-cache.ttl_s = 0
-load.profile_updates_per_s = 0
-blog.authors_per_page = 0
-client.timeout_s = 0
-services.distribution = "exponential"
-services.blog.workers = {WORKERS}
-services.blog.service_ms = {SERVICE_MS!r}
-
-[variants.{VARIANT}]
-architecture = "sync"
-"""
+SCENARIO = mmc_scenario_text(WORKERS, ARRIVALS_PER_S, DURATION_S)
 
 
 def simulated_waits_ms() -> tuple[list[float], int, int]:
