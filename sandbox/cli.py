@@ -62,14 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list() -> int:
-    status = EXIT_OK
-    for path in scenario_paths():
-        try:
-            s = load_scenario(path)
-        except ScenarioError as exc:
-            print(f"{path.stem:28} INVALID: {exc}")
-            status = EXIT_BAD_INPUT
-            continue
+    scenarios, status = _load_each(scenario_paths(), load_scenario)
+    for _, s in scenarios:
         variants = " vs ".join(v.name for v in s.variants)
         print(f"{s.id:28} {s.duration_s:>5g} s  {variants:34} {s.title}")
     return status
@@ -199,16 +193,9 @@ def _failed(verdict: Verdict, duration_s: float) -> str:
 
 
 def _cmd_lessons() -> int:
-    status = EXIT_OK
-    lessons = []
-    for path in lesson_paths():
-        try:
-            lesson = load_lesson(path)
-        except ScenarioError as exc:
-            print(f"{path.stem:28} INVALID: {exc}")
-            status = EXIT_BAD_INPUT
-            continue
-        lessons.append(lesson)
+    loaded, status = _load_each(lesson_paths(), load_lesson)
+    lessons = [lesson for _, lesson in loaded]
+    for path, lesson in loaded:
         print(f"{path.stem:28} {len(lesson.steps):>2} steps  {lesson.title}")
     balance = key_balance(lessons)
     print(f"{'✓' if balance.balanced else '✗'} the key: {balance.describe()}")
@@ -222,14 +209,8 @@ def _cmd_lessons() -> int:
 
 
 def _cmd_challenges() -> int:
-    status = EXIT_OK
-    for path in challenge_paths():
-        try:
-            challenge = load_challenge(path)
-        except ScenarioError as exc:
-            print(f"{path.stem:28} INVALID: {exc}")
-            status = EXIT_BAD_INPUT
-            continue
+    challenges, status = _load_each(challenge_paths(), load_challenge)
+    for path, challenge in challenges:
         print(f"{path.stem:28} {challenge.title}")
         print(f"{'':28} you may change: {'; '.join(challenge.constraints.describe())}")
     print(f"{len(challenge_paths())} challenges in {display_path(CHALLENGE_DIR)}/; try them on the Challenges page")

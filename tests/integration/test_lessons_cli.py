@@ -105,4 +105,4 @@ def test_a_bad_lesson_file_exits_2_with_its_file_and_line(only, capsys):
     assert f"✗ 02-demo: INVALID — {path}:27: step 1 expect[0].metric: 'read.errs' is not a metric" in out
     assert "Traceback" not in out
     assert cli.main(["lessons"]) == 2
-    assert f"02-demo                      INVALID: {path}:27: step 1 expect[0].metric:" in capsys.readouterr().out
+    assert f"✗ 02-demo: INVALID — {path}:27: step 1 expect[0].metric:" in capsys.readouterr().out
