@@ -28,6 +28,7 @@ from sandbox.live import node
 from sandbox.live.errors import LabError
 from sandbox.live.ports import fixed_port
 from sandbox.live.supervisor import ServiceSpec, Supervisor
+from sandbox.live.timers import Timers
 
 START_TIMEOUT_S = 120.0
 POLL_S = 0.1
@@ -100,7 +101,7 @@ class Cluster:
         self.supervisor = Supervisor(folder / "logs")
         self._log = log
         self._locks = {n.number: threading.Lock() for n in self.nodes}
-        self._timers: list[threading.Timer] = []
+        self._timers = Timers()
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabbitmqctl")
         self._closed = False
 
@@ -186,33 +187,26 @@ class Cluster:
     def restart(self, number: int, down_s: float) -> None:
         """Kill the node now, start it again after `down_s`."""
         self.kill(number)
-        self._later(down_s, self.revive, number)
+        self._timers.later(down_s, self.revive, number)
 
     def restart_app(self, down_s: float) -> None:
         """The one-node `restart broker`: stop RabbitMQ (what is not durable and persistent is gone), start it
         again after `down_s` (RabbitMQ 3.10 takes some seconds to stop, so it is away longer than that)."""
         name = self.nodes[0].name
         self._commands.submit(node.rabbitmqctl, "stop_app", node=name)
-        self._later(down_s, self._commands.submit, self._start_app)
+        self._timers.later(down_s, self._commands.submit, self._start_app)
 
     def _start_app(self) -> None:
         name = self.nodes[0].name
         if node.rabbitmqctl("start_app", node=name).ok:
             node.rabbitmqctl("await_startup", node=name)
 
-    def _later(self, delay_s: float, action: Callable[..., object], *args: object) -> None:
-        timer = threading.Timer(delay_s, action, args)
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
-
     def close(self) -> None:
         """Kill every node (their data goes with the run's folder); idempotent."""
         if self._closed:
             return
         self._closed = True
-        for timer in self._timers:
-            timer.cancel()
+        self._timers.cancel_all()
         self._commands.shutdown(wait=True, cancel_futures=True)
         for each in self.nodes:
             with self._locks[each.number]:

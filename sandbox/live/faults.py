@@ -14,7 +14,6 @@ connections at their proxies, and says that too.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any, assert_never
 from urllib.parse import urlsplit
@@ -28,6 +27,7 @@ from sandbox.live.meter import Meter
 from sandbox.live.node import own_nodes_missing
 from sandbox.live.proxy import FaultProxy
 from sandbox.live.supervisor import Supervisor, SupervisorError
+from sandbox.live.timers import Timers
 from sandbox.live.wiring import HTTP_SERVICES, VariantLab, forget_cache
 from sandbox.model import losses
 from sandbox.model.commands import (
@@ -67,7 +67,7 @@ class FaultInjector:
         self.clock = clock
         self.cluster = cluster
         self._http = httpx.Client(timeout=1.0)
-        self._timers: list[threading.Timer] = []
+        self._timers = Timers()
 
     # RabbitMQ nodes, shared by every variant -------------------------------------
 
@@ -187,7 +187,7 @@ class FaultInjector:
         match command:
             case Restart(down_s=down_s):
                 self._kill(lab, target)
-                self._later(down_s, self._revive, lab, target)
+                self._timers.later(down_s, self._revive, lab, target)
                 return None
             case Kill():
                 self._kill(lab, target)
@@ -301,13 +301,7 @@ class FaultInjector:
         lab.measurements.count(self.clock(), "msg.published", count)
         meter.published_outside += count
 
-    def _later(self, delay_s: float, action: Callable[..., Any], *args: Any) -> None:
-        timer = threading.Timer(delay_s, action, args)
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
 
     def close(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
+        self._timers.cancel_all()
         self._http.close()
