@@ -31,6 +31,7 @@ from typing import Any
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from sandbox.live.errors import LabError
 
@@ -41,7 +42,9 @@ POLL_S = 0.1  # how often a consumer's I/O loop looks at its stop flag
 QUEUE_TYPES = ("classic", "quorum")
 
 # Everything that means "the connection or channel is gone or unusable".
-BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
+# A broker that accepts the connection but never answers (hung) fails the handshake with pika's
+# AMQPConnectorException (a stack timeout), which is not an AMQPError.
+BROKER_ERRORS = (pika.exceptions.AMQPError, AMQPConnectorException, OSError)
 
 Urls = str | Sequence[str]
 """One broker URL, or a cluster's nodes in the order a client tries them."""

@@ -72,6 +72,23 @@ def test_an_unreachable_broker_fails_fast_then_waits_out_the_backoff():
     assert publisher.failures == 2
 
 
+def test_a_hung_broker_is_unreachable_after_the_timeout_then_waits_out_the_backoff():
+    proxy = FaultProxy(rabbitmq_address(), listen_port=free_port()).start()
+    proxy.black_hole()  # accepts the connection, never answers the handshake
+    publisher = Publisher(through(RABBITMQ_URL, proxy.port), "cache-invalidation", reconnect_s=30, timeout_s=1,
+                          name="test-publisher")
+    try:
+        with pytest.raises(PublishError, match="no answer from RabbitMQ within 1 s"):
+            publisher.publish(INVALIDATE_BODY)  # the caller stops waiting; the handshake times out after it
+        wait_until(lambda: publisher.failures == 1, what="the handshake to time out")
+        # no new handshake to wait out: the next publish fails at once, naming the last one's fault
+        with pytest.raises(PublishError, match=r"unreachable \(AMQPConnectorStackTimeout: .*\); next attempt in"):
+            publisher.publish(INVALIDATE_BODY)
+    finally:
+        publisher.close()
+        proxy.stop()
+
+
 def test_the_publisher_reopens_a_connection_that_dropped_while_it_was_idle(channel, queue_name):
     proxy = FaultProxy(rabbitmq_address(), listen_port=free_port()).start()
     publisher = Publisher(through(RABBITMQ_URL, proxy.port), queue_name, declare=topology(queue_name).declare,
