@@ -295,12 +295,11 @@ class FaultInjector:
             for n in range(meter.published_outside + 1, meter.published_outside + count + 1):
                 channel.basic_publish("", lab.config.invalidation_queue, POISON_BODY,
                                       BasicProperties(delivery_mode=DeliveryMode.Persistent,
-                                                           message_id=f"poison-{n}"))
+                                                      message_id=f"poison-{n}"))
         finally:
             connection.close()
         lab.measurements.count(self.clock(), "msg.published", count)
         meter.published_outside += count
-
 
     def close(self) -> None:
         self._timers.cancel_all()
