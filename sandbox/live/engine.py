@@ -28,7 +28,7 @@ from sandbox.catalog import CHECKOUT
 from sandbox.live import node
 from sandbox.live.claim import Claim
 from sandbox.live.cluster import Cluster
-from sandbox.live.faults import FaultInjector
+from sandbox.live.faults import FaultInjector, restarts_the_broker
 from sandbox.live.letters import letters
 from sandbox.live.management import ManagementApi, ManagementUnavailable
 from sandbox.live.meter import Meter
@@ -59,11 +59,6 @@ from sandbox.model.status import Component, Edge, VariantStatus, health
 
 log = logging.getLogger(__name__)
 TICK_S = 0.05
-
-
-def _restarts_the_broker(command: Command) -> bool:
-    """`restart broker` for every variant: on one node, the command that restarts the RabbitMQ node itself."""
-    return isinstance(command, Restart) and command.target in ("broker", "broker-1") and command.variant is None
 
 
 def broker_nodes(scenario: Scenario) -> int:
@@ -142,7 +137,7 @@ class LiveEngine:
                                      f"{missing}: install rabbitmq-server here and run against a local broker, or "
                                      "use broker.nodes = 1")
             return 3
-        return 1 if not missing and any(_restarts_the_broker(c) for c in self.scenario.timeline) else 0
+        return 1 if not missing and any(restarts_the_broker(c) for c in self.scenario.timeline) else 0
 
     def _start(self, own_nodes: int, redis_url: str, standing: bool) -> None:
         credentials = pika.URLParameters(self.rabbitmq_url).credentials

@@ -54,6 +54,11 @@ WORKER = "cache-worker"
 NODE_VERBS = (Kill, Revive, Restart)
 
 
+def restarts_the_broker(command: Command) -> bool:
+    """`restart broker` for every variant: on one node, the command that restarts the RabbitMQ node itself."""
+    return isinstance(command, Restart) and command.target in ("broker", "broker-1") and command.variant is None
+
+
 class FaultInjector:
     def __init__(self, supervisor: Supervisor, meters: dict[str, Meter], labs: dict[str, VariantLab],
                  rabbitmq_urls: tuple[str, ...], redis_url: str, clock: Callable[[], float],
@@ -77,7 +82,7 @@ class FaultInjector:
             return False
         if len(self.rabbitmq_urls) > 1:
             return True
-        return isinstance(command, Restart) and command.variant is None and command.target in ("broker", "broker-1")
+        return restarts_the_broker(command)
 
     def apply_to_nodes(self, command: Kill | Revive | Restart) -> list[str]:
         """Carry out a node-level command; notes on what it did beyond what it says."""
