@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -18,6 +18,7 @@ import pika
 import pika.exceptions
 import redis
 
+from sandbox.live.broker import Urls, each_url
 from sandbox.live.errors import LabError
 from sandbox.live.ports import free_port
 
@@ -129,10 +130,10 @@ def _user(params: pika.URLParameters) -> str:
     return credentials.username if isinstance(credentials, pika.PlainCredentials) else "(external)"
 
 
-def check_rabbitmq(urls: str | Sequence[str], timeout_s: float = 3.0) -> None:
+def check_rabbitmq(urls: Urls, timeout_s: float = 3.0) -> None:
     """Open and close one AMQP connection (to the first of a cluster's `urls` that answers); raise LabUnavailable
     saying why it failed."""
-    urls = (urls,) if isinstance(urls, str) else tuple(urls)
+    urls = each_url(urls)
     every = [pika.URLParameters(url) for url in urls]
     for params in every:
         params.connection_attempts = 1
