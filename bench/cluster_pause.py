@@ -2,7 +2,7 @@
 leader's node dies (the sim's `broker.election_ms`), and how long a revived node takes to answer again (the sim
 revives a node at once).
 
-Three RabbitMQ nodes of the lab's own (sandbox/live/cluster.py) start and cluster; a quorum queue is declared
+Three RabbitMQ nodes of the lab's own (sandbox/live/rabbitmq/cluster.py) start and cluster; a quorum queue is declared
 through broker-1, so its leader is there; a publisher on broker-2 publishes persistent messages with confirms,
 one after another, while broker-1 is SIGKILLed. The pause is the longest gap between two confirms around the
 kill. Then broker-1 is started again and timed until its AMQP port answers.
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import pika
 import pika.exceptions
 
-from sandbox.live.cluster import Cluster, NodeError
-from sandbox.live.runs import new_run_id, run_folder
+from sandbox.live.processes.runs import new_run_id, run_folder
+from sandbox.live.rabbitmq.cluster import Cluster, NodeError
 from sandbox.model.knobs import BrokerKnobs
 
 QUEUE = "bench.election"

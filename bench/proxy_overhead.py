@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
+from sandbox.live.processes.supervisor import ServiceSpec, Supervisor
 from sandbox.live.proxy import FaultProxy
-from sandbox.live.supervisor import ServiceSpec, Supervisor
 
 REQUESTS = 2000  # per path
 ROUNDS = 4

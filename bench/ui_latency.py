@@ -8,14 +8,14 @@ Playwright (headless, no GPU, every request not to 127.0.0.1 blocked).
     effect is on screen, measured inside the page. On the playground: 💀 kill with target "user" until the sync
     diagram's User Service box reads down, then 💚 revive until it reads up again, ROUNDS times each, paused, at 1×
     and at 20× — with the sidebar's buttons (the page reruns) and with the menu of the User Service's box in the
-    diagram (only the live view reruns; the menu is opened first, the click on its verb is timed). On the bare page
-    (`st.button` and `st.write` of a click count): until the new count shows.
+    diagram (only the playground view reruns; the menu is opened first, the click on its verb is timed). On the bare
+    page (`st.button` and `st.write` of a click count): until the new count shows.
 (b) Main-thread busy: Chromium's own TaskDuration (Performance.getMetrics over the DevTools protocol) over
     BUSY_WINDOW_S seconds without input, as a share of the wall time, at each speed.
 (c) Recorded once: the playground's "save as scenario" file after the clicks holds one timeline action per click.
-(d) Layout, paused after a kill, at 1280×800, 1440×1000 and 900×800: the live view's layout, the main area's scroll
-    height, where the lowest of the main charts (failed requests, latency) ends, and the elements whose text is cut
-    short (wider than their box, with an ellipsis or hidden).
+(d) Layout, paused after a kill, at 1280×800, 1440×1000 and 900×800: the playground view's layout, the main area's
+    scroll height, where the lowest of the main charts (failed requests, latency) ends, and the elements whose text is
+    cut short (wider than their box, with an ellipsis or hidden).
 
 Run:  .venv/bin/python -m bench.ui_latency   (about 2 minutes on 2 cores)
 """
@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.ui.launch import APP_PATH, stop_server, streamlit_argv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,7 +248,7 @@ def main() -> None:
           f" ({'each click once' if clicks == recorded else 'MISMATCH'})")
     print()
     print("layout, paused after a kill (2 variants)")
-    print(f"{'viewport':<12} {'live view':<10} {'page height':>12} {'main charts end':>16} {'text cut short':>15}")
+    print(f"{'viewport':<12} {'view':<10} {'page height':>12} {'main charts end':>16} {'text cut short':>15}")
     for layout in layouts:
         viewport = f"{layout['width']}×{layout['height']}"
         print(f"{viewport:<12} {layout['mode']:<10} {layout['height_px']:>9} px "

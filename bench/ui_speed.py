@@ -6,8 +6,8 @@
     row times the first run of each script under AppTest in a fresh interpreter (imports, the Playground, the
     first draw): what a visitor waits for after the server is up.
 (b) One playground tick: what the page's `live()` fragment does every second, outside Streamlit: `Playground.tick(1.0)`
-    then everything it draws (the live view's data: per variant the diagram, tiles, narration, theory hint and message
-    view, the chart panels over 120 s, the event log; serialised to JSON as Streamlit does), for the two
+    then everything it draws (the playground view's data: per variant the diagram, tiles, narration, theory hint and
+    message view, the chart panels over 120 s, the event log; serialised to JSON as Streamlit does), for the two
     default variants at 50 requests/s (48 reads + 2 writes), at 1×, 5× and 20×, and at 20× with the User Service
     2 s slow (the cascade: full pools, more events). Each speed starts from a playground already 130 s in (a full
     chart window) and times TICKS ticks: median and p95. Baselines in the same run: the tick without drawing, and a
@@ -39,11 +39,11 @@ from pathlib import Path
 import httpx
 import simpy
 
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.model.budget import MAX_REQUESTS
 from sandbox.model.commands import Latency
 from sandbox.playground import MAX_SCENARIO_S, Playground
-from sandbox.present.live_view import live_view
+from sandbox.present.playground_view import view_data
 from sandbox.ui.launch import APP_PATH, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,9 +143,9 @@ def sim_events(pg: Playground) -> int:
 
 
 def draw(pg: Playground) -> int:
-    """Build everything the playground page draws after a tick: the live view's data (see
+    """Build everything the playground page draws after a tick: the playground view's data (see
     sandbox/ui/views/playground.py live()), serialised to JSON as Streamlit does; returns its size in bytes."""
-    return len(json.dumps(live_view(pg, WINDOW_S)))
+    return len(json.dumps(view_data(pg, WINDOW_S)))
 
 
 def warm_playground(speed: float, slow_user: bool) -> Playground:

@@ -53,7 +53,7 @@ def serving(app, port: int | None = None):
     """Serve an ASGI app with uvicorn on 127.0.0.1 in a thread; yield its base URL; stop it after."""
     import uvicorn
 
-    from sandbox.live.ports import free_port
+    from sandbox.live.processes.ports import free_port
 
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

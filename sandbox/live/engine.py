@@ -25,16 +25,18 @@ import httpx
 import pika
 
 from sandbox.catalog import CHECKOUT
-from sandbox.live import node
-from sandbox.live.claim import Claim
-from sandbox.live.cluster import Cluster
 from sandbox.live.faults import FaultInjector, restarts_the_broker
 from sandbox.live.letters import letters
-from sandbox.live.management import ManagementApi, ManagementUnavailable
 from sandbox.live.meter import Meter
-from sandbox.live.policies import Policies
-from sandbox.live.probes import QueueProbe
-from sandbox.live.runs import RunRecord, new_run_id, run_folder
+from sandbox.live.processes.runs import RunRecord, new_run_id, run_folder
+from sandbox.live.processes.supervisor import Supervisor
+from sandbox.live.processes.sweep import sweep
+from sandbox.live.rabbitmq import node
+from sandbox.live.rabbitmq.claim import Claim
+from sandbox.live.rabbitmq.cluster import Cluster
+from sandbox.live.rabbitmq.management import ManagementApi, ManagementUnavailable
+from sandbox.live.rabbitmq.policies import Policies
+from sandbox.live.rabbitmq.probes import QueueProbe
 from sandbox.live.servers import (
     LabUnavailable,
     RedisServer,
@@ -48,8 +50,6 @@ from sandbox.live.servers import management_url as default_management_url
 from sandbox.live.servers import rabbitmq_url as default_rabbitmq_url
 from sandbox.live.servers import redis_url as default_redis_url
 from sandbox.live.services.config import ServiceConfig
-from sandbox.live.supervisor import Supervisor
-from sandbox.live.sweep import sweep
 from sandbox.live.wiring import SERVICES, Site, VariantLab, names, unwire, wire
 from sandbox.model.commands import Command, Kill, Restart, Revive
 from sandbox.model.measurements import Frame, Measurements, interleave

@@ -21,13 +21,13 @@ from urllib.parse import urlsplit
 import httpx
 from pika import BasicProperties, DeliveryMode
 
-from sandbox.live.broker import connect
-from sandbox.live.cluster import Cluster
 from sandbox.live.meter import Meter
-from sandbox.live.node import own_nodes_missing
+from sandbox.live.processes.supervisor import Supervisor, SupervisorError
+from sandbox.live.processes.timers import Timers
 from sandbox.live.proxy import FaultProxy
-from sandbox.live.supervisor import Supervisor, SupervisorError
-from sandbox.live.timers import Timers
+from sandbox.live.rabbitmq.broker import connect
+from sandbox.live.rabbitmq.cluster import Cluster
+from sandbox.live.rabbitmq.node import own_nodes_missing
 from sandbox.live.wiring import HTTP_SERVICES, VariantLab, forget_cache
 from sandbox.model import losses
 from sandbox.model.commands import (

@@ -156,7 +156,7 @@ def running_labs(lab_dir: Path) -> list[int]:
 def down(lab_dir: Path = LAB_DIR) -> tuple[int, str]:
     """Stop every lab this lab folder started and every process they started; (how many, what was swept after a
     lab that had to be killed)."""
-    from sandbox.live.sweep import sweep
+    from sandbox.live.processes.sweep import sweep
 
     with _locked(lab_dir):
         state = read_state(lab_dir)

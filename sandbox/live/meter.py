@@ -17,9 +17,9 @@ import httpx
 import redis
 
 from sandbox.live.census import Census, LostMessages
-from sandbox.live.probes import QueueProbe
+from sandbox.live.processes.supervisor import Supervisor
+from sandbox.live.rabbitmq.probes import QueueProbe
 from sandbox.live.store import OutboxRow
-from sandbox.live.supervisor import Supervisor
 from sandbox.live.wiring import HTTP_SERVICES, VariantLab
 from sandbox.model import losses
 from sandbox.model.messages import SHOWN_PER_STATE, State

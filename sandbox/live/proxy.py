@@ -24,7 +24,7 @@ from collections.abc import Coroutine
 from typing import Any, Literal
 
 from sandbox.live.errors import LabError
-from sandbox.live.ports import hold_port
+from sandbox.live.processes.ports import hold_port
 
 HOST = "127.0.0.1"
 CHUNK_BYTES = 64 * 1024

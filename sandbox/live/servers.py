@@ -18,9 +18,9 @@ import pika
 import pika.exceptions
 import redis
 
-from sandbox.live.broker import Urls, each_url
 from sandbox.live.errors import LabError
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
+from sandbox.live.rabbitmq.broker import Urls, each_url
 
 if TYPE_CHECKING:
     from fakeredis import TcpFakeServer

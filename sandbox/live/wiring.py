@@ -22,16 +22,16 @@ import pika
 import pika.exceptions
 import redis
 
-from sandbox.live.broker import connect
 from sandbox.live.load import LoadGenerator
-from sandbox.live.policies import Policies, PolicyUnavailable, QueuePolicy, invalidation_policy
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
+from sandbox.live.processes.supervisor import ServiceSpec, Supervisor, python_module
 from sandbox.live.proxy import FaultProxy
+from sandbox.live.rabbitmq.broker import connect
+from sandbox.live.rabbitmq.policies import Policies, PolicyUnavailable, QueuePolicy, invalidation_policy
 from sandbox.live.servers import through
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.store import Database
-from sandbox.live.supervisor import ServiceSpec, Supervisor, python_module
 from sandbox.model.knobs import Knobs
 from sandbox.model.measurements import Measurements
 from sandbox.model.scenario import Variant

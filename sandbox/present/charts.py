@@ -3,7 +3,7 @@
 A panel has one unit on its y axis and its series are labelled from the metric registry. Every variant's chart of a
 panel shares one y-domain (`y_domain`), so columns side by side compare honestly. Lines are steps: a frame holds
 for its whole second. Plain dicts, so the page draws them with `st.vega_lite_chart` and the report renders the same
-spec to SVG; the playground's live view draws the same panels from `sandbox.present.live_view`.
+spec to SVG; the playground view draws the same panels from `sandbox.present.playground_view`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The topology diagram of one variant as plain data the live view draws: every part in a fixed place (the same place
-in every variant, a part the variant lacks drawn dashed), coloured by health, and arrows with calls per second, the
-failed share and dots in proportion to the traffic."""
+"""The topology diagram of one variant as plain data the playground view draws: every part in a fixed place (the same
+place in every variant, a part the variant lacks drawn dashed), coloured by health, and arrows with calls per second,
+the failed share and dots in proportion to the traffic."""
 
 from __future__ import annotations
 

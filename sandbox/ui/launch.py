@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sandbox.catalog import STREAMLIT_CONFIG
-from sandbox.live.ports import port_in_use
+from sandbox.live.processes.ports import port_in_use
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 HOST = "127.0.0.1"

@@ -64,14 +64,14 @@ def touched() -> None:
 
 
 def in_fragment_run() -> bool:
-    """Whether Streamlit is running only a fragment (the live view's timer) rather than the page."""
+    """Whether Streamlit is running only a fragment (the playground view's timer) rather than the page."""
     ctx = get_script_run_ctx()
     return ctx is not None and bool(ctx.fragment_ids_this_run)
 
 
 def page_click(callback: Callable[..., None]) -> Callable[..., None]:
-    """A callback of a button outside the live view, run once per click. Streamlit may hand the click to a timer's
-    run of the live view's fragment that overtakes the click's own run of the page, and then to the page's run as
+    """A callback of a button outside the playground view, run once per click. Streamlit may hand the click to a timer's
+    run of the playground view's fragment that overtakes the click's own run of the page, and then to the page's run as
     well; the call in the fragment's run is dropped, and the page's run applies the click."""
 
     @functools.wraps(callback)

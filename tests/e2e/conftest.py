@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.ui.launch import APP_PATH, stop_server, streamlit_argv
 from tests.helpers import unavailable
 

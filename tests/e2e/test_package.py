@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.ui.launch import stop_server
 
 ROOT = Path(__file__).resolve().parents[2]

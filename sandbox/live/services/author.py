@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.broker import INVALIDATE_BODY, Publisher, PublishError
+from sandbox.live.rabbitmq.broker import INVALIDATE_BODY, Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.http import Caller, CallFailed, make_client
 from sandbox.live.services.outbox import OutboxRelay

@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.live.broker import declare_directory_queue
-from sandbox.live.consumer import Consumer
+from sandbox.live.rabbitmq.broker import declare_directory_queue
+from sandbox.live.rabbitmq.consumer import Consumer
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.http import Caller, CallFailed, make_client

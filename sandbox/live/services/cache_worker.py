@@ -17,7 +17,7 @@ import json
 
 from starlette.applications import Starlette
 
-from sandbox.live.consumer import Consumer
+from sandbox.live.rabbitmq.consumer import Consumer
 from sandbox.live.services.cache import BlogCache, redis_client
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.service import Counters, InjectedFaults, OwnWork, service_app

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sandbox.live.broker import Topology
+from sandbox.live.rabbitmq.broker import Topology
 from sandbox.live.servers import (
     DEFAULT_RABBITMQ_URL,
     DEFAULT_REDIS_URL,

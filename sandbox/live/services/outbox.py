@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sandbox.live.broker import Publisher, PublishError
+from sandbox.live.rabbitmq.broker import Publisher, PublishError
 from sandbox.live.services.service import Counters
 from sandbox.live.store import Database
 

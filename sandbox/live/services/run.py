@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import redis
 from pika.adapters.blocking_connection import BlockingChannel
 
-from sandbox.live.broker import BROKER_ERRORS, TopologyError, connect, declare_directory_queue
-from sandbox.live.ports import port_in_use
+from sandbox.live.processes.ports import port_in_use
+from sandbox.live.rabbitmq.broker import BROKER_ERRORS, TopologyError, connect, declare_directory_queue
 from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq, masked
 from sandbox.live.services.config import PORT_ENV, SERVICES, ConfigError, ServiceConfig
 

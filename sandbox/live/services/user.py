@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.broker import Publisher, PublishError
+from sandbox.live.rabbitmq.broker import Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.service import Counters, OwnWork, error, json_object, service_app
 from sandbox.live.store import Database

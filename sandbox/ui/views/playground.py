@@ -1,7 +1,7 @@
 """Playground: the variants side by side on the simulation, running, for the learner to break.
 
-The controls are Streamlit widgets; everything that moves is one component (sandbox/ui/live.py) in a fragment that a
-timer reruns every second. A click on a control reruns the page, a click in the view (a part's menu) reruns the
+The controls are Streamlit widgets; everything that moves is one component (sandbox/ui/playground_view.py) in a fragment
+that a timer reruns every second. A click on a control reruns the page, a click in the view (a part's menu) reruns the
 fragment; either applies it and redraws without moving time: only the timer's runs move time.
 """
 
@@ -15,11 +15,11 @@ from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, READS_PER_S, WRITES_PER_S
 from sandbox.model.scenario import SEED
 from sandbox.playground import HISTORY_S, MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
-from sandbox.present.live_view import live_view, view_command
+from sandbox.present.playground_view import view_command, view_data
 from sandbox.present.tour import STEPS, TARGET, WATCHED_TILE, tour_step
 from sandbox.ui import session
-from sandbox.ui.live import KEY as VIEW
-from sandbox.ui.live import live_view as draw_live_view
+from sandbox.ui.playground_view import KEY as VIEW
+from sandbox.ui.playground_view import draw as draw_view
 
 TICK_S = 1.0
 ALL = "every variant"
@@ -316,7 +316,7 @@ def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
         if pg.at_limit:
             st.warning(f"This playground stopped: {pg.limit_reason}. Save it as a scenario if you want it, then "
                        "restart.")
-        draw_live_view(live_view(pg, HISTORY_S, at_s, highlight), on_act=_view_act)
+        draw_view(view_data(pg, HISTORY_S, at_s, highlight), on_act=_view_act)
         tour = _tour_state()
         tour_moved = tour["open"] and tour_step(pg.recorded, pg.now, tour["watched"]) != st.session_state.get(
             "tour_step")
@@ -324,7 +324,7 @@ def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
         st.rerun(scope="app")  # the page around the view changes too: the timer stops, or the tour moves on
 
 
-top = st.container()  # drawn after the live view, so a click's effect reaches the browser first
+top = st.container()  # drawn after the playground view, so a click's effect reaches the browser first
 running = pg.speed > 0 and not pg.at_limit
 st.fragment(live, run_every=TICK_S if running else None)(scrubbed_second(), tour_highlight())
 with top:

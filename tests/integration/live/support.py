@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pika
 import pika.exceptions
 
-from sandbox.live.broker import Topology, connect
-from sandbox.live.management import ManagementApi, ManagementUnavailable
-from sandbox.live.policies import Policies, QueuePolicy, invalidation_policy
+from sandbox.live.rabbitmq.broker import Topology, connect
+from sandbox.live.rabbitmq.management import ManagementApi, ManagementUnavailable
+from sandbox.live.rabbitmq.policies import Policies, QueuePolicy, invalidation_policy
 from sandbox.live.servers import START_RABBITMQ
 from tests.helpers import MANAGEMENT_URL, RABBITMQ_URL, REQUIRE_NODE_RESTART, unavailable
 

@@ -12,9 +12,9 @@ import pika
 import pika.exceptions
 import pytest
 
-from sandbox.live.broker import INVALIDATE_BODY, Publisher, PublishError, TopologyError
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.live.proxy import FaultProxy
+from sandbox.live.rabbitmq.broker import INVALIDATE_BODY, Publisher, PublishError, TopologyError
 from sandbox.live.servers import through
 from tests.helpers import RABBITMQ_URL
 from tests.integration.live.support import (

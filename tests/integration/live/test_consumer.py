@@ -12,10 +12,10 @@ import time
 import pika
 import pytest
 
-from sandbox.live.broker import INVALIDATE_BODY
-from sandbox.live.consumer import Consumer
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.live.proxy import FaultProxy
+from sandbox.live.rabbitmq.broker import INVALIDATE_BODY
+from sandbox.live.rabbitmq.consumer import Consumer
 from sandbox.live.servers import through
 from tests.helpers import RABBITMQ_URL
 from tests.integration.live.support import owned_policy, rabbitmq_address, ready, topology, wait_until

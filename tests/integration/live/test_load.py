@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.live.load import LoadGenerator
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from tests.helpers import serving
 
 

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from sandbox.live.broker import BROKER_ERRORS, connect
 from sandbox.live.engine import LiveEngine
+from sandbox.live.rabbitmq.broker import BROKER_ERRORS, connect
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable
 from sandbox.model.commands import Hang, Heal, Latency
 from tests.helpers import REQUIRE_NODE_RESTART, scenario, unavailable

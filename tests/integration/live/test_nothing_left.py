@@ -17,9 +17,9 @@ import pika.exceptions
 import pytest
 import redis
 
-from sandbox.live.runs import RunRecord
+from sandbox.live.processes.runs import RunRecord
+from sandbox.live.processes.sweep import sweep
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable, check_rabbitmq
-from sandbox.live.sweep import sweep
 from tests.helpers import MANAGEMENT_URL, RABBITMQ_URL, REDIS_URL, unavailable
 from tests.integration.live.support import wait_until
 

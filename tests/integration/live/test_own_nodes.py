@@ -7,8 +7,8 @@ from __future__ import annotations
 import pika
 import pytest
 
-from sandbox.live import node
 from sandbox.live.engine import LiveEngine
+from sandbox.live.rabbitmq import node
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable
 from sandbox.model.commands import Restart
 from tests.helpers import RABBITMQ_URL, scenario, unavailable

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.live.proxy import CONNECT_TIMEOUT_S, FaultProxy, ProxyError
 from tests.helpers import serving
 

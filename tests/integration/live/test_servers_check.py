@@ -14,7 +14,7 @@ import redis
 
 from sandbox.catalog import load_scenario
 from sandbox.live.engine import LiveEngine
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.live.servers import START_RABBITMQ, START_REDIS, LabUnavailable, check_rabbitmq, redis_or_fake
 from tests.helpers import RABBITMQ_URL, REDIS_URL, unavailable
 

@@ -24,9 +24,9 @@ import pika.exceptions
 import pytest
 import redis
 
-from sandbox.live.broker import INVALIDATE_BODY
-from sandbox.live.ports import free_port
+from sandbox.live.processes.ports import free_port
 from sandbox.live.proxy import FaultProxy
+from sandbox.live.rabbitmq.broker import INVALIDATE_BODY
 from sandbox.live.servers import START_REDIS, through
 from sandbox.live.services import author, blog, user
 from sandbox.live.services.cache import BlogCache

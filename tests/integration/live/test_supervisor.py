@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.live.ports import free_port
-from sandbox.live.supervisor import ServiceSpec, Supervisor, SupervisorError, python_module
+from sandbox.live.processes.ports import free_port
+from sandbox.live.processes.supervisor import ServiceSpec, Supervisor, SupervisorError, python_module
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -80,8 +80,8 @@ def test_children_die_when_the_supervisor_process_is_killed(tmp_path):
     script = textwrap.dedent(f"""
         import json, sys, threading, time
         from pathlib import Path
-        from sandbox.live.supervisor import ServiceSpec, Supervisor, python_module
-        from sandbox.live.ports import free_port
+        from sandbox.live.processes.supervisor import ServiceSpec, Supervisor, python_module
+        from sandbox.live.processes.ports import free_port
         supervisor = Supervisor(Path({str(tmp_path)!r}))
         def start():  # from a short-lived thread: the children must outlive it, but not the process
             port = free_port()

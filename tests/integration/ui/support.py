@@ -24,14 +24,14 @@ def app(page: str | None = None, **query: str) -> AppTest:
     return at
 
 
-def live_view(at: AppTest) -> dict[str, Any]:
-    """The data the playground's live view component drew in the last run."""
+def view_data(at: AppTest) -> dict[str, Any]:
+    """The data the playground view component drew in the last run."""
     [view] = at.get("bidi_component")
     return json.loads(view.proto.json)
 
 
 def variant_view(at: AppTest, name: str) -> dict[str, Any]:
-    return next(v for v in live_view(at)["variants"] if v["name"] == name)
+    return next(v for v in view_data(at)["variants"] if v["name"] == name)
 
 
 def tile(at: AppTest, variant: str, label: str) -> dict[str, Any]:

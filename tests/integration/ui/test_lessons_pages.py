@@ -142,5 +142,5 @@ def test_a_numeric_prediction_is_judged_with_its_working_and_code_is_shown_besid
     assert "You predicted it" in at.success[0].value
     shown = [c.value for c in at.code]
     assert any("channel.confirm_delivery()" in text for text in shown)
-    assert any(m.value.startswith("sandbox/live/broker.py:") and "Publisher._open_channel" in m.value
+    assert any(m.value.startswith("sandbox/live/rabbitmq/broker.py:") and "Publisher._open_channel" in m.value
                for m in at.caption)

@@ -1,7 +1,7 @@
-"""The playground page in AppTest: controls change the sandbox, and the live view's data tells the story.
+"""The playground page in AppTest: controls change the sandbox, and the playground view's data tells the story.
 
 AppTest does not fire `run_every` fragments, so these tests move time with the page's own "step 1 s" button and read
-what the live view component was given to draw."""
+what the playground view component was given to draw."""
 
 from types import SimpleNamespace
 
@@ -11,7 +11,7 @@ from sandbox.present.charts import PANEL_KEYS
 from sandbox.sim.engine import SimEngine
 from sandbox.teach.lessons import load_lessons
 from sandbox.ui import session
-from tests.integration.ui.support import app, live_view, step, tile, variant_view
+from tests.integration.ui.support import app, step, tile, variant_view, view_data
 
 
 def _part(at, variant: str, name: str) -> dict:
@@ -31,7 +31,7 @@ def test_killing_user_fails_sync_reads_and_leaves_queue_reads_healthy():
     story = variant_view(at, "sync")["narration"]
     assert story["tone"] == "bad" and "every cache miss needs the User Service, which is down" in story["text"]
     assert variant_view(at, "queue")["narration"]["text"].startswith("all well")
-    log = "\n".join(words for _, _, words in live_view(at)["log"])
+    log = "\n".join(words for _, _, words in view_data(at)["log"])
     assert "kill user" in log and "blog → user" in log
 
 
@@ -39,7 +39,7 @@ def test_every_chart_has_one_y_domain_for_all_variants():
     at = app()
     at.button(key="do_kill").click().run()
     step(at, 12)
-    charts = live_view(at)["charts"]
+    charts = view_data(at)["charts"]
     assert [c["key"] for c in charts] == list(PANEL_KEYS)
     for chart in charts:
         low, high = chart["domain"]
@@ -105,12 +105,12 @@ def test_a_click_a_timers_fragment_run_also_hears_is_applied_by_the_pages_run_on
 def test_a_variant_change_says_how_it_applies_and_restart_applies_it():
     at = app()
     at.multiselect(key="presets").set_value(["sync-guarded", "queue", "queue-outbox"]).run()
-    assert [v["name"] for v in live_view(at)["variants"]] == ["sync", "queue"]  # not yet
+    assert [v["name"] for v in view_data(at)["variants"]] == ["sync", "queue"]  # not yet
     assert any("applies when you restart" in c.value for c in at.caption)
     at.button(key="reset").click().run()
     pg = at.session_state["playground"]
     assert [v.name for v in pg.variants] == ["sync-guarded", "queue", "queue-outbox"]
-    assert [v["title"] for v in live_view(at)["variants"]] == ["sync-guarded", "queue", "queue-outbox"]
+    assert [v["title"] for v in view_data(at)["variants"]] == ["sync-guarded", "queue", "queue-outbox"]
     assert pg.knobs("sync-guarded").http.breaker is True
     assert not any("applies when you restart" in c.value for c in at.caption)
 
@@ -157,13 +157,13 @@ def test_a_paused_playground_scrubs_back_over_its_last_seconds():
     step(at, 15)
     assert _part(at, "sync", "user")["health"] == "down"
     at.select_slider(key="scrub_s").set_value(15).run()
-    view = live_view(at)
+    view = view_data(at)
     assert view["scrubbed"] and view["shown_s"] == 15 and view["now_s"] == 35
     assert _part(at, "sync", "user")["health"] == "up"
     assert tile(at, "sync", "reads ok")["value"] == "100.0%"
     assert not any("kill" in words for _, _, words in view["log"])
     at.select_slider(key="scrub_s").set_value(35).run()
-    assert not live_view(at)["scrubbed"] and _part(at, "sync", "user")["health"] == "down"
+    assert not view_data(at)["scrubbed"] and _part(at, "sync", "user")["health"] == "down"
 
 
 def test_the_guided_first_run_goes_from_the_kill_to_lesson_one():
@@ -172,9 +172,9 @@ def test_the_guided_first_run_goes_from_the_kill_to_lesson_one():
     assert "1/4 · Kill the User Service" in at.markdown[1].value
     at.button(key="tour_kill").click().run()
     step(at, 2)
-    assert live_view(at)["highlight"] == ["reads ok"]
+    assert view_data(at)["highlight"] == ["reads ok"]
     at.button(key="tour_next").click().run()
-    assert live_view(at)["highlight"] == []
+    assert view_data(at)["highlight"] == []
     at.button(key="tour_revive").click().run()
     assert [(a.verb, a.target, a.variant) for a in pg.recorded] == [("kill", "user", None), ("revive", "user", None)]
     at.button(key="tour_lesson").click().run()
@@ -189,7 +189,7 @@ def test_a_refresh_finds_the_same_playground():
     token = first.query_params["pg"]
     again = app(pg=token, tour="done")
     assert again.session_state["playground"] is first.session_state["playground"]
-    assert live_view(again)["now_s"] == 2.0
+    assert view_data(again)["now_s"] == 2.0
     assert not any("First run" in m.value for m in again.markdown)  # the tour was done in this tab
     stranger = app(pg="not-a-playground")
     assert stranger.session_state["playground"].recorded == []

@@ -7,7 +7,7 @@ import json
 import fakeredis
 import pytest
 
-from sandbox.live.broker import INVALIDATE_BODY
+from sandbox.live.rabbitmq.broker import INVALIDATE_BODY
 from sandbox.live.services.cache import BlogCache
 from sandbox.live.services.cache_worker import MalformedMessage, parse_invalidation
 

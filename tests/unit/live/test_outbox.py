@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.live.broker import PublishError
+from sandbox.live.rabbitmq.broker import PublishError
 from sandbox.live.services.outbox import OutboxRelay
 from sandbox.live.store import Database
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from sandbox.live.broker import Topology
-from sandbox.live.policies import PRIORITY, Policies, PolicyUnavailable, invalidation_policy, major_version
+from sandbox.live.rabbitmq.broker import Topology
+from sandbox.live.rabbitmq.policies import PRIORITY, Policies, PolicyUnavailable, invalidation_policy, major_version
 
 CLASSIC = Topology("cache-invalidation.run1.queue", "user.updated.run1.queue")
 QUORUM = Topology("cache-invalidation.run1.limit", "user.updated.run1.limit", queue_type="quorum")

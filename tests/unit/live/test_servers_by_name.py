@@ -8,11 +8,11 @@ import time
 import pika
 import pytest
 
-from sandbox.live import node
 from sandbox.live.engine import LiveEngine
 from sandbox.live.faults import FaultInjector
+from sandbox.live.processes.supervisor import Supervisor
+from sandbox.live.rabbitmq import node
 from sandbox.live.servers import through
-from sandbox.live.supervisor import Supervisor
 from sandbox.live.wiring import upstream
 from sandbox.model.commands import Restart
 

@@ -24,7 +24,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from sandbox.live.broker import BROKER_ERRORS, HEARTBEAT_S, POLL_S, Urls, connect, describe
+from sandbox.live.rabbitmq.broker import BROKER_ERRORS, HEARTBEAT_S, POLL_S, Urls, connect, describe
 
 log = logging.getLogger(__name__)
 

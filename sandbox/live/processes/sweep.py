@@ -23,11 +23,11 @@ import pika
 import pika.exceptions
 import redis
 
-from sandbox.live import claim
-from sandbox.live.cluster import NAME_PREFIX
-from sandbox.live.management import ManagementApi
-from sandbox.live.policies import Policies
-from sandbox.live.runs import FOLDER_PREFIX, RunRecord, alive, owner_pid
+from sandbox.live.processes.runs import FOLDER_PREFIX, RunRecord, alive, owner_pid
+from sandbox.live.rabbitmq import claim
+from sandbox.live.rabbitmq.cluster import NAME_PREFIX
+from sandbox.live.rabbitmq.management import ManagementApi
+from sandbox.live.rabbitmq.policies import Policies
 
 
 class _Unreachable(Exception):

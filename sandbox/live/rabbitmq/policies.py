@@ -21,10 +21,10 @@ from typing import Any
 
 import pika
 
-from sandbox.live import node
-from sandbox.live.broker import Topology
 from sandbox.live.errors import LabError
-from sandbox.live.management import ManagementApi, ManagementUnavailable
+from sandbox.live.rabbitmq import node
+from sandbox.live.rabbitmq.broker import Topology
+from sandbox.live.rabbitmq.management import ManagementApi, ManagementUnavailable
 
 PRIORITY = 10
 """Above a blanket policy at the default priority 0: at most one policy applies to a queue, the highest."""

@@ -1,4 +1,4 @@
-// The playground's live view: draws the dict sandbox/present/live_view.py builds, once per tick, in the browser.
+// The playground view: draws the dict sandbox/present/playground_view.py builds, once per tick, in the browser.
 // Streamlit calls the default export with new `data` after every run that changed it; the DOM stays, and each part
 // (a variant's header, diagram, tiles, messages, each chart, the log) is redrawn only when its own data changed.
 // Dots on the diagram's arrows are CSS animations; each costs the browser a little every frame, so there are few.

@@ -1,4 +1,4 @@
-"""The live view's data: the message view, the difference cues, the guided run, a moment of the playground, and
+"""The playground view's data: the message view, the difference cues, the guided run, a moment of the playground, and
 the playground's clicks and history behind them."""
 
 import pytest
@@ -10,7 +10,7 @@ from sandbox.playground import HISTORY_S, Playground
 from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import Headline
 from sandbox.present.letters import LISTED_PER_STATE, age, mailbag, whereabouts
-from sandbox.present.live_view import live_view, view_command
+from sandbox.present.playground_view import view_command, view_data
 from sandbox.present.tour import WATCH_S, tour_step
 
 
@@ -97,7 +97,7 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     pg.act(Kill("user"))
     for _ in range(4):
         pg.tick(1.0)
-    now = live_view(pg, HISTORY_S)
+    now = view_data(pg, HISTORY_S)
     assert (now["now_s"], now["shown_s"], now["scrubbed"], now["span"]) == (40.0, 40, False, [0, 40])
     sync = now["variants"][0]
     assert sync["marks"] == [{"t": 20.0, "text": "kill user"}]
@@ -105,7 +105,7 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     assert next(b for b in sync["diagram"]["boxes"] if b["name"] == "user")["health"] == "down"
     errors = next(c for c in now["charts"] if c["key"] == "errors")
     assert errors["start"] == 0 and len(errors["values"]["sync"][0]) == 40
-    before = live_view(pg, HISTORY_S, at_s=15, highlight=("reads ok",))
+    before = view_data(pg, HISTORY_S, at_s=15, highlight=("reads ok",))
     assert before["scrubbed"] and before["shown_s"] == 15 and before["highlight"] == ["reads ok"]
     sync_then = before["variants"][0]
     assert next(b for b in sync_then["diagram"]["boxes"] if b["name"] == "user")["health"] == "up"
@@ -122,7 +122,7 @@ def test_a_busy_second_is_one_mark_and_only_the_latest_marks_carry_words():
             pg.act(Revive("user"))
             pg.act(Kill("user"))
         pg.tick(1.0)
-    sync, queue = (v["marks"] for v in live_view(pg, HISTORY_S)["variants"])
+    sync, queue = (v["marks"] for v in view_data(pg, HISTORY_S)["variants"])
     assert [m["t"] for m in sync] == [float(s) for s in range(10)]
     assert [m["t"] for m in queue] == [0.0, 2.0, 3.0, 4.0, 6.0, 8.0]  # the odd seconds were sync's only
     assert [m["text"] for m in sync] == ["", "", "", "", "kill user", "kill user [sync]", "kill user",
@@ -141,7 +141,7 @@ def test_faults_of_one_kind_that_touch_are_one_band():
         pg.tick(1.0)
     pg.act(Kill("user"))
     pg.act(Revive("user"))  # over as soon as it began: no band
-    sync, queue = (v["bands"] for v in live_view(pg, HISTORY_S)["variants"])
+    sync, queue = (v["bands"] for v in view_data(pg, HISTORY_S)["variants"])
     assert sync == [{"start": 0.0, "end": 1.0, "kind": "down", "label": "kill user"},
                     {"start": 2.0, "end": 3.0, "kind": "down", "label": "kill user"},
                     {"start": 4.0, "end": 5.0, "kind": "down", "label": "kill user"}]
@@ -153,7 +153,7 @@ def test_a_fault_on_a_part_a_variant_lacks_is_neither_shaded_nor_marked_there():
     pg.speed = 1.0
     pg.act(Kill("cache-worker"))  # every variant: sync has no cache-worker
     pg.tick(5.0)
-    sync, queue = live_view(pg, HISTORY_S)["variants"]
+    sync, queue = view_data(pg, HISTORY_S)["variants"]
     assert sync["bands"] == [] and sync["marks"] == []
     assert queue["bands"] == [{"start": 0.0, "end": 5.0, "kind": "down", "label": "kill cache-worker"}]
     assert [m["text"] for m in queue["marks"]] == ["kill cache-worker"]
@@ -165,7 +165,7 @@ def test_a_moment_outside_the_window_is_its_nearest_edge(asked, shown):
     pg.speed = 20.0
     pg.tick(1.0)
     pg.tick(1.0)
-    assert live_view(pg, HISTORY_S, at_s=asked)["shown_s"] == shown
+    assert view_data(pg, HISTORY_S, at_s=asked)["shown_s"] == shown
 
 
 def test_recent_frames_computed_once_equal_the_engines_frames():

@@ -14,9 +14,9 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingConnection
 
-from sandbox.live.broker import Urls, each_url
 from sandbox.live.errors import LabError
-from sandbox.live.management import ManagementApi, ManagementUnavailable
+from sandbox.live.rabbitmq.broker import Urls, each_url
+from sandbox.live.rabbitmq.management import ManagementApi, ManagementUnavailable
 
 QUEUE = "post-office-lab.standing-lab"
 PID, CHECKOUT = "x-post-office-lab-pid", "x-post-office-lab-checkout"

@@ -24,11 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.live import node
 from sandbox.live.errors import LabError
-from sandbox.live.ports import fixed_port
-from sandbox.live.supervisor import ServiceSpec, Supervisor
-from sandbox.live.timers import Timers
+from sandbox.live.processes.ports import fixed_port
+from sandbox.live.processes.supervisor import ServiceSpec, Supervisor
+from sandbox.live.processes.timers import Timers
+from sandbox.live.rabbitmq import node
 
 START_TIMEOUT_S = 120.0
 POLL_S = 0.1

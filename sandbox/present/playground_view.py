@@ -1,8 +1,8 @@
-"""Everything the playground's live view draws for one moment, as one JSON-ready dict.
+"""Everything the playground view draws for one moment, as one JSON-ready dict.
 
 It reads a playground through `Playing` (the engine contract, the recording, the kept history), so it depends on
-no engine. The page hands the dict to the live view component (sandbox/ui/live_view.js), which draws it in the
-browser and redraws only what changed. Per variant: its title, the narration and the queueing-theory hint, the
+no engine. The page hands the dict to the playground view component (sandbox/ui/playground_view.js), which draws it
+in the browser and redraws only what changed. Per variant: its title, the narration and the queueing-theory hint, the
 diagram, the tiles with their difference cues, and the message view; per chart panel: one y-domain for every
 variant and a value per second of the window; the recorded moments each variant's charts mark; the event log.
 A paused playground can be shown at an earlier second (`at_s`): the diagram, tiles, narration and log as they were
@@ -137,7 +137,7 @@ def _charts(frames: list[dict[str, Any]], names: list[str], start: int, end: int
     return charts
 
 
-def live_view(pg: Playing, window_s: int, at_s: int | None = None, highlight: tuple[str, ...] = ()) -> dict[str, Any]:
+def view_data(pg: Playing, window_s: int, at_s: int | None = None, highlight: tuple[str, ...] = ()) -> dict[str, Any]:
     """The view of `pg` over its last `window_s` seconds, now or (paused) at the end of second `at_s` of them;
     `highlight` names tiles the guided tour points at."""
     end = int(pg.now)

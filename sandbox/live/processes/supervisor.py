@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.live.errors import LabError
-from sandbox.live.ports import hold_port, port_in_use
+from sandbox.live.processes.ports import hold_port, port_in_use
 
 _PR_SET_PDEATHSIG = 1
 

@@ -3,7 +3,7 @@
 One connection per process (per thread, really: a pika BlockingConnection is not thread-safe), a channel on
 it, the queue `cache-invalidation` declared with `durable=True` and nothing else, persistent messages and
 publisher confirms. What can be set from outside the clients — the dead-letter exchange and a quorum queue's
-delivery limit — the queue gets from a policy (sandbox/live/policies.py), so a plain durable declare from any
+delivery limit — the queue gets from a policy (sandbox/live/rabbitmq/policies.py), so a plain durable declare from any
 client is accepted. The one argument left is `x-queue-type: quorum`: a queue's type is fixed when it is
 declared. With `broker.durable = false` the queue is exclusive to the cache-worker's connection, gone with that
 connection and with a broker restart (RabbitMQ 4 deprecates transient queues that are not exclusive).

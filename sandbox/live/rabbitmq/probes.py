@@ -15,8 +15,8 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from sandbox.live.broker import Urls, each_url
-from sandbox.live.management import ManagementApi, ManagementUnavailable
+from sandbox.live.rabbitmq.broker import Urls, each_url
+from sandbox.live.rabbitmq.management import ManagementApi, ManagementUnavailable
 
 HOME_NODE_DOWN = "is down or inaccessible"
 """RabbitMQ's words (404) for a classic queue whose node is down."""
