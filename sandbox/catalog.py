@@ -2,7 +2,7 @@
 
 The one place that knows: an installed wheel carries them inside the package (`sandbox/_data/`, see
 pyproject.toml); a checkout (an editable install included) reads the repository's top-level `scenarios/`,
-`lessons/` and `challenges/` folders, so an edit there shows at once.
+`lessons/`, `challenges/` and `tasks/` folders, so an edit there shows at once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ SCENARIO_DIR = DATA_DIR / "scenarios"
 LESSON_DIR = DATA_DIR / "lessons"
 CARDS_PATH = LESSON_DIR / "interview.toml"
 CHALLENGE_DIR = DATA_DIR / "challenges"
+#: the "write the code" tasks: one folder each, with task.toml, the start, the reference and the wrong solutions
+TASK_DIR = DATA_DIR / "tasks"
 #: the sandbox's Streamlit settings (the theme); the wheel carries the checkout's .streamlit/config.toml
 STREAMLIT_CONFIG = _PACKAGED / "streamlit.toml" if _PACKAGED.is_dir() else _REPOSITORY / ".streamlit" / "config.toml"
 
