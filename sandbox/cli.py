@@ -1,4 +1,5 @@
-"""Command line: post-office-lab (python -m sandbox) open | list | run | check | lessons | challenges | knobs | lab."""
+"""Command line: post-office-lab (python -m sandbox) open | list | run | check | lessons | challenges | grade | knobs |
+lab."""
 
 from __future__ import annotations
 
@@ -13,8 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from sandbox.catalog import CARDS_PATH, LESSON_DIR, display_path, find_scenario, load_scenario, scenario_paths
+from sandbox.catalog import (
+    CARDS_PATH,
+    LESSON_DIR,
+    TASK_DIR,
+    display_path,
+    find_scenario,
+    load_scenario,
+    read_text,
+    scenario_paths,
+)
 from sandbox.engine import run_scenario
+from sandbox.grade import grading
+from sandbox.grade.handler import MAX_SOURCE_BYTES
+from sandbox.grade.tasks import find_task, load_task, task_folders
+from sandbox.grade.timeline import explain
 from sandbox.live.errors import LabError
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Verdict
@@ -55,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
                                       "prove every challenge (its start fails, its reference passes)")
     commands.add_parser("lessons", help="list the lessons in lessons/ and count the interview cards")
     commands.add_parser("challenges", help="list the challenges in challenges/ with what each lets you change")
+    grade = commands.add_parser(
+        "grade", help="grade your consumer, handle(message, ctx), on a task under crashes, duplicates and poison",
+        description="Run your handler module against a task's fault schedules, check its invariants over each whole "
+                    "history, and on a failure print the smallest failing case message by message.")
+    grade.add_argument("handler", help="your handler: a Python file with handle(message, ctx)")
+    grade.add_argument("--task", required=True, help="the task's name (python -m sandbox challenges lists them)")
+    grade.add_argument("--engine", choices=["sim", "live"], default="sim",
+                       help="sim: the simulation, in a confined child process (default); live: a real consumer "
+                            "process on RabbitMQ, Redis and SQLite")
+    grade.add_argument("--seeds", type=int, help=f"how many seeds, from 1 (sim: 1 to {grading.MAX_SEEDS}, default "
+                                                 f"{grading.DEFAULT_SEEDS}; live: 1 to {grading.MAX_LIVE_SEEDS}, "
+                                                 "default 1)")
+    grade.add_argument("--seed", type=int, help=f"replay this one seed (0 to {grading.MAX_SEED:,})")
     commands.add_parser("knobs", help="list every knob with its default and meaning")
     lab = commands.add_parser("lab", help="a standing live lab on real RabbitMQ and Redis: up, status, down")
     lab.add_argument("action", choices=["up", "status", "down"])
@@ -91,7 +118,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_check() -> int:
     """Exit 0 when everything holds, 1 when a claim fails, 2 when a file is bad."""
-    return max(_check_scenarios(), _check_lessons(), _check_cards(), _check_challenges())
+    return max(_check_scenarios(), _check_lessons(), _check_cards(), _check_challenges(), _check_tasks())
 
 
 def _load_each(paths: list[Path], load: Callable[[Path], T]) -> tuple[list[tuple[Path, T]], int]:
@@ -187,6 +214,26 @@ def _check_challenges() -> int:
     return status
 
 
+def _check_tasks() -> int:
+    """Every code task's reference must pass its seeds, and its start and each tempting wrong solution must fail
+    (each wrong one breaking the invariant it names)."""
+    tasks, status = _load_each(task_folders(), load_task)
+    proven = 0
+    for path, task in tasks:
+        started = time.perf_counter()
+        proof = grading.prove(task)
+        proven += proof.ok
+        print(f"{'✓' if proof.ok else '✗'} {path.name:28} reference passes {len(proof.seeds)} seeds, start fails, "
+              f"{proof.wrong_failing}/{len(task.wrong)} wrong solutions fail as named  "
+              f"({time.perf_counter() - started:.2f} s)")
+        for line in proof.problems:
+            print(f"    ✗ {line}")
+        if not proof.ok:
+            status = max(status, EXIT_FAILED)
+    print(f"{len(tasks)} code tasks, {proven} proven (the reference passes, every wrong solution fails as named)")
+    return status
+
+
 def _failed(verdict: Verdict, duration_s: float) -> str:
     observed = "nothing measured" if verdict.observed is None else f"{verdict.observed:.4g}"
     return f"{verdict.expectation.describe(duration_s)}: observed {observed}"
@@ -214,7 +261,11 @@ def _cmd_challenges() -> int:
         print(f"{path.stem:28} {challenge.title}")
         print(f"{'':28} you may change: {'; '.join(challenge.constraints.describe())}")
     print(f"{len(challenge_paths())} challenges in {display_path(CHALLENGE_DIR)}/; try them on the Challenges page")
-    return status
+    tasks, task_status = _load_each(task_folders(), load_task)
+    for path, task in tasks:
+        print(f"{path.name:28} {task.title} (write the code: python -m sandbox grade FILE --task {task.id})")
+    print(f"{len(tasks)} code tasks in {display_path(TASK_DIR)}/")
+    return max(status, task_status)
 
 
 def _cmd_lab(action: str) -> int:
@@ -248,6 +299,28 @@ def _cmd_lab(action: str) -> int:
     return EXIT_OK
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    task = find_task(args.task)
+    source = read_text(args.handler, MAX_SOURCE_BYTES)
+    seeds = grading.seeds_of(args.engine, args.seeds, args.seed)
+    where = "the simulation" if args.engine == "sim" else "the live lab (real RabbitMQ, Redis and SQLite)"
+    print(f"grading {display_path(args.handler)} on {task.id}: {len(seeds)} seed{'s' * (len(seeds) != 1)} on "
+          f"{where}", flush=True)
+    report = grading.grade_file(task, source, seeds, args.engine, Path(args.handler).name)
+    if report.stopped:
+        raise ScenarioError(display_path(args.handler), "", report.stopped)
+    command = f"{Path(sys.argv[0]).name if Path(sys.argv[0]).name == 'post-office-lab' else 'python -m sandbox'} " \
+              f"grade {args.handler} --task {task.id}" + (" --engine live" if args.engine == "live" else "")
+    for line in explain(report, command):
+        print(line)
+    if report.printed:
+        print("your handler printed:\n" + report.printed.rstrip())
+    verdict = "passes" if report.passed else "fails"
+    print(f"{'✓' if report.passed else '✗'} {display_path(args.handler)} {verdict} {task.id} "
+          f"({len(seeds)} seed{'s' * (len(seeds) != 1)}, {report.wall_s:.1f} s)")
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
 def _cmd_knobs() -> int:
     for knob in KNOBS.values():
         choices = f" ({' | '.join(str(c) for c in knob.choices)})" if knob.choices else ""
@@ -270,6 +343,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_challenges()
     if args.command == "lab":
         return _cmd_lab(args.action)
+    if args.command == "grade":
+        return _cmd_grade(args)
     return _cmd_knobs()
 
 

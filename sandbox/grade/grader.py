@@ -22,6 +22,8 @@ from sandbox.grade.invariants import TITLES, Verdict, check
 from sandbox.grade.tasks import Task
 from sandbox.grade.world import World
 
+ANY = "any"
+"""grade(stop_when=ANY): stop at the first seed where any invariant fails."""
 PRINTED_CHARS = 4000
 SHRINK_RUNS = 400
 """The most runs one shrink may take (each a few milliseconds)."""
@@ -86,14 +88,16 @@ def sim_run(task: Task, code: types.CodeType, call_limit_s: float = CALL_LIMIT_S
 
 
 def grade(task: Task, source: str, seeds: Sequence[int], filename: str = "handler.py", shrink: bool = True,
-          run: Run | None = None, engine: str = "sim", first_failure_only: bool = False) -> Report:
-    """Grade `source` on `task` at every seed; HandlerError when the handler cannot be graded at all."""
+          run: Run | None = None, engine: str = "sim", stop_when: str | None = None,
+          after_call: Callable[[], None] = lambda: None) -> Report:
+    """Grade `source` on `task` at every seed (stopping early once `stop_when`, an invariant or ANY, fails); a
+    handler that cannot be graded gets a Report whose `stopped` says why."""
     started = time.perf_counter()
     report = Report(task.id, engine, list(seeds))
     printed = _Capped()
     with redirect_stdout(printed):
         try:
-            play = run or sim_run(task, compile_handler(source, filename))
+            play = run or sim_run(task, compile_handler(source, filename), after_call=after_call)
             first: tuple[int, Case, Verdict] | None = None
             for seed in seeds:
                 case = generate(task.workload, task.faults, seed)
@@ -103,7 +107,7 @@ def grade(task: Task, source: str, seeds: Sequence[int], filename: str = "handle
                         report.failing_seeds.setdefault(verdict.invariant, []).append(seed)
                         first = first or (seed, case, verdict)
                 report.verdicts = _merge(report.verdicts, verdicts)
-                if first and first_failure_only:
+                if stop_when in report.failing_seeds or (stop_when == ANY and report.failing_seeds):
                     break
             if first is not None and shrink:
                 report.counterexample = counterexample(task, play, *first)
