@@ -54,10 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "open", help=f"serve the sandbox in the browser at http://{launch.HOST}:{launch.DEFAULT_PORT}",
-        description="Serve the sandbox with Streamlit on 127.0.0.1 only, with usage statistics off.")
+        description="Serve the sandbox with Streamlit on 127.0.0.1 (or --address), with usage statistics off.")
     serve.add_argument("--port", type=int, default=launch.DEFAULT_PORT,
-                       help=f"the port on 127.0.0.1, from {launch.LOWEST_PORT} to {launch.HIGHEST_PORT} "
+                       help=f"the port, from {launch.LOWEST_PORT} to {launch.HIGHEST_PORT} "
                             f"(default {launch.DEFAULT_PORT})")
+    serve.add_argument("--address", default=launch.HOST,
+                       help=f"the address to listen on (default {launch.HOST}: this machine only); another address "
+                            "lets others reach the sandbox, and refuses learners' code unless --allow-code")
+    serve.add_argument("--allow-code", action="store_true",
+                       help="on a server others reach, run learners' code (in a confined child process; read "
+                            "docs/threat-model.md first)")
     commands.add_parser("list", help="list the scenarios in scenarios/")
     run = commands.add_parser("run", help="run one scenario and check its expectations")
     run.add_argument("scenario", help="a scenario id from scenarios/, or the path of a TOML file")
@@ -330,7 +336,7 @@ def _cmd_knobs() -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "open":
-        launch.open_sandbox(args.port)
+        launch.open_sandbox(args.port, address=args.address, allow_code=args.allow_code)
     if args.command == "list":
         return _cmd_list()
     if args.command == "run":

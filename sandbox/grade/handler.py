@@ -15,7 +15,7 @@ from typing import Any
 from sandbox.grade.api import Message, Nack, Reject, RetryLater, Settle
 from sandbox.grade.context import Context
 
-MAX_SOURCE_BYTES = 64 * 1024
+MAX_SOURCE_BYTES = 16 * 1024
 """The largest handler file: a handler is a page or two."""
 CALL_LIMIT_S = 1.0
 """How long one call of `handle` (or loading the module) may take in the simulation, whose handlers never wait."""

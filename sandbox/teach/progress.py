@@ -36,9 +36,18 @@ class CardProgress:
 
 
 @dataclass
+class CodeProgress:
+    """A "write the code" task: the learner's last handler, and whether it has passed."""
+
+    source: str = ""
+    solved: bool = False
+
+
+@dataclass
 class Progress:
     lessons: dict[str, LessonProgress] = field(default_factory=dict)
     cards: dict[str, CardProgress] = field(default_factory=dict)
+    code: dict[str, CodeProgress] = field(default_factory=dict)
 
     def lesson(self, lesson_id: str) -> LessonProgress:
         return self.lessons.setdefault(lesson_id, LessonProgress())
@@ -52,6 +61,7 @@ class Progress:
             "lessons": {k: {"step": p.step, "answers": {str(i): c for i, c in p.answers.items()},
                             "completed": p.completed} for k, p in self.lessons.items()},
             "cards": {k: {"answer": p.answer, "covered": p.covered} for k, p in self.cards.items()},
+            "code": {k: {"source": p.source, "solved": p.solved} for k, p in self.code.items()},
         }, indent=1)
 
 
@@ -73,8 +83,10 @@ def _table(value: Any, where: str) -> dict:
     return value
 
 
-def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[str, int]) -> Progress:
-    """Read a saved progress file, checked against the lessons (id -> steps) and cards (id -> key points)."""
+def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[str, int],
+                   task_ids: frozenset[str] = frozenset()) -> Progress:
+    """Read a saved progress file, checked against the lessons (id -> steps), cards (id -> key points) and code
+    tasks."""
     if len(text) > MAX_PROGRESS_CHARS:
         raise ProgressError(f"not a progress file: it is {len(text):,} characters long; a progress file is a few KB "
                             f"(at most {MAX_PROGRESS_CHARS:,})")
@@ -114,4 +126,12 @@ def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[st
                                                 for i in covered):
             raise ProgressError(f"cards.{card_id}.covered: must list key-point numbers of this card")
         progress.cards[card_id] = CardProgress(answer, sorted(set(covered)))
+    for task_id, raw in _table(doc.get("code", {}), "code").items():
+        if task_id not in task_ids:
+            raise ProgressError(f"code.{task_id}: no such code task")
+        raw = _table(raw, f"code.{task_id}")
+        source = raw.get("source", "")
+        if not isinstance(source, str):
+            raise ProgressError(f"code.{task_id}.source: must be text")
+        progress.code[task_id] = CodeProgress(source, raw.get("solved") is True)
     return progress

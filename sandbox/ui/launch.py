@@ -1,4 +1,5 @@
-"""`post-office-lab open` (`python -m sandbox open`): serve the sandbox on 127.0.0.1 with usage statistics off.
+"""`post-office-lab open` (`python -m sandbox open`): serve the sandbox on 127.0.0.1 (or `--address`) with usage
+statistics off.
 
 Streamlit runs `app.py` of the installed package. Every server option is passed as a command-line flag, which
 wins over any config file (the working directory's `.streamlit/`, the user's `~/.streamlit/`) and over
@@ -8,6 +9,7 @@ theme comes from the sandbox's own settings (catalog.STREAMLIT_CONFIG), passed a
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
@@ -23,6 +25,8 @@ APP_PATH = Path(__file__).resolve().parent / "app.py"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
 LOWEST_PORT, HIGHEST_PORT = 1024, 65535
+ALLOW_CODE_ENV = "SANDBOX_ALLOW_CODE"
+"""Set to 1 in the server's environment by `open --allow-code`: learners' code runs even off loopback."""
 MAX_UPLOAD_MB = 1  # scenario and progress files are a few KB
 SETTINGS_SECTIONS = ("theme", "client")  # what the settings file may set; the server options are fixed here
 
@@ -63,12 +67,12 @@ def settings_flags(path: Path = STREAMLIT_CONFIG) -> list[str]:
     return flags
 
 
-def streamlit_argv(port: int, headless: bool) -> list[str]:
+def streamlit_argv(port: int, headless: bool, address: str = HOST) -> list[str]:
     """The command that serves the sandbox: the package's app.py, its settings, then the fixed server options."""
     return [
         sys.executable, "-m", "streamlit", "run", str(APP_PATH),
         *settings_flags(),
-        "--server.address", HOST,
+        "--server.address", address,
         "--server.port", str(port),
         "--server.headless", "true" if headless else "false",
         "--server.maxUploadSize", str(MAX_UPLOAD_MB),
@@ -89,10 +93,31 @@ def check_port(port: int) -> None:
                           f"http://{HOST}:{port}?); stop what listens there or choose another port{instead}")
 
 
-def open_sandbox(port: int = DEFAULT_PORT, env: Mapping[str, str] = os.environ) -> NoReturn:
-    """Check the port, then become `streamlit run` (same process id) serving the sandbox on HOST:port."""
+def check_address(address: str) -> bool:
+    """Raise LaunchError unless `address` is an IP address; whether it is loopback (this machine only)."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        raise LaunchError(f"--address {address!r} is not an IP address: use {HOST} (this machine only, the "
+                          "default) or an address of this machine others can reach, such as 0.0.0.0") from None
+
+
+def open_sandbox(port: int = DEFAULT_PORT, env: Mapping[str, str] = os.environ, address: str = HOST,
+                 allow_code: bool = False) -> NoReturn:
+    """Check the port, then become `streamlit run` (same process id) serving the sandbox on address:port.
+
+    Learners' code (the Challenges page's "write the code") runs on loopback; a server others reach runs it only
+    when the operator says so with `allow_code` (SANDBOX_ALLOW_CODE=1 in the server's environment)."""
+    loopback = check_address(address)
     check_port(port)
-    argv = streamlit_argv(port, headless=not has_display(env))
-    print(f"serving the sandbox at http://{HOST}:{port} (this machine only, no usage statistics); "
+    argv = streamlit_argv(port, headless=not has_display(env), address=address)
+    reach = "this machine only" if loopback else "reachable by others"
+    code = "learners' code allowed" if loopback or allow_code else \
+        "learners' code refused (allow it with --allow-code)"
+    print(f"serving the sandbox at http://{address}:{port} ({reach}, {code}, no usage statistics); "
           "Ctrl+C stops it", flush=True)
+    if allow_code:
+        os.environ[ALLOW_CODE_ENV] = "1"
+    else:
+        os.environ.pop(ALLOW_CODE_ENV, None)
     os.execv(sys.executable, argv)

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from sandbox.grade.tasks import task_folders
 from sandbox.playground import Playground
 from sandbox.teach.blocks import LessonError
 from sandbox.teach.cards import Card, load_cards
@@ -113,7 +114,8 @@ def load_progress(data: bytes) -> str | None:
     known_cards = loaded_cards if isinstance(loaded_cards, list) else []
     try:
         loaded = parse_progress(data.decode("utf-8"), {lesson.id: len(lesson.steps) for lesson in known_lessons},
-                                {card.id: len(card.key_points) for card in known_cards})
+                                {card.id: len(card.key_points) for card in known_cards},
+                                frozenset(folder.name for folder in task_folders()))
     except UnicodeDecodeError:
         return "not a progress file: it is not text"
     except ProgressError as exc:

@@ -8,7 +8,7 @@ from sandbox.present.charts import comparison_spec
 from sandbox.teach.challenge_run import Attempt, attempt
 from sandbox.teach.challenges import VARIANT, Challenge, ChallengeError, load_challenges
 from sandbox.teach.lessons import lesson_ids
-from sandbox.ui import widgets
+from sandbox.ui import code_challenge, widgets
 
 OPEN_LESSON = "open_lesson"  # the lessons page opens the lesson whose id it finds here
 
@@ -109,6 +109,9 @@ def _result(challenge: Challenge, tried: Attempt) -> None:
 
 
 st.title("🧩 Challenges")
+if code_challenge.chosen():
+    code_challenge.page()
+    st.stop()
 challenges = _challenges()
 if isinstance(challenges, str):
     st.error(challenges)

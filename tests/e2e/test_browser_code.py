@@ -1,0 +1,128 @@
+"""Write the code, in a real browser: a wrong handler gets its smallest counterexample, the fixed one passes; hostile
+handlers each end in one clear message; and all the while the server answers its health check every 0.2 s.
+
+Debian's /usr/bin/chromium through Playwright (never `playwright install`), every request not to 127.0.0.1
+blocked; the editor is streamlit-ace, whose frontend ships in the package.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sandbox.grade.tasks import find_task
+from tests.e2e.test_browser import app_url, browser, click, visit  # noqa: F401 (the fixtures this test uses)
+from tests.e2e.test_browser_shared_server import HealthPoller
+
+pytestmark = pytest.mark.browser
+
+TASK = find_task("email-once")
+RUN_TIMEOUT_MS = 90_000
+NO_DEDUP = '''from sandbox.grade.api import Reject
+
+
+def handle(message, ctx):
+    try:
+        event = message.json()
+        author_id = int(event["author_id"])
+    except (ValueError, KeyError, TypeError):
+        raise Reject(requeue=False) from None
+    rows = ctx.db.execute("SELECT follower FROM followers WHERE author_id = ?", (author_id,))
+    for (follower,) in rows.fetchall():
+        ctx.send_email(follower, "New post")
+'''
+HOSTILE = {
+    "a loop that never ends": ("def handle(message, ctx):\n    while True:\n        try:\n            while True:\n"
+                               "                pass\n        except BaseException:\n            pass\n",
+                               "used more than 10 s of CPU"),
+    "a fork bomb": "import os\n\ndef handle(message, ctx):\n    while True:\n        os.fork()\n",
+    "10 GB at once": ("def handle(message, ctx):\n    big = bytearray(10 * 1024 ** 3)\n", "ran out of memory"),
+    "/etc/passwd": "def handle(message, ctx):\n    ctx.send_email('x@example.org', open('/etc/passwd').read())\n",
+    "kill the server": "import os, signal\n\ndef handle(message, ctx):\n    os.kill(os.getppid(), signal.SIGKILL)\n",
+    "never returns": "import time\n\ndef handle(message, ctx):\n    time.sleep(10 ** 6)\n",
+}
+HOSTILE_WORDS = {"a fork bomb": "tried to start a process", "/etc/passwd": "tried to open /etc/passwd",
+                 "kill the server": "tried to send a signal", "never returns": "did not return within 1 s"}
+
+
+def open_task(page, url: str) -> None:
+    page.goto(url + "/?tour=done")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Challenges").click()
+    page.get_by_test_id("stSidebar").get_by_text("write the code").click()
+    page.get_by_test_id("stSidebar").get_by_text(TASK.title).click()
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name=TASK.title)).to_be_visible()
+
+
+def write(page, source: str) -> None:
+    """Replace the editor's text with `source`, as a paste would (no auto-indent)."""
+    from playwright.sync_api import expect
+
+    frames = page.locator("iframe[title='streamlit_ace.streamlit_ace']")
+    expect(frames).to_have_count(1)
+    editor = frames.content_frame.locator(".ace_text-input")
+    editor.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(source)
+    page.wait_for_timeout(1500)  # auto_update sends the text after a pause
+
+
+def run_under_fire(page) -> None:
+    click(page, "run_under_fire")
+
+
+def test_a_wrong_handler_gets_a_small_counterexample_then_the_fix_passes(visit, shots):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = visit.page
+    open_task(page, visit.url)
+    poller = HealthPoller(visit.url)
+    poller.start()
+    try:
+        write(page, NO_DEDUP)
+        run_under_fire(page)
+        expect(page.get_by_text(re.compile(r"^Not yet: \d of 3 invariants hold"))).to_be_visible(
+            timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_text(re.compile(r"no effect applied twice.*fails at"))).to_be_visible()
+        summary = page.get_by_text(re.compile(r"^Seed \d+, shrunk from"))
+        expect(summary).to_be_visible()
+        shrunk = re.search(r"to (\d+) messages?", summary.inner_text())
+        assert shrunk and int(shrunk.group(1)) <= 5, summary.inner_text()
+        expect(page.get_by_text(re.compile(r"EFFECT\s+e-mail to")).first).to_be_visible()
+        page.screenshot(path=str(shots / "code-counterexample.png"), full_page=False)
+
+        write(page, TASK.reference)
+        run_under_fire(page)
+        expect(page.get_by_text(re.compile(r"^Passed under fire: every invariant held at all 20 seeds"))).to_be_visible(
+            timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("stSidebar").get_by_text(f"✅ {TASK.title}")).to_be_visible()
+    finally:
+        poller.stopping.set()
+        poller.join()
+    assert poller.answered > 0 and not poller.failures, poller.failures
+    visit.assert_clean()
+
+
+def test_hostile_handlers_end_in_one_message_and_the_server_keeps_answering(visit):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = visit.page
+    open_task(page, visit.url)
+    poller = HealthPoller(visit.url)
+    poller.start()
+    try:
+        for name, case in HOSTILE.items():
+            source, words = case if isinstance(case, tuple) else (case, HOSTILE_WORDS[name])
+            write(page, source)
+            run_under_fire(page)
+            alert = page.get_by_test_id("stAlert").filter(has_text=words)
+            expect(alert, f"{name}: no message saying {words!r}").to_be_visible(timeout=RUN_TIMEOUT_MS)
+            assert alert.inner_text().count("\n") <= 1, alert.inner_text()
+    finally:
+        poller.stopping.set()
+        poller.join()
+    assert poller.answered > 0 and not poller.failures, poller.failures
+    visit.assert_clean()
