@@ -30,12 +30,12 @@ class Transaction:
     and commits when the handler returns (rolls back when it raises). The handler may not end it, attach files,
     run PRAGMAs, or write the mailbox except through `ctx.send_email`."""
 
-    def __init__(self, connection: sqlite3.Connection, on_op: OnOp):
+    def __init__(self, connection: sqlite3.Connection, on_op: OnOp, begin: str = "BEGIN"):
         self._connection = connection
         self._on_op = on_op
         self._mail_writes = False
         self._engine = True
-        connection.execute("BEGIN")
+        connection.execute(begin)
         self._engine = False
         connection.set_authorizer(self._authorize)
 

@@ -13,6 +13,10 @@ KINDS = ("publish", "deliver", "op", "effect", "commit", "rollback", "ack", "rej
 """Event kinds, in the words the timeline uses for them."""
 
 SETTLED = ("acked", "dead-lettered", "lost")
+_MOVES = {"publish": "ready", "deliver": "unacked", "ack": "acked", "retry": "in the retry queue",
+          "dead-letter": "dead-lettered", "lost": "lost", "looping": "still being redelivered", "reject": "ready",
+          "error": "ready", "crash": "ready", "lost-ack": "ready"}
+"""Where an event moves its copy of a message."""
 """Where a message may end and count as settled; anything else (ready, unacked, retrying, looping) is not."""
 
 
@@ -22,8 +26,11 @@ class Event:
     kind: str
     message: str = ""
     delivery: int = 0
+    """The how-manyth delivery of this message id (any copy, any consumer), from 1."""
     consumer: int = 0
     words: str = ""
+    copy: int = 1
+    """Which published copy of the message: 2 for a duplicate publish."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,24 @@ class History:
     end_s: float = 0.0
 
     def add(self, at_s: float, kind: str, message: str = "", delivery: int = 0, consumer: int = 0,
-            words: str = "") -> None:
-        self.events.append(Event(round(at_s, 3), kind, message, delivery, consumer, words))
+            words: str = "", copy: int = 1) -> None:
+        self.events.append(Event(round(at_s, 3), kind, message, delivery, consumer, words, copy))
+
+    def settle_books(self) -> None:
+        """`ends` and `deliveries` from the events: where each published copy ended, how often it was delivered."""
+        self.ends, self.deliveries = {}, {}
+        for event in self.events:
+            if not event.message:
+                continue
+            name = copy_name(event.message, event.copy)
+            end = self.ends.get(name)
+            if event.kind == "deliver":
+                self.deliveries[name] = self.deliveries.get(name, 0) + 1
+            moved = _MOVES.get(event.kind)
+            if moved == "ready" and end not in (None, "unacked"):
+                continue  # a crash or a lost ack returns only what was unacked
+            if moved is not None and end != "still being redelivered":
+                self.ends[name] = moved
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

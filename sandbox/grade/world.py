@@ -23,9 +23,10 @@ import fakeredis
 
 from sandbox.grade import workloads
 from sandbox.grade.api import RETRIES_HEADER, Message
-from sandbox.grade.cases import BEFORE_COMMIT, Case, Outage, Publish, draw
-from sandbox.grade.context import Context, MailRelay, Redis, Transaction
-from sandbox.grade.handler import CALL_LIMIT_S, Loaded, Outcome, Stop, call, load
+from sandbox.grade.cases import Case, Outage, Publish, draw
+from sandbox.grade.context import MailRelay
+from sandbox.grade.delivery import AFTER_COMMIT, Killed, Store, handle_delivery, settle_words
+from sandbox.grade.handler import CALL_LIMIT_S, Loaded, Outcome, load
 from sandbox.grade.history import History, StaleRead, copy_name
 
 RESTART_S = 1.0
@@ -40,10 +41,6 @@ READ_EVERY_S = 0.5
 """Invalidation tasks: how often the blog reads each cache key (filling it from the database on a miss)."""
 DELIVERY_CAP = 40
 """Past this many deliveries of one copy the world stops delivering it: it would loop for ever."""
-
-
-class Crashed(Stop):
-    pass
 
 
 @dataclass
@@ -139,8 +136,7 @@ class World:
         if self.case.kind == "invalidation" and not message.poison and number == 1:
             self.version += 1
             self.history.writes_s.append(self.now)
-        self.history.add(self.now, "publish", message.id, words=("again (a duplicate publish): " if number > 1
-                                                                 else "") + message.words())
+        self._add("publish", copy, 0, None, ("again (a duplicate publish): " if number > 1 else "") + message.words())
         self._enqueue(copy)
 
     def _enqueue(self, copy: _Copy) -> None:
@@ -182,20 +178,18 @@ class World:
         copy.deliveries += 1
         if copy.deliveries > DELIVERY_CAP:
             copy.end = "still being redelivered"
-            self.history.add(self.now, "looping", copy.publish.id, copy.deliveries, consumer.number,
-                             f"{copy.name} has been delivered {DELIVERY_CAP} times; the grader stops here")
+            self._add("looping", copy, copy.deliveries, consumer,
+                      f"{copy.name} has been delivered {DELIVERY_CAP} times; the grader stops here")
             return
         n = self._deliveries_of[copy.publish.id] = self._deliveries_of.get(copy.publish.id, 0) + 1
         copy.end, copy.holder = "unacked", consumer.number
         consumer.busy = True
         flag = "redelivered=True" if copy.redelivered else "redelivered=False"
         retried = f", {RETRIES_HEADER}={copy.retries}" if copy.retries else ""
-        self.history.add(self.now, "deliver", copy.publish.id, n, consumer.number,
-                         f"{copy.name} → consumer {consumer.number} ({flag}{retried})")
+        self._add("deliver", copy, n, consumer, f"{copy.name} → consumer {consumer.number} ({flag}{retried})")
         if consumer.loaded.auto_ack:
             copy.end = "acked"
-            self.history.add(self.now, "ack", copy.publish.id, n, consumer.number,
-                             "acked on delivery (auto_ack=True), before the handler runs")
+            self._add("ack", copy, n, consumer, "acked on delivery (auto_ack=True), before the handler runs")
         low, high = SERVICE_S
         service_s = SLOW_S if self.case.is_slow(copy.publish.id, n) else \
             low + (high - low) * draw(self.case.seed, copy.publish.id, copy.number, copy.deliveries)
@@ -206,104 +200,77 @@ class World:
     def _handle(self, consumer: _Consumer, incarnation: int, copy: _Copy, n: int) -> None:
         if consumer.incarnation != incarnation:
             return
-        crash = self.case.crash_at(copy.publish.id, n)
         message = Message(copy.publish.body, copy.publish.id, copy.redelivered,
                           {RETRIES_HEADER: copy.retries} if copy.retries else {})
-        ops = itertools.count(1)
-        dead = False
 
-        def on_op(kind: str, words: str) -> None:
-            nonlocal dead
-            number = BEFORE_COMMIT if kind == "commit" else next(ops)
-            if dead or (crash is not None and crash.before_op == number):
-                dead = True
-                raise Crashed()
-            if kind != "commit":
-                self.history.add(self.now, "effect" if kind == "effect" else "op", copy.publish.id, n,
-                                 consumer.number, words)
+        def record(kind: str, words: str) -> None:
+            self._add(kind, copy, n, consumer, words)
 
-        transaction = Transaction(self.db, on_op)
-        ctx = Context(copy.publish.id, transaction, Redis(self.redis, "", on_op), self.relay, lambda: self.now, on_op)
-        outcome = Outcome("crash", words="killed")
-        try:
-            outcome = call(consumer.loaded, message, ctx, self.call_limit_s)
-        except Crashed:
-            dead = True
-        finally:
-            self.after_call()
+        def kill(_where: str) -> None:
+            raise Killed()
+
+        store = Store(self.db, self.redis, "", self.relay, lambda: self.now)
+        handled = handle_delivery(consumer.loaded, message, store, self.case.crash_at(copy.publish.id, n), record,
+                                  kill, self.call_limit_s, self.after_call)
         consumer.busy = False
-        if not dead:
-            try:
-                on_op("commit", "")  # a crash may strike between the handler's return and the commit, too
-            except Crashed:
-                dead = True
-        transaction.end(commit=outcome.kind == "ack" and not dead)
-        if outcome.kind == "ack" and not dead:
-            self.history.add(self.now, "commit", copy.publish.id, n, consumer.number, "the transaction commits")
+        outcome = handled.outcome
         if consumer.loaded.auto_ack:
-            self._after_auto_ack(consumer, copy, n, None if dead else outcome, crash is not None)
-        elif dead:
-            where = "before the commit" if crash is not None and crash.before_op == BEFORE_COMMIT else "mid-handler"
-            self._crash(consumer, copy, n, f"killed {where}: the transaction rolls back")
-        elif crash is not None and crash.before_op is None:
-            self._crash(consumer, copy, n, "killed after the commit, before the ack")
+            self._after_auto_ack(consumer, copy, n, outcome, handled.killed)
+        elif handled.killed:
+            rolled_back = "" if handled.killed == AFTER_COMMIT else ": the transaction rolls back"
+            self._crash(consumer, copy, n, f"killed {handled.killed}{rolled_back}")
+        elif outcome is None:
+            raise AssertionError("a delivery that was not killed has an outcome")
         elif copy.end != "unacked" or copy.holder != consumer.number:
-            self.history.add(self.now, "lost-ack", copy.publish.id, n, consumer.number,
-                             f"{outcome.words} cannot reach the broker: the connection closed meanwhile")
+            self._add("lost-ack", copy, n, consumer,
+                      f"{outcome.words} cannot reach the broker: the connection closed meanwhile")
         elif self.case.loses_ack(copy.publish.id, n):
             self._requeue(copy)
             consumer.connected = False
             self._at(self.now + RECONNECT_S, self._reconnect, consumer, consumer.incarnation)
-            self.history.add(self.now, "lost-ack", copy.publish.id, n, consumer.number,
-                             f"the queue's leader moves: the connection drops and the {outcome.words} is lost")
+            self._add("lost-ack", copy, n, consumer,
+                      f"the queue's leader moves: the connection drops and the {outcome.words} is lost")
         else:
             self._settle(consumer, copy, n, outcome)
 
+    def _add(self, kind: str, copy: _Copy, n: int, consumer: _Consumer | None, words: str) -> None:
+        self.history.add(self.now, kind, copy.publish.id, n, consumer.number if consumer else 0, words, copy.number)
+
     def _after_auto_ack(self, consumer: _Consumer, copy: _Copy, n: int, outcome: Outcome | None,
-                        crashed: bool) -> None:
+                        killed: str) -> None:
         """auto_ack: the broker forgot the message on delivery, so a failure or a crash mid-handler loses it."""
         if outcome is None or outcome.kind not in ("ack", "retry"):
             copy.end = "lost"
-            why = "its consumer was killed mid-handler" if outcome is None else f"the handler failed ({outcome.words})"
-            self.history.add(self.now, "lost", copy.publish.id, n, consumer.number,
-                             f"{copy.name} is gone: {why}, and it was acked on delivery")
+            why = f"its consumer was killed {killed}" if outcome is None else f"the handler failed ({outcome.words})"
+            self._add("lost", copy, n, consumer, f"{copy.name} is gone: {why}, and it was acked on delivery")
         elif outcome.kind == "retry":
             self._settle(consumer, copy, n, outcome)
-        if crashed:
-            self._crash(consumer, copy, n, "killed")
+        if killed:
+            self._crash(consumer, copy, n, f"killed {killed}")
 
     def _settle(self, consumer: _Consumer, copy: _Copy, n: int, outcome: Outcome) -> None:
-        message_id = copy.publish.id
         if outcome.kind == "ack":
             copy.end = "acked"
-            self.history.add(self.now, "ack", message_id, n, consumer.number, "basic_ack")
         elif outcome.kind == "retry":
-            copy.end, copy.holder = f"in the {outcome.delay_s:g} s retry queue", 0
+            copy.end, copy.holder = "in the retry queue", 0
             self._at(self.now + outcome.delay_s, self._retry, copy)
-            self.history.add(self.now, "retry", message_id, n, consumer.number,
-                             f"to the retry queue (TTL {outcome.delay_s:g} s), then basic_ack")
         elif outcome.requeue:
             self._requeue(copy)
-            kind = "error" if outcome.kind == "error" else "reject"
-            self.history.add(self.now, kind, message_id, n, consumer.number,
-                             f"{outcome.words} → basic_reject(requeue=True): back to the head of the queue"
-                             if kind == "error" else f"{outcome.words}: back to the head of the queue")
         else:
             copy.end, copy.holder = "dead-lettered", 0
-            self.history.add(self.now, "dead-letter", message_id, n, consumer.number,
-                             f"{outcome.words}: to the dead-letter queue")
+        kind, words = settle_words(outcome)
+        self._add(kind, copy, n, consumer, words)
 
     def _retry(self, copy: _Copy) -> None:
         copy.retries += 1
         copy.redelivered = False
-        self.history.add(self.now, "publish", copy.publish.id, words=f"{copy.name} back from the retry queue "
-                                                                      f"({RETRIES_HEADER}={copy.retries})")
+        self._add("publish", copy, 0, None, f"{copy.name} back from the retry queue ({RETRIES_HEADER}={copy.retries})")
         self._enqueue(copy)
 
     def _crash(self, consumer: _Consumer, copy: _Copy, n: int, words: str) -> None:
         consumer.up, consumer.busy = False, False
         consumer.incarnation += 1
-        self.history.add(self.now, "crash", copy.publish.id, n, consumer.number, f"consumer {consumer.number} {words}")
+        self._add("crash", copy, n, consumer, f"consumer {consumer.number} {words}")
         if copy.end == "unacked" and copy.holder == consumer.number:
             self._requeue(copy)
         self._at(self.now + RESTART_S, self._restart, consumer, consumer.incarnation)
@@ -344,9 +311,7 @@ class World:
     def _finish(self) -> History:
         history = self.history
         history.end_s = self.end_s
-        for copy in self._copies:
-            history.ends[copy.name] = copy.end
-            history.deliveries[copy.name] = copy.deliveries
+        history.settle_books()
         history.mailbox = [(m, r) for m, r in self.db.execute("SELECT message_id, recipient FROM mailbox")]
         history.authors = {u: (n, v) for u, n, v in self.db.execute("SELECT user_id, name, version FROM authors")}
         self.db.close()
