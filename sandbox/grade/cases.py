@@ -173,9 +173,8 @@ def generate(kind: str, faults: frozenset[str], seed: int) -> Case:
     chosen: list[Fault] = []
     consumers = 2 if "reorder" in faults and rng.random() < 0.8 else 1
     if "crash" in faults:
-        for _ in range(rng.choice((1, 2, 2, 3))):
-            point = rng.choice((None, None, BEFORE_COMMIT, BEFORE_COMMIT, 1, 2, 3, 4))
-            chosen.append(Crash(rng.choice(good), 1, point))
+        crashed = rng.sample(good, k=min(len(good), rng.choice((1, 2, 2, 3))))
+        chosen += [Crash(m, 1, rng.choice((None, None, BEFORE_COMMIT, BEFORE_COMMIT, 1, 2, 3, 4))) for m in crashed]
     if "lost-ack" in faults and rng.random() < 0.6:
         chosen.append(LostAck(rng.choice(good), 1))
     if "duplicate" in faults:
@@ -184,8 +183,10 @@ def generate(kind: str, faults: frozenset[str], seed: int) -> Case:
         chosen += [Slow(m, 1) for m in sorted(set(rng.choices(good, k=rng.choice((1, 2, 2)))))]
     for fault, part, longest_s in (("broker-restart", "broker", 2.5), ("redis-blip", "redis", 2.0),
                                    ("mail-outage", "mail", 4.0)):
-        if fault in faults and (rng.random() < 0.6 or part == "mail"):
-            chosen.append(Outage(part, round(rng.uniform(0.0, span_s), 2), round(rng.uniform(0.5, longest_s), 2)))
+        if fault in faults and (rng.random() < 0.7 or part == "mail"):
+            near = rng.choice(messages).at_s  # an outage that starts as a message arrives finds it in the works
+            at_s = min(max(0.0, near + rng.uniform(-0.3, 0.1)), span_s)
+            chosen.append(Outage(part, round(at_s, 2), round(rng.uniform(0.5, longest_s), 2)))
     unique = list(dict.fromkeys(chosen))
     return Case(seed, kind, tuple(messages), tuple(unique), consumers)
 

@@ -40,6 +40,7 @@ class Counterexample:
     found: str
     """The case as first found, in words ("9 messages, 5 faults, 2 consumers")."""
     shrunk: str
+    """The case shrunk, in words; "" when it was not (a live run)."""
     faults: tuple[str, ...]
     messages: int
     involved: tuple[str, ...]

@@ -47,13 +47,20 @@ def explain(report: Report, command: str) -> list[str]:
     counter = report.counterexample
     if counter is not None:
         out.append("")
-        out.append(f"The smallest failing case (seed {counter.seed}, shrunk from {counter.found} to "
-                   f"{counter.shrunk}) breaks “{TITLES[counter.invariant]}”: {counter.detail}.")
+        out.append(f"{headline(counter)} breaks “{TITLES[counter.invariant]}”: {counter.detail}.")
         for fault in counter.faults:
             out.append(f"  fault: {fault}")
         out += lines(counter)
         out.append(f"replay it: {command} --seed {counter.seed}")
     return out
+
+
+def headline(counter: Counterexample) -> str:
+    """What the counterexample is: shrunk on the simulation, or a live run's whole case."""
+    if counter.shrunk:
+        return f"The smallest failing case (seed {counter.seed}, shrunk from {counter.found} to {counter.shrunk})"
+    return (f"The failing case (seed {counter.seed}: {counter.found}; a live run is not shrunk — the same seed on the "
+            "simulation is)")
 
 
 def letters_at(events: tuple[Event, ...], step: int) -> Letters:

@@ -127,7 +127,7 @@ def _report(task: Task, report: Report) -> None:
         return
     st.subheader("The smallest failing case")
     st.markdown(f"Seed {counter.seed}, shrunk from {counter.found} to **{counter.shrunk}**, breaks "
-                f"**{TITLES[counter.invariant]}**: {counter.detail}.")
+                f"**{TITLES[counter.invariant]}**: {counter.detail}.")  # the page grades on the simulation only
     for fault in counter.faults:
         st.markdown(f"- ⚡ {fault}")
     st.code("\n".join(lines(counter)), language=None)
