@@ -36,6 +36,9 @@ class Limits:
     memory_bytes: int = 768 * 2**20
     file_bytes: int = 16 * 2**20
     open_files: int = 64
+    processes: int | None = 0
+    """RLIMIT_NPROC: processes and threads of its user (0: none at all); None leaves it as it is. A live consumer
+    needs a thread now and then (pika resolves addresses on one)."""
 
 
 _REFUSALS: list[str] = []
@@ -63,7 +66,8 @@ def confine(folder: Path, ports: tuple[int, ...] = (), uid: int | None = None, l
     in_force = [_set_limits(limits), _landlock(folder, ports, readable)]
     if uid is not None and os.geteuid() == 0:
         in_force.append(_become(uid))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    if limits.processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
     sys.addaudithook(_Hook(folder, ports, readable))
     in_force.append("an audit hook that names what it refuses")
     return [p for p in in_force if p]
@@ -74,8 +78,10 @@ def _set_limits(limits: Limits) -> str:
     for name, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.file_bytes),
                         (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(name, (value, value))
+    processes = "no new processes" if limits.processes == 0 else \
+        f"at most {limits.processes} processes and threads" if limits.processes else "processes not limited"
     return (f"limits: {limits.cpu_s} CPU s, {limits.memory_bytes // 2**20} MB of memory, files of at most "
-            f"{limits.file_bytes // 2**20} MB, {limits.open_files} open files, no new processes")
+            f"{limits.file_bytes // 2**20} MB, {limits.open_files} open files, {processes}")
 
 
 def _become(uid: int) -> str:

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pika
+import pika.compat
 import pika.exceptions
 import redis
 
@@ -37,6 +39,20 @@ CALL_LIMIT_S = 5.0
 """How long one call of `handle` may take on the lab (wall time: a real Redis or SQLite may make it wait)."""
 HEARTBEAT_S = 10
 BUSY_TIMEOUT_S = 5.0
+LIVE_THREADS = 16
+"""RLIMIT_NPROC of the run's own user: its consumers and the thread pika resolves an address on."""
+
+
+def _unix_socketpair() -> tuple[socket.socket, socket.socket]:
+    """pika wakes its I/O loop through a socket pair, a loopback TCP one everywhere (for Windows' sake), which takes
+    a listening port; confined, the consumer may not listen. A Unix socket pair wakes it as well."""
+    one, other = socket.socketpair()
+    one.setblocking(False)
+    other.setblocking(False)
+    return one, other
+
+
+pika.compat.nonblocking_socketpair = _unix_socketpair  # type: ignore[assignment]  # same use, another kind of pair
 
 
 class _Lost(Exception):
@@ -97,10 +113,15 @@ class Consumer:
         while True:
             try:
                 self._consume(connection)
-            except (pika.exceptions.AMQPError, _Lost, OSError):
+            except (pika.exceptions.AMQPError, _Lost, OSError) as exc:
+                print(f"{self.now():.2f} s: consuming stopped: {exc!r}", file=sys.stderr, flush=True)
+            while True:
                 time.sleep(RECONNECT_S)
-            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
-                connection = self.connect()
+                try:
+                    connection = self.connect()
+                    break
+                except (pika.exceptions.AMQPError, OSError) as exc:
+                    print(f"{self.now():.2f} s: no connection: {exc!r}", file=sys.stderr, flush=True)
 
     def _consume(self, connection: pika.BlockingConnection) -> None:
         try:
@@ -212,8 +233,9 @@ def main() -> None:
             time.sleep(RECONNECT_S)
     with contextlib.suppress(redis.RedisError):
         consumer.redis.ping()
+    threads = LIVE_THREADS if job["uid"] is not None else None  # a user's own processes count too: no limit then
     confine.confine(Path(job["folder"]), (job["amqp_port"], job["redis_port"]), job["uid"],
-                    confine.Limits(cpu_s=job["cpu_s"]))
+                    confine.Limits(cpu_s=job["cpu_s"], processes=threads))
     try:
         consumer.run(connection)
     except HandlerError as exc:
