@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from sandbox.grade.api import TemporaryFailure
 
 OnOp = Callable[[str, str], None]
-"""Told (kind, words) before each operation: "db", "redis" or "effect". It may raise to stop the handler there."""
+"""Told (kind, words) before each operation: "db", "redis" or "effect" (it may raise to stop the handler there),
+and "failed" after an operation that raised."""
 
 _DENIED = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT,
            sqlite3.SQLITE_PRAGMA}
@@ -49,7 +52,11 @@ class Transaction:
 
     def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
         self._on_op("db", " ".join(str(sql).split())[:80])
-        return self._connection.execute(sql, parameters)
+        try:
+            return self._connection.execute(sql, parameters)
+        except sqlite3.Error as exc:
+            self._on_op("failed", f"{type(exc).__name__}: {exc}")
+            raise
 
     def _authorize(self, action: int, arg1: str | None, _arg2: str | None, _db: str | None,
                    _trigger: str | None) -> int:
@@ -80,52 +87,58 @@ class Redis:
     def _key(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
-    def _call(self, command: str, words: str, *args: Any, **kwargs: Any) -> Any:
-        self._on_op("redis", f"{command} {words}".strip())
-        return getattr(self._client, command.lower())(*args, **kwargs)
+    def _call(self, words: str, call: Callable[[], Any]) -> Any:
+        self._on_op("redis", words)
+        try:
+            return call()
+        except RedisError as exc:
+            self._on_op("failed", f"{type(exc).__name__}: {exc}")
+            raise
 
     def get(self, name: str) -> str | None:
-        return self._call("GET", name, self._key(name))
+        return self._call(f"GET {name}", lambda: self._client.get(self._key(name)))
 
     def set(self, name: str, value: Any, ex: int | None = None, px: int | None = None, nx: bool = False,
             xx: bool = False) -> bool | None:
         flags = " NX" if nx else " XX" if xx else ""
-        return self._call("SET", f"{name} {value}{flags}", self._key(name), value, ex=ex, px=px, nx=nx, xx=xx)
+        return self._call(f"SET {name} {value}{flags}",
+                          lambda: self._client.set(self._key(name), value, ex=ex, px=px, nx=nx, xx=xx))
 
     def delete(self, *names: str) -> int:
-        return self._call("DEL", " ".join(names), *map(self._key, names))
+        return self._call(f"DEL {' '.join(names)}", lambda: self._client.delete(*map(self._key, names)))
 
     def unlink(self, *names: str) -> int:
-        return self._call("UNLINK", " ".join(names), *map(self._key, names))
+        return self._call(f"UNLINK {' '.join(names)}", lambda: self._client.unlink(*map(self._key, names)))
 
     def exists(self, *names: str) -> int:
-        return self._call("EXISTS", " ".join(names), *map(self._key, names))
+        return self._call(f"EXISTS {' '.join(names)}", lambda: self._client.exists(*map(self._key, names)))
 
     def incr(self, name: str, amount: int = 1) -> int:
-        return self._call("INCR", name, self._key(name), amount)
+        return self._call(f"INCR {name}", lambda: self._client.incr(self._key(name), amount))
 
     def expire(self, name: str, seconds: int) -> bool:
-        return self._call("EXPIRE", f"{name} {seconds}", self._key(name), seconds)
+        return self._call(f"EXPIRE {name} {seconds}", lambda: self._client.expire(self._key(name), seconds))
 
     def sadd(self, name: str, *values: Any) -> int:
-        return self._call("SADD", name, self._key(name), *values)
+        return self._call(f"SADD {name}", lambda: self._client.sadd(self._key(name), *values))
 
     def sismember(self, name: str, value: Any) -> bool:
-        return bool(self._call("SISMEMBER", name, self._key(name), value))
+        return bool(self._call(f"SISMEMBER {name}", lambda: self._client.sismember(self._key(name), value)))
 
     def smembers(self, name: str) -> builtins.set[str]:
-        return self._call("SMEMBERS", name, self._key(name))
+        return self._call(f"SMEMBERS {name}", lambda: self._client.smembers(self._key(name)))
 
     def hset(self, name: str, key: str, value: Any) -> int:
-        return self._call("HSET", f"{name} {key}", self._key(name), key, value)
+        return self._call(f"HSET {name} {key}", lambda: self._client.hset(self._key(name), key, value))
 
     def hget(self, name: str, key: str) -> str | None:
-        return self._call("HGET", f"{name} {key}", self._key(name), key)
+        return self._call(f"HGET {name} {key}", lambda: self._client.hget(self._key(name), key))
 
     def scan_iter(self, match: str = "*", count: int | None = None) -> Iterator[str]:
-        """The keys matching `match` (SCAN with MATCH), without the namespace."""
-        self._on_op("redis", f"SCAN MATCH {match}")
-        return iter([key[len(self._prefix):] for key in self._client.scan_iter(match=self._key(match), count=count)])
+        """The keys matching `match` (SCAN with MATCH until the cursor comes back to 0), without the namespace."""
+        keys = self._call(f"SCAN MATCH {match}", lambda: list(self._client.scan_iter(match=self._key(match),
+                                                                                     count=count)))
+        return iter([key[len(self._prefix):] for key in keys])
 
 
 @dataclass(frozen=True)

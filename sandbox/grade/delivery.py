@@ -56,6 +56,9 @@ def handle_delivery(loaded: Loaded, message: Message, store: Store, crash: Crash
 
     def on_op(kind: str, words: str) -> None:
         nonlocal dead
+        if kind == "failed":
+            record("failed", words)
+            return
         number = BEFORE_COMMIT if kind == "commit" else next(ops)
         if dead:
             raise Killed()

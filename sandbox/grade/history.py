@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("publish", "deliver", "op", "effect", "commit", "rollback", "ack", "reject", "retry", "dead-letter",
+KINDS = ("publish", "deliver", "op", "failed", "effect", "commit", "rollback", "ack", "reject", "retry", "dead-letter",
          "error", "crash", "restart", "lost-ack", "down", "up", "stale", "lost", "looping")
 """Event kinds, in the words the timeline uses for them."""
 

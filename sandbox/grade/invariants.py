@@ -90,7 +90,7 @@ def _final_state_in_order(case: Case, history: History, _limits: Limits) -> Verd
     return _held("final-state-in-order")
 
 
-def _bounded_staleness(_case: Case, history: History, limits: Limits) -> Verdict:
+def _bounded_staleness(case: Case, history: History, limits: Limits) -> Verdict:
     worst = None
     for read in history.stale_reads:
         written_s = history.writes_s[read.cached] if read.cached < len(history.writes_s) else read.at_s
@@ -100,9 +100,11 @@ def _bounded_staleness(_case: Case, history: History, limits: Limits) -> Verdict
     if worst is None or worst[0] <= limits.staleness_s:
         return _held("bounded-staleness")
     stale_s, read = worst
+    writes = [m.id for m in sorted(case.messages, key=lambda m: m.at_s) if not m.poison]
+    involved = (writes[read.cached],) if read.cached < len(writes) else ()
     return Verdict("bounded-staleness", False,
                    f"at {read.at_s:g} s the blog still served version {read.cached} of {read.key}, {stale_s:.1f} s "
-                   f"after version {read.cached + 1} was written (the bound is {limits.staleness_s:g} s)")
+                   f"after version {read.cached + 1} was written (the bound is {limits.staleness_s:g} s)", involved)
 
 
 def _settles(_case: Case, history: History, limits: Limits) -> Verdict:

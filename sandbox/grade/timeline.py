@@ -8,7 +8,7 @@ from sandbox.grade.history import Event
 from sandbox.grade.invariants import TITLES
 from sandbox.model.messages import STATES, Letter, Letters, State
 
-WORDS = {"publish": "publish", "deliver": "deliver", "op": "call", "effect": "EFFECT", "commit": "commit",
+WORDS = {"publish": "publish", "deliver": "deliver", "op": "call", "failed": "  → failed", "effect": "EFFECT", "commit": "commit",
          "rollback": "rollback", "ack": "ack", "reject": "reject", "retry": "retry", "dead-letter": "dead-letter",
          "error": "error", "crash": "CRASH", "restart": "restart", "lost-ack": "ack lost", "down": "fault",
          "up": "healed", "stale": "STALE", "lost": "LOST", "looping": "looping"}
