@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sandbox.grade.grader import ANY, Report, grade
+from sandbox.grade.handler import HandlerError, compile_handler
 from sandbox.grade.invariants import TITLES
 from sandbox.grade.isolated import grade_isolated
 from sandbox.grade.tasks import Task, TaskError
@@ -36,6 +37,10 @@ def seeds_of(engine: str, count: int | None, seed: int | None) -> list[int]:
 def grade_file(task: Task, source: str, seeds: Sequence[int], engine: str = "sim",
                filename: str = "handler.py") -> Report:
     """A learner's handler graded: on the simulation in a confined child process, or on the live lab."""
+    try:
+        compile_handler(source, filename)  # a syntax error needs no process of its own to be found
+    except HandlerError as exc:
+        return Report(task.id, engine, list(seeds), stopped=str(exc))
     if engine == "live":
         from sandbox.grade.live import grade_live
 

@@ -8,10 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("publish", "deliver", "op", "failed", "effect", "commit", "rollback", "ack", "reject", "retry", "dead-letter",
-         "error", "crash", "restart", "lost-ack", "down", "up", "stale", "lost", "looping")
-"""Event kinds, in the words the timeline uses for them."""
-
 SETTLED = ("acked", "dead-lettered", "lost")
 _MOVES = {"publish": "ready", "deliver": "unacked", "ack": "acked", "retry": "in the retry queue",
           "dead-letter": "dead-lettered", "lost": "lost", "looping": "still being redelivered", "reject": "ready",

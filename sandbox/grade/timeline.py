@@ -8,8 +8,8 @@ from sandbox.grade.history import Event
 from sandbox.grade.invariants import TITLES
 from sandbox.model.messages import STATES, Letter, Letters, State
 
-WORDS = {"publish": "publish", "deliver": "deliver", "op": "call", "failed": "  → failed", "effect": "EFFECT", "commit": "commit",
-         "rollback": "rollback", "ack": "ack", "reject": "reject", "retry": "retry", "dead-letter": "dead-letter",
+WORDS = {"publish": "publish", "deliver": "deliver", "op": "call", "failed": "  → failed", "effect": "EFFECT",
+         "commit": "commit", "ack": "ack", "reject": "reject", "retry": "retry", "dead-letter": "dead-letter",
          "error": "error", "crash": "CRASH", "restart": "restart", "lost-ack": "ack lost", "down": "fault",
          "up": "healed", "stale": "STALE", "lost": "LOST", "looping": "looping"}
 """The timeline's word for each event kind."""

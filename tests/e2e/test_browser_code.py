@@ -35,7 +35,7 @@ def handle(message, ctx):
 HOSTILE = {
     "a loop that never ends": ("def handle(message, ctx):\n    while True:\n        try:\n            while True:\n"
                                "                pass\n        except BaseException:\n            pass\n",
-                               "used more than 10 s of CPU"),
+                               "used more than 10 s of CPU|grading took longer than 30 s"),
     "a fork bomb": "import os\n\ndef handle(message, ctx):\n    while True:\n        os.fork()\n",
     "10 GB at once": ("def handle(message, ctx):\n    big = bytearray(10 * 1024 ** 3)\n", "ran out of memory"),
     "/etc/passwd": "def handle(message, ctx):\n    ctx.send_email('x@example.org', open('/etc/passwd').read())\n",
@@ -118,7 +118,7 @@ def test_hostile_handlers_end_in_one_message_and_the_server_keeps_answering(visi
             source, words = case if isinstance(case, tuple) else (case, HOSTILE_WORDS[name])
             write(page, source)
             run_under_fire(page)
-            alert = page.get_by_test_id("stAlert").filter(has_text=words)
+            alert = page.get_by_test_id("stAlert").filter(has_text=re.compile(words))
             expect(alert, f"{name}: no message saying {words!r}").to_be_visible(timeout=RUN_TIMEOUT_MS)
             assert alert.inner_text().count("\n") <= 1, alert.inner_text()
     finally:

@@ -23,8 +23,9 @@ def post(message_id: str = "m1", at_s: float = 0.0, author: int = 2) -> Publish:
                                                "title": "t"}), at_s)
 
 
-def play(source: str, *faults, messages=(post(),), consumers: int = 1, relay: MailRelay | None = None) -> History:
-    case = Case(1, "post-created", tuple(messages), tuple(faults), consumers)
+def play(source: str, *faults, messages: tuple[Publish, ...] = (), consumers: int = 1,
+         relay: MailRelay | None = None) -> History:
+    case = Case(1, "post-created", messages or (post(),), tuple(faults), consumers)
     return World(case, compile_handler(source), tail_s=30, relay=relay).run()
 
 
