@@ -16,9 +16,10 @@ Run:  .venv/bin/python -m bench.grade_speed
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 
-from sandbox.grade.grader import grade
+from sandbox.grade.grader import Report, grade
 from sandbox.grade.isolated import grade_isolated
 from sandbox.grade.tasks import load_tasks
 
@@ -27,7 +28,7 @@ TARGET_S = 10.0
 NOTHING = "def handle(message, ctx):\n    pass\n"
 
 
-def timed(work) -> tuple[float, object]:
+def timed(work: Callable[[], Report]) -> tuple[float, Report]:
     started = time.perf_counter()
     result = work()
     return time.perf_counter() - started, result
