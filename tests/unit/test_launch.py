@@ -58,3 +58,24 @@ def test_a_port_in_use_is_refused_with_what_to_do():
         with pytest.raises(launch.LaunchError, match=rf"port {port} on 127.0.0.1 is already in use") as error:
             launch.check_port(port)
     assert "--port" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_another_address_is_passed_on_and_a_name_is_refused_in_one_line():
+    assert flags(launch.streamlit_argv(8600, headless=True, address="0.0.0.0"))["--server.address"] == "0.0.0.0"
+    assert launch.check_address("127.0.0.1") and launch.check_address("::1")
+    assert not launch.check_address("0.0.0.0")
+    with pytest.raises(launch.LaunchError, match=r"'example\.org' is not an IP address"):
+        launch.check_address("example.org")
+
+
+@pytest.mark.parametrize(("address", "allow", "allowed"), [("127.0.0.1", False, None), ("0.0.0.0", False, None),
+                                                           ("0.0.0.0", True, "1")])
+def test_open_tells_the_server_whether_learners_code_may_run(monkeypatch, address, allow, allowed):
+    monkeypatch.setenv(launch.ALLOW_CODE_ENV, "1")  # a value the operator did not choose with --allow-code goes
+    monkeypatch.setattr(launch, "check_port", lambda port: None)
+    became = {}
+    monkeypatch.setattr(launch.os, "execv", lambda path, argv: became.update(
+        argv=argv, allowed=launch.os.environ.get(launch.ALLOW_CODE_ENV)))
+    launch.open_sandbox(8600, env={}, address=address, allow_code=allow)
+    assert flags(became["argv"])["--server.address"] == address
+    assert became["allowed"] == allowed

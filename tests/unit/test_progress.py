@@ -2,7 +2,7 @@
 
 import pytest
 
-from sandbox.teach.progress import CardProgress, LessonProgress, Progress, ProgressError, parse_progress
+from sandbox.teach.progress import CardProgress, CodeProgress, LessonProgress, Progress, ProgressError, parse_progress
 
 LESSONS = {"cascade": 4, "outbox": 3}
 CARDS = {"what-is-rabbitmq": 4}
@@ -35,3 +35,19 @@ def test_progress_round_trips_through_its_file():
 def test_a_bad_progress_file_is_one_clear_message(text, problem):
     with pytest.raises(ProgressError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         parse_progress(text, LESSONS, CARDS)
+
+
+def test_a_code_tasks_handler_and_solved_mark_round_trip():
+    progress = Progress()
+    progress.code["email-once"] = CodeProgress(source="def handle(message, ctx):\n    pass\n", solved=True)
+    assert parse_progress(progress.to_json(), LESSONS, CARDS, frozenset({"email-once"})) == progress
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('{"format": "post-office-lab-progress/1", "code": {"nope": {}}}', "code.nope: no such code task"),
+    ('{"format": "post-office-lab-progress/1", "code": {"email-once": {"source": 3}}}', "must be text"),
+    ('{"format": "post-office-lab-progress/1", "code": []}', "code: must be an object"),
+])
+def test_a_bad_code_entry_is_one_clear_message(text, problem):
+    with pytest.raises(ProgressError, match=problem):
+        parse_progress(text, LESSONS, CARDS, frozenset({"email-once"}))
