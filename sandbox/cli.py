@@ -232,6 +232,8 @@ def _check_tasks() -> int:
         print(f"{'✓' if proof.ok else '✗'} {path.name:28} reference passes {len(proof.seeds)} seeds, start fails, "
               f"{proof.wrong_failing}/{len(task.wrong)} wrong solutions fail as named  "
               f"({time.perf_counter() - started:.2f} s)")
+        for line in proof.broken:
+            print(f"    ✓ {line}")
         for line in proof.problems:
             print(f"    ✗ {line}")
         if not proof.ok:

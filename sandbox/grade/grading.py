@@ -53,6 +53,8 @@ class Proof:
     seeds: list[int]
     wrong_failing: int = 0
     problems: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+    """For each wrong solution: which invariant it broke, and at which seed first."""
 
     @property
     def ok(self) -> bool:
@@ -76,6 +78,8 @@ def prove(task: Task, seeds: Sequence[int] = range(1, DEFAULT_SEEDS + 1)) -> Pro
         report = grade(task, wrong.source, seeds, wrong.file, shrink=False, stop_when=wrong.breaks)
         if wrong.breaks in report.failing_seeds:
             proof.wrong_failing += 1
+            proof.broken.append(f"{wrong.file} breaks “{TITLES[wrong.breaks]}” (first at seed "
+                                f"{report.failing_seeds[wrong.breaks][0]})")
         else:
             broken = ", ".join(TITLES[i] for i in report.failing_seeds) or "nothing"
             proof.problems.append(f"{wrong.file} should break “{TITLES[wrong.breaks]}” but breaks {broken}"
