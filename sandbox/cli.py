@@ -1,5 +1,5 @@
-"""Command line: post-office-lab (python -m sandbox) open | list | run | check | lessons | challenges | grade | knobs |
-lab."""
+"""Command line: post-office-lab (python -m sandbox) open | list | run | check | lessons | challenges | tasks | grade |
+knobs | lab."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from sandbox.catalog import (
 from sandbox.engine import run_scenario
 from sandbox.grade import grading
 from sandbox.grade.handler import MAX_SOURCE_BYTES
+from sandbox.grade.invariants import TITLES
 from sandbox.grade.tasks import find_task, load_task, task_folders
 from sandbox.grade.timeline import explain
 from sandbox.live.errors import LabError
@@ -75,12 +76,13 @@ def _parser() -> argparse.ArgumentParser:
                                       "prove every challenge (its start fails, its reference passes)")
     commands.add_parser("lessons", help="list the lessons in lessons/ and count the interview cards")
     commands.add_parser("challenges", help="list the challenges in challenges/ with what each lets you change")
+    commands.add_parser("tasks", help="list the code tasks in tasks/: write the consumer, grade it under fire")
     grade = commands.add_parser(
         "grade", help="grade your consumer, handle(message, ctx), on a task under crashes, duplicates and poison",
         description="Run your handler module against a task's fault schedules, check its invariants over each whole "
                     "history, and on a failure print the smallest failing case message by message.")
     grade.add_argument("handler", help="your handler: a Python file with handle(message, ctx)")
-    grade.add_argument("--task", required=True, help="the task's name (python -m sandbox challenges lists them)")
+    grade.add_argument("--task", required=True, help="the task's name (python -m sandbox tasks lists them)")
     grade.add_argument("--engine", choices=["sim", "live"], default="sim",
                        help="sim: the simulation, in a confined child process (default); live: a real consumer "
                             "process on RabbitMQ, Redis and SQLite")
@@ -269,11 +271,17 @@ def _cmd_challenges() -> int:
         print(f"{path.stem:28} {challenge.title}")
         print(f"{'':28} you may change: {'; '.join(challenge.constraints.describe())}")
     print(f"{len(challenge_paths())} challenges in {display_path(CHALLENGE_DIR)}/; try them on the Challenges page")
-    tasks, task_status = _load_each(task_folders(), load_task)
+    return status
+
+
+def _cmd_tasks() -> int:
+    tasks, status = _load_each(task_folders(), load_task)
     for path, task in tasks:
-        print(f"{path.name:28} {task.title} (write the code: python -m sandbox grade FILE --task {task.id})")
-    print(f"{len(tasks)} code tasks in {display_path(TASK_DIR)}/")
-    return max(status, task_status)
+        print(f"{path.name:28} {task.title}")
+        print(f"{'':28} graded on: {', '.join(TITLES[i] for i in task.invariants)}")
+    print(f"{len(task_folders())} code tasks in {display_path(TASK_DIR)}/; write one: python -m sandbox grade "
+          "my_handler.py --task NAME (docs/handlers.md), or on the Challenges page")
+    return status
 
 
 def _cmd_lab(action: str) -> int:
@@ -349,6 +357,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_lessons()
     if args.command == "challenges":
         return _cmd_challenges()
+    if args.command == "tasks":
+        return _cmd_tasks()
     if args.command == "lab":
         return _cmd_lab(args.action)
     if args.command == "grade":

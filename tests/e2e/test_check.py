@@ -15,3 +15,5 @@ def test_check_passes_every_scenario():
     assert result.returncode == 0, result.stdout + result.stderr
     count = len(list((ROOT / "scenarios").glob("*.toml")))
     assert f"{count} scenarios," in result.stdout
+    tasks = len(list((ROOT / "tasks").glob("*/task.toml")))
+    assert f"{tasks} code tasks, {tasks} proven" in result.stdout

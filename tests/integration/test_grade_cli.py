@@ -75,3 +75,12 @@ def test_what_cannot_be_graded_is_one_line(tmp_path: Path, source, args, words) 
     if source is not None:
         path.write_text(source)
     refused(grade(str(path), *args), *words)
+
+
+def test_tasks_lists_each_with_what_it_is_graded_on() -> None:
+    result = subprocess.run([sys.executable, "-m", "sandbox", "tasks"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:-1:2]] == ["cache-invalidation", "email-once", "names-in-order",
+                                                          "poison-retry"]
+    assert "graded on: final state = the events applied in order, every message settles" in result.stdout
