@@ -18,7 +18,7 @@ from typing import Any
 from sandbox.grade.cases import Case, generate, smaller
 from sandbox.grade.handler import CALL_LIMIT_S, HandlerError, TimeLimit, compile_handler
 from sandbox.grade.history import Event, History
-from sandbox.grade.invariants import TITLES, Verdict, check
+from sandbox.grade.invariants import Verdict, check
 from sandbox.grade.tasks import Task
 from sandbox.grade.world import World
 
@@ -107,7 +107,7 @@ def grade(task: Task, source: str, seeds: Sequence[int], filename: str = "handle
                     if not verdict.held:
                         report.failing_seeds.setdefault(verdict.invariant, []).append(seed)
                         first = first or (seed, case, verdict)
-                report.verdicts = _merge(report.verdicts, verdicts)
+                report.verdicts = merge_verdicts(report.verdicts, verdicts)
                 if stop_when in report.failing_seeds or (stop_when == ANY and report.failing_seeds):
                     break
             if first is not None and shrink:
@@ -139,7 +139,7 @@ class _Capped(io.StringIO):
         return value + ("\n[… cut at 4,000 characters]" if len(value) >= PRINTED_CHARS else "")
 
 
-def _merge(so_far: list[Verdict], verdicts: list[Verdict]) -> list[Verdict]:
+def merge_verdicts(so_far: list[Verdict], verdicts: list[Verdict]) -> list[Verdict]:
     """Keep each invariant's first failure."""
     if not so_far:
         return verdicts
@@ -176,7 +176,3 @@ def counterexample(task: Task, play: Run, seed: int, case: Case, verdict: Verdic
     return Counterexample(seed, found.invariant, found.detail, case.describe(), shrunk.describe(),
                           tuple(f.words() for f in shrunk.faults), len(shrunk.messages), found.messages,
                           tuple(history.events))
-
-
-def title(invariant: str) -> str:
-    return TITLES[invariant]

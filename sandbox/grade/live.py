@@ -40,7 +40,7 @@ from sandbox.catalog import PACKAGE_DIR
 from sandbox.grade import workloads
 from sandbox.grade.api import RETRY_TIERS_S
 from sandbox.grade.cases import Case, Crash, LostAck, Slow, generate
-from sandbox.grade.grader import Counterexample, Report, _merge
+from sandbox.grade.grader import Counterexample, Report, merge_verdicts
 from sandbox.grade.handler import HandlerError, compile_handler
 from sandbox.grade.history import SETTLED, Event, History, StaleRead
 from sandbox.grade.invariants import check
@@ -361,7 +361,7 @@ def grade_live(task: Task, source: str, seeds: Sequence[int], filename: str = "h
             case = generate(task.workload, task.faults, seed)
             history = LiveRun(task, case, source, filename, amqp, address).run()
             verdicts = check(task.invariants, case, history, task.limits)
-            report.verdicts = _merge(report.verdicts, verdicts)
+            report.verdicts = merge_verdicts(report.verdicts, verdicts)
             for verdict in verdicts:
                 if not verdict.held:
                     report.failing_seeds.setdefault(verdict.invariant, []).append(seed)
