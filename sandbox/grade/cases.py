@@ -70,14 +70,15 @@ class Crash:
 
 @dataclass(frozen=True)
 class LostAck:
-    """After this delivery commits, its connection drops as the queue's leader moves: the ack is lost and the
-    message is delivered again (to whichever consumer asks first)."""
+    """After this delivery commits, its connection drops (its node fails and the queue's leader moves): the ack is
+    lost and the message is delivered again (to whichever consumer asks first)."""
 
     message: str
     delivery: int = 1
 
     def words(self) -> str:
-        return f"the leader changes after {self.message} (delivery {self.delivery}) commits: its ack is lost"
+        return (f"after {self.message} (delivery {self.delivery}) commits, its consumer's node fails and the "
+                "queue's leader moves: the ack is lost")
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ two confined consumer processes (`live_consumer`) loading the learner's file. Th
 messages on time (a duplicate is a second publish of the same message id), takes Redis and the broker away through
 the proxies (a restart, as the consumers see it: their connections drop and their unacked messages return to the
 queue; the shared node itself is never restarted), resets a consumer's connection where the case loses an ack
-(what a leader change does to a consumer), and starts a killed consumer again RESTART_S after its SIGKILL. The run
-ends once every message has settled (or the task's tail has passed); its history is the consumers' events and the
-grader's, and the invariants are checked on it exactly as on the simulation. A failing live run is not shrunk (each
-run takes seconds of wall time): its whole timeline is shown, and the same seed replays shrunk on the simulation.
+(what a consumer sees when its node fails and the queue's leader moves), and starts a killed consumer again
+RESTART_S after its SIGKILL. The run ends once every message has settled (or the task's tail has passed); its
+history is the consumers' events and the grader's, and the invariants are checked on it exactly as on the
+simulation. A failing live run is not shrunk (each run takes seconds of wall time): its whole timeline is shown,
+and the same seed replays shrunk on the simulation.
 """
 
 from __future__ import annotations
@@ -293,7 +294,7 @@ class LiveRun:
                 key = (event.message, event.delivery)
                 if event.kind == "lost-ack" and event.consumer == slot.number and key not in slot.cut:
                     slot.cut.add(key)
-                    slot.proxy.reset_peer()  # the connection drops under the consumer, as in a leader change
+                    slot.proxy.reset_peer()  # the connection drops under the consumer, as when its node fails
             if slot.process is not None and slot.process.poll() == -signal.SIGKILL:
                 slot.process = None
                 slot.restart_at = self._now() + RESTART_S

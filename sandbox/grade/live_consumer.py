@@ -185,8 +185,8 @@ class Consumer:
                                                "delivery", copy)
             return
         if (message_id, n) in self.lost_acks and not self.loaded.auto_ack:
-            self.record("lost-ack", message_id, n, "the connection drops (as when the queue's leader moves): the "
-                                                   f"{outcome.words} is lost", copy)
+            self.record("lost-ack", message_id, n, "its node fails (the queue's leader moves): the connection "
+                                                   f"drops, the {outcome.words} with it", copy)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:  # the grader resets this connection at its proxy
                 connection.process_data_events(time_limit=0.05)

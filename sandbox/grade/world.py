@@ -32,7 +32,7 @@ from sandbox.grade.history import History, StaleRead, copy_name
 RESTART_S = 1.0
 """A killed consumer is back this long after (its supervisor starts it again)."""
 RECONNECT_S = 0.5
-"""A consumer whose connection dropped (a leader change, a broker restart) consumes again this long after."""
+"""A consumer whose connection dropped (its node failed, the broker restarted) consumes again this long after."""
 DUPLICATE_AFTER_S = 0.05
 SLOW_S = 2.0
 SERVICE_S = (0.05, 0.15)
@@ -229,7 +229,7 @@ class World:
             consumer.connected = False
             self._at(self.now + RECONNECT_S, self._reconnect, consumer, consumer.incarnation)
             self._add("lost-ack", copy, n, consumer,
-                      f"the queue's leader moves: the connection drops and the {outcome.words} is lost")
+                      f"its node fails (the queue's leader moves): the connection drops, the {outcome.words} with it")
         else:
             self._settle(consumer, copy, n, outcome)
 

@@ -39,7 +39,7 @@ def handle(message, ctx):
     ctx.now()                             # seconds since the run started
     return                                # basic_ack
     raise Reject(requeue=False)           # basic_reject: to the dead-letter queue (requeue=True: back at once)
-    raise Nack(requeue=True)              # basic_nack: the same, for one message
+    raise Nack(requeue=True)              # basic_nack: the same here (4.3+ quorum queues count only rejects)
     raise RetryLater(3)                   # to the 3 s retry queue (tiers 1, 3, 10 s), then basic_ack
                                           # any other exception: basic_reject(requeue=True)
 AUTO_ACK = False                          # True: basic_consume(auto_ack=True), acked before handle runs
