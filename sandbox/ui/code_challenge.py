@@ -181,8 +181,9 @@ def page() -> None:
                    icon="🔒")
         return
     saved = progress.code.get(task.id)
+    # 15 px: at 14, Chromium's monospace font draws an underscore below Ace's line box, where it cannot be seen
     source = st_ace(value=saved.source if saved and saved.source else task.start, language="python",
-                    theme="chrome", keybinding="vscode", min_lines=16, max_lines=40, font_size=14, tab_size=4,
+                    theme="chrome", keybinding="vscode", min_lines=16, max_lines=40, font_size=15, tab_size=4,
                     auto_update=True, key=_editor_key(task))
     left, right = st.columns([1, 1])
     left.button("🔥 run under fire", type="primary", on_click=_run, args=(task, source), key="run_under_fire",
