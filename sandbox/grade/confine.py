@@ -3,7 +3,8 @@
 In order, each where the machine allows it (what took effect is returned, in words):
 
 1. resource limits: CPU seconds, address space, file size, open files, no core files, and no new processes
-   (RLIMIT_NPROC 0 — which the kernel does not apply to root, hence 2);
+   (RLIMIT_NPROC 0 — which the kernel does not apply to root, hence 2) — the process already runs at a lower CPU
+   priority (NICENESS, set by its first line), so the server and its other sessions come first;
 2. started as root: a user and group of its own (a fresh, unused id), so the kernel itself refuses it another
    user's files that are not world-readable, signals to any other process, and every new process;
 3. Landlock (Linux 5.13 and later, no privileges needed): files — read-only the Python installation, read-write
@@ -41,6 +42,9 @@ class Limits:
     needs a thread now and then (pika resolves addresses on one)."""
 
 
+NICENESS = 10
+"""The process that runs a learner's code starts at this nice value (its first line, before its imports): it yields
+the CPU to the server and the other sessions."""
 _REFUSALS: list[str] = []
 
 
@@ -81,7 +85,7 @@ def _set_limits(limits: Limits) -> str:
     processes = "no new processes" if limits.processes == 0 else \
         f"at most {limits.processes} processes and threads" if limits.processes else "processes not limited"
     return (f"limits: {limits.cpu_s} CPU s, {limits.memory_bytes // 2**20} MB of memory, files of at most "
-            f"{limits.file_bytes // 2**20} MB, {limits.open_files} open files, {processes}")
+            f"{limits.file_bytes // 2**20} MB, {limits.open_files} open files, {processes}, nice +{os.nice(0)}")
 
 
 def _become(uid: int) -> str:

@@ -35,7 +35,8 @@ WALL_S = 30.0
 LIMITS = confine.Limits()
 FRESH_UIDS = (1_900_000_000, 100_000_000)
 """Started as root, the child runs as a fresh user id from this range (start, size), never one that exists."""
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from sandbox.grade.isolated import child_main; child_main()"
+_BOOT = (f"import os, sys; os.nice({confine.NICENESS}); sys.path.insert(0, sys.argv[1]); "
+         "from sandbox.grade.isolated import child_main; child_main()")
 
 
 def clean_environment(folder: Path) -> dict[str, str]:

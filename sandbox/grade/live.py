@@ -38,7 +38,7 @@ import pika.exceptions
 import redis
 
 from sandbox.catalog import PACKAGE_DIR
-from sandbox.grade import workloads
+from sandbox.grade import confine, workloads
 from sandbox.grade.api import RETRY_TIERS_S
 from sandbox.grade.cases import Case, Crash, LostAck, Slow, generate
 from sandbox.grade.grader import Counterexample, Report, merge_verdicts
@@ -55,7 +55,8 @@ from sandbox.live.servers import START_REDIS, LabUnavailable, check_rabbitmq, ra
 TICK_S = 0.02
 START_TIMEOUT_S = 30.0
 """How long a consumer process may take to start (imports on a loaded two-core machine)."""
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from sandbox.grade.live_consumer import main; main()"
+_BOOT = (f"import os, sys; os.nice({confine.NICENESS}); sys.path.insert(0, sys.argv[1]); "
+         "from sandbox.grade.live_consumer import main; main()")
 
 
 @dataclass

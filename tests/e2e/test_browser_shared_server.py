@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -39,7 +40,8 @@ why = "nothing breaks ![beacon](http://example.invalid/beacon.png)"
 
 
 class HealthPoller(threading.Thread):
-    """Asks the server's health check until stopped; keeps every failure (a timeout included) with its moment."""
+    """Asks the server's health check until stopped; keeps every failure (a timeout included) with its moment, in
+    seconds since the poller was made."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
@@ -47,17 +49,19 @@ class HealthPoller(threading.Thread):
         self.answered = 0
         self.failures: list[str] = []
         self.stopping = threading.Event()
+        self.started_at = time.monotonic()
 
     def run(self) -> None:
         with httpx.Client(trust_env=False, timeout=HEALTH_TIMEOUT_S) as client:
             while not self.stopping.wait(HEALTH_EVERY_S):
+                at = f"{time.monotonic() - self.started_at:.1f} s"
                 try:
                     if client.get(self.url).text == "ok":
                         self.answered += 1
                     else:
-                        self.failures.append("not ok")
+                        self.failures.append(f"{at}: not ok")
                 except httpx.HTTPError as exc:
-                    self.failures.append(repr(exc))
+                    self.failures.append(f"{at}: {exc!r}")
 
 
 def test_the_heaviest_allowed_upload_stalls_no_one_and_fetches_nothing(visit, tmp_path: Path):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.grade.confine import NICENESS
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-the-handler-must-not-see"
 
@@ -98,3 +100,8 @@ def test_the_handler_sees_none_of_the_servers_environment(tmp_path: Path) -> Non
     assert "your handler printed:" in result.stdout
     assert SECRET not in result.stdout and "RABBITMQ_URL" not in result.stdout
     assert "('PATH', '/usr/bin:/bin')" in result.stdout
+
+
+def test_the_handler_runs_at_a_lower_cpu_priority_than_the_server(tmp_path: Path) -> None:
+    result = grade("import os\n\ndef handle(message, ctx):\n    print('nice', os.nice(0))\n", tmp_path)
+    assert f"nice {os.nice(0) + NICENESS}" in result.stdout, result.stdout + result.stderr

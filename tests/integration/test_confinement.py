@@ -81,3 +81,4 @@ def test_the_protections_in_force_are_named(tmp_path: Path) -> None:
     assert named.startswith("limits: 10 CPU s, 768 MB of memory, files of at most 16 MB"), result.stderr
     assert ("Landlock: files only in its folder" in named) == (ABI >= 1)
     assert named.endswith("an audit hook that names what it refuses")
+    assert "nice +" in named
