@@ -18,8 +18,18 @@ from typing import Any
 
 from sandbox.grade import workloads
 
-FAULT_KINDS = ("crash", "lost-ack", "duplicate", "reorder", "poison", "broker-restart", "redis-blip", "mail-outage",
-               "never-succeeds")
+FAULT_WORDS = {
+    "crash": "a consumer killed mid-delivery",
+    "lost-ack": "an ack lost when a node fails",
+    "duplicate": "a duplicate publish",
+    "reorder": "two competing consumers, one slow",
+    "poison": "a poison message",
+    "broker-restart": "a broker restart",
+    "redis-blip": "a Redis blip",
+    "mail-outage": "a mail relay refusing for a while",
+    "never-succeeds": "a domain that never answers",
+}
+FAULT_KINDS = tuple(FAULT_WORDS)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,13 @@ def lines(counter: Counterexample) -> list[str]:
     return out
 
 
+def timeline_rows(counter: Counterexample) -> list[dict[str, str]]:
+    """The timeline as table rows for the page: the same events and marks as `lines`."""
+    return [{"mark": "▶" if marked(event, counter) else "", "at": f"{event.at_s:.2f} s", "message": event.message,
+             "consumer": str(event.consumer or ""), "what": WORDS[event.kind], "details": event.words}
+            for event in counter.events]
+
+
 def explain(report: Report, command: str) -> list[str]:
     """A report in words for the terminal: a line per invariant, then the counterexample and how to replay it."""
     out = []

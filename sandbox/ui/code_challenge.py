@@ -15,10 +15,11 @@ import streamlit as st
 from streamlit_ace import st_ace
 
 from sandbox.grade import grading
+from sandbox.grade.cases import FAULT_WORDS
 from sandbox.grade.grader import Counterexample, Report
 from sandbox.grade.invariants import TITLES
 from sandbox.grade.tasks import Task, TaskError, load_tasks
-from sandbox.grade.timeline import WORDS, letters_at, lines
+from sandbox.grade.timeline import WORDS, letters_at, timeline_rows
 from sandbox.present.letters import whereabouts
 from sandbox.teach.progress import CodeProgress
 from sandbox.ui import session
@@ -97,6 +98,11 @@ def _solved(task_id: str) -> bool:
     return mine is not None and mine.solved
 
 
+def _plain(text: str) -> str:
+    """Text for Markdown with its e-mail addresses left as text, not turned into mailto: links."""
+    return text.replace("@", "\\@")
+
+
 def _more_hint(task: Task) -> None:
     key = f"code_hints:{task.id}"
     st.session_state[key] = min(st.session_state.get(key, 0) + 1, len(task.hints))
@@ -118,7 +124,7 @@ def _report(task: Task, report: Report) -> None:
         else:
             seeds = report.failing_seeds[verdict.invariant]
             st.markdown(f"❌ **{TITLES[verdict.invariant]}** — fails at {len(seeds)} of {len(report.seeds)} seeds; "
-                        f"seed {seeds[0]}: {verdict.detail}")
+                        f"seed {seeds[0]}: {_plain(verdict.detail)}")
     if report.printed:
         with st.expander("what your handler printed"):
             st.code(report.printed, language=None)
@@ -127,10 +133,10 @@ def _report(task: Task, report: Report) -> None:
         return
     st.subheader("The smallest failing case")
     st.markdown(f"Seed {counter.seed}, shrunk from {counter.found} to **{counter.shrunk}**, breaks "
-                f"**{TITLES[counter.invariant]}**: {counter.detail}.")  # the page grades on the simulation only
+                f"**{TITLES[counter.invariant]}**: {_plain(counter.detail)}.")  # the page grades on the simulation
     for fault in counter.faults:
         st.markdown(f"- ⚡ {fault}")
-    st.code("\n".join(lines(counter)), language=None)
+    st.dataframe(pd.DataFrame(timeline_rows(counter)), hide_index=True, width="stretch")
     st.caption(f"Replay it from a terminal: post-office-lab grade my_handler.py --task {task.id} "
                f"--seed {counter.seed}")
     _message_view(task, counter)
@@ -172,7 +178,7 @@ def page() -> None:
             st.markdown(f"- {TITLES[name]}")
     with fire:
         st.markdown(f"**Under fire** — {grading.DEFAULT_SEEDS} seeded runs, each with some of: "
-                    + ", ".join(sorted(task.faults)) + ".")
+                    + ", ".join(words for kind, words in FAULT_WORDS.items() if kind in task.faults) + ".")
     with st.expander("the handler API in a minute"):
         st.markdown(API)
     if not code_allowed():
@@ -181,10 +187,15 @@ def page() -> None:
                    icon="🔒")
         return
     saved = progress.code.get(task.id)
-    # 15 px: at 14, Chromium's monospace font draws an underscore below Ace's line box, where it cannot be seen
-    source = st_ace(value=saved.source if saved and saved.source else task.start, language="python",
-                    theme="chrome", keybinding="vscode", min_lines=16, max_lines=40, font_size=15, tab_size=4,
-                    auto_update=True, key=_editor_key(task))
+    first = saved.source if saved and saved.source else task.start
+    if st.toggle("plain editor, for the keyboard", key="plain_editor",
+                 help="The code editor keeps Tab for indenting, so the keyboard cannot leave it; in the plain editor "
+                      "Tab moves on to the next control (indent with spaces)."):
+        source = st.text_area("your handler", first, height=420, key=f"plain_{_editor_key(task)}")
+    else:
+        # 15 px: at 14, Chromium's monospace font draws an underscore below Ace's line box, where it cannot be seen
+        source = st_ace(value=first, language="python", theme="chrome", keybinding="vscode", min_lines=16,
+                        max_lines=40, font_size=15, tab_size=4, auto_update=True, key=_editor_key(task))
     left, right = st.columns([1, 1])
     left.button("🔥 run under fire", type="primary", on_click=_run, args=(task, source), key="run_under_fire",
                 help=f"your handler at {grading.DEFAULT_SEEDS} seeds on the simulation, in a process of its own")

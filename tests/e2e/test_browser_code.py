@@ -13,6 +13,7 @@ import time
 import pytest
 
 from sandbox.grade.tasks import find_task
+from tests.e2e.conftest import VIEWPORT
 from tests.e2e.test_browser import app_url, browser, click, visit  # noqa: F401 (the fixtures this test uses)
 from tests.e2e.test_browser_shared_server import HealthPoller
 
@@ -109,7 +110,7 @@ def test_a_wrong_handler_gets_a_small_counterexample_then_the_fix_passes(visit, 
     visit.assert_clean()
 
 
-def test_hostile_handlers_end_in_one_message_and_the_server_keeps_answering(visit):  # noqa: F811
+def test_hostile_handlers_end_in_one_message_and_the_server_keeps_answering(visit, browser):  # noqa: F811
     from playwright.sync_api import expect
 
     page = visit.page
@@ -131,4 +132,13 @@ def test_hostile_handlers_end_in_one_message_and_the_server_keeps_answering(visi
         poller.stopping.set()
         poller.join()
     assert poller.answered > 0 and not poller.failures, (poller.failures, moments)
+    other = browser.new_context(viewport=VIEWPORT)  # another learner's session, opened after all that
+    try:
+        other.route(lambda url: not url.startswith(visit.url), lambda route: route.abort("blockedbyclient"))
+        page = other.new_page()
+        page.goto(visit.url + "/?tour=done")
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Scenarios").click()
+        expect(page.get_by_role("heading", name=re.compile("Scenarios"))).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+    finally:
+        other.close()
     visit.assert_clean()

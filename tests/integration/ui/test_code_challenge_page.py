@@ -63,3 +63,17 @@ def test_a_server_others_reach_refuses_code_unless_allowed(monkeypatch, address:
     monkeypatch.setenv(ALLOW_CODE_ENV, "1")
     at = code_page(address)
     assert any(b.key == "run_under_fire" for b in at.button)
+
+
+def test_the_plain_editor_runs_what_the_learner_typed_and_a_fix_passes() -> None:
+    at = code_page()
+    at.toggle(key="plain_editor").set_value(True).run()
+    [editor] = at.text_area
+    assert editor.value == TASK.start
+    editor.set_value(TASK.reference).run()
+    at.button(key="run_under_fire").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value.startswith("Passed under fire: every invariant held at all 20 seeds")
+    assert at.session_state["progress"].code[TASK.id].solved
+    assert at.radio(key="code_task_id").options[2] == f"3. ✅ {TASK.title}"
+    assert any(e.label == "the reference, and the tempting wrong solutions" for e in at.expander)
