@@ -7,7 +7,10 @@ blocked; the editor is streamlit-ace, whose frontend ships in the package.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -15,7 +18,7 @@ import pytest
 from sandbox.grade.tasks import find_task
 from tests.e2e.conftest import VIEWPORT
 from tests.e2e.test_browser import app_url, browser, click, visit  # noqa: F401 (the fixtures this test uses)
-from tests.e2e.test_browser_shared_server import HealthPoller
+from tests.e2e.test_browser_shared_server import HEALTH_EVERY_S, HEALTH_TIMEOUT_S
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +51,37 @@ HOSTILE = {
 }
 HOSTILE_WORDS = {"a fork bomb": "tried to start a process", "/etc/passwd": "tried to open /etc/passwd",
                  "kill the server": "tried to send a signal", "never returns": "did not return within 1 s"}
+
+
+PROBE = """
+import json, sys, threading, time, httpx
+url, every_s, timeout_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+stop, answered, failures, started = threading.Event(), 0, [], time.monotonic()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+with httpx.Client(trust_env=False, timeout=timeout_s) as client:
+    while not stop.wait(every_s):
+        try:
+            answered += client.get(url).text == "ok"
+        except httpx.HTTPError as exc:
+            failures.append(f"{time.monotonic() - started:.1f} s: {exc!r}")
+print(json.dumps({"answered": answered, "failures": failures}))
+"""
+
+
+class HealthProbe:
+    """The server's health check asked every HEALTH_EVERY_S with a HEALTH_TIMEOUT_S timeout from a process of its own
+    (in this one, Playwright's driver would share the interpreter lock with the asking thread)."""
+
+    def __init__(self, url: str) -> None:
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen([sys.executable, "-c", PROBE, url + "/_stcore/health", str(HEALTH_EVERY_S),
+                                         str(HEALTH_TIMEOUT_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+
+    def stop(self) -> tuple[int, list[str]]:
+        out, _ = self.process.communicate("", timeout=30)
+        result = json.loads(out)
+        return result["answered"], result["failures"]
 
 
 def open_task(page, url: str) -> None:
@@ -91,8 +125,7 @@ def test_a_wrong_handler_gets_a_small_counterexample_then_the_fix_passes(visit, 
 
     page = visit.page
     open_task(page, visit.url)
-    poller = HealthPoller(visit.url)
-    poller.start()
+    probe = HealthProbe(visit.url)
     try:
         write(page, NO_DEDUP)
         run_under_fire(page)
@@ -118,9 +151,8 @@ def test_a_wrong_handler_gets_a_small_counterexample_then_the_fix_passes(visit, 
             timeout=RUN_TIMEOUT_MS)
         expect(page.get_by_test_id("stSidebar").get_by_text(f"✅ {TASK.title}")).to_be_visible()
     finally:
-        poller.stopping.set()
-        poller.join()
-    assert poller.answered > 0 and not poller.failures, poller.failures
+        answered, failures = probe.stop()
+    assert answered > 0 and not failures, failures
     visit.assert_clean()
 
 
@@ -129,13 +161,12 @@ def test_hostile_handlers_end_in_one_message_and_the_server_keeps_answering(visi
 
     page = visit.page
     open_task(page, visit.url)
-    poller = HealthPoller(visit.url)
-    poller.start()
+    probe = HealthProbe(visit.url)
     moments = []
     try:
         for name, case in HOSTILE.items():
             source, words = case if isinstance(case, tuple) else (case, HOSTILE_WORDS[name])
-            moments.append(f"{time.monotonic() - poller.started_at:.1f} s: {name}")
+            moments.append(f"{time.monotonic() - probe.started_at:.1f} s: {name}")
             write(page, source)
             run_under_fire(page)
             alert = page.get_by_test_id("stAlert").filter(has_text=re.compile(words))
@@ -143,9 +174,8 @@ def test_hostile_handlers_end_in_one_message_and_the_server_keeps_answering(visi
             message = alert.inner_text().replace("🛑", "").strip()
             assert "\n" not in message and message.startswith("the handler was stopped: "), message
     finally:
-        poller.stopping.set()
-        poller.join()
-    assert poller.answered > 0 and not poller.failures, (poller.failures, moments)
+        answered, failures = probe.stop()
+    assert answered > 0 and not failures, (failures, moments)
     other = browser.new_context(viewport=VIEWPORT)  # another learner's session, opened after all that
     try:
         other.route(lambda url: not url.startswith(visit.url), lambda route: route.abort("blockedbyclient"))
