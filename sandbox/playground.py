@@ -20,7 +20,7 @@ from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
 from sandbox.model.scenario import Scenario, Variant, scenario_to_document
 from sandbox.model.status import VariantStatus
-from sandbox.present.theory import PoolLoad, pool_loads
+from sandbox.model.theory import PoolLoad, pool_loads
 from sandbox.sim.engine import SimEngine, cyclic_gc_paused
 
 PRESETS: dict[str, tuple[str, dict[str, Any], str]] = {
