@@ -20,7 +20,6 @@ from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
 from sandbox.model.scenario import Scenario, Variant, scenario_to_document
 from sandbox.model.status import VariantStatus
-from sandbox.model.theory import PoolLoad, pool_loads
 from sandbox.sim.engine import SimEngine, cyclic_gc_paused
 
 PRESETS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -201,10 +200,6 @@ class Playground:
 
     def _interleaved(self, start: int, end: int) -> list[Frame]:
         return interleave({v.name: self.engine.measurements(v.name).frames(start, end) for v in self.variants})
-
-    def predicted_loads(self, variant: str) -> list[PoolLoad]:
-        """Queueing theory's load on each pool of `variant`, from its knobs and faults."""
-        return pool_loads(self.knobs(variant), self.engine.status()[variant])
 
     def recording(self) -> Scenario:
         """The session so far as a scenario: the same variants and seed, every action at its moment."""

@@ -156,16 +156,10 @@ _ALL = (
 
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 COUNTERS = tuple(m.name for m in _ALL if m.kind == "count")
-GAUGES = tuple(m.name for m in _ALL if m.kind == "gauge" and m.per_second)
 FRAME_METRICS = tuple(m.name for m in _ALL if m.per_second)
 """The per-second metrics of a frame, in this order; `t` is the second [t, t+1)."""
 WINDOW_METRICS = {m.name: m.doc for m in _ALL if m.expect}
 """The metrics an expectation may name, with what each means."""
-
-
-def metric(name: str) -> Metric:
-    """The registry's entry; KeyError naming the metric when there is none."""
-    return METRICS[name]
 
 
 def label(name: str) -> str:

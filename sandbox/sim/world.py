@@ -241,7 +241,6 @@ class World:
             queue_unacked=broker.unacked_count if broker else 0,
             dead_letters=broker.dead_letters if broker else 0,
             outbox_pending=len(self.outbox.pending) if self.outbox else 0,
-            db_version=self.db.version, cache_version=self.cache.version,
             directory=dict(self.user.directory),
             nodes=nodes, queue_leader=leader,
         )

@@ -139,10 +139,6 @@ class LessonRun:
             self.notes = []
             self._run = None
 
-    def is_correct(self, prediction: float) -> bool:
-        """Whether a prediction (the 0-based choice, or the number) is right for the current step."""
-        return self.step.is_right(prediction)
-
 
 def play_lesson(lesson: Lesson, seed: int | None = None) -> list[list[Verdict]]:
     """Every step's verdicts, stepping through the lesson as a learner would."""
