@@ -11,6 +11,7 @@ from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, L
 from sandbox.model.knobs import SERVICES, Knobs
 from sandbox.model.measurements import Measurements
 from sandbox.model.messages import SHOWN_PER_STATE, Letter, Letters, State
+from sandbox.model.metrics import POOL_GAUGES, GaugeName
 from sandbox.model.status import Component, Edge, VariantStatus, health
 from sandbox.sim.author import Author
 from sandbox.sim.blog import Blog
@@ -164,12 +165,13 @@ class World:
 
     # readings -----------------------------------------------------------------
 
-    def gauges(self) -> dict[str, float]:
+    def gauges(self) -> dict[GaugeName, float]:
         now = self.ctx.env.now
-        gauges: dict[str, float] = {"staleness.max_s": self.cache.peak_staleness_s(now)}
+        gauges: dict[GaugeName, float] = {"staleness.max_s": self.cache.peak_staleness_s(now)}
         for name, service in self.services.items():
-            gauges[f"{name}.busy"] = service.busy
-            gauges[f"{name}.waiting"] = service.waiting
+            busy, waiting = POOL_GAUGES[name]
+            gauges[busy] = service.busy
+            gauges[waiting] = service.waiting
         if self.broker is None or self.cache_worker is None or self.outbox is None:
             gauges.update({"queue.ready": 0, "queue.unacked": 0, "msg.in_flight": 0, "outbox.pending": 0,
                            "cache-worker.busy": 0, "cache-worker.waiting": 0})
