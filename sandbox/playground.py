@@ -15,6 +15,7 @@ import tomli_w
 from sandbox.model.budget import MAX_REQUESTS, expected_requests
 from sandbox.model.commands import TARGETS, Command, Heal, Load, Revive, Set
 from sandbox.model.errors import ScenarioError
+from sandbox.model.faults import HEALED
 from sandbox.model.knobs import KNOBS, Knobs
 from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
@@ -134,7 +135,7 @@ class Playground:
                 kinds = {p.kind for p in faults if p.target == target}
                 if "down" in kinds:
                     notes += self.act(Revive(target, variant=variant.name))
-                if kinds - {"down"}:
+                if kinds & set(HEALED):
                     notes += self.act(Heal(target, variant=variant.name))
         return notes
 

@@ -8,6 +8,7 @@ from itertools import chain, islice
 from typing import Any, assert_never
 
 from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, Load, Poison, Restart, Revive, Set
+from sandbox.model.faults import effect
 from sandbox.model.knobs import SERVICES, Knobs
 from sandbox.model.measurements import Measurements
 from sandbox.model.messages import SHOWN_PER_STATE, Letter, Letters, State
@@ -124,6 +125,8 @@ class World:
             where = ("a one-node broker" if self.broker is not None and command.target.startswith("broker-")
                      else f"a {self.architecture} variant")
             return f"{self.name}: no {command.target} in {where}; `{command.verb}` does nothing"
+        if effect(command).needs_up and part.state == DOWN:
+            return f"{self.name}: {command.target} is down; revive it before it can {command.verb}"
         match command:
             case Kill():
                 part.kill()
@@ -133,8 +136,6 @@ class World:
                 part.kill()
                 self.ctx.env.process(self._revive_later(part, command.target, down_s))
             case Hang():
-                if part.state == DOWN:
-                    return f"{self.name}: {command.target} is down; revive it before it can hang"
                 part.state = HUNG
             case Heal():
                 part.heal()
