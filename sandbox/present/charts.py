@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.model.commands import Command
-from sandbox.model.metrics import label
+from sandbox.model.metrics import MetricName, label
 from sandbox.model.periods import Period, fault_periods
 from sandbox.model.status import VariantStatus
 
@@ -39,7 +39,7 @@ class Series:
     value: Value
 
 
-def _series(metric: str) -> Series:
+def _series(metric: MetricName) -> Series:
     return Series(label(metric), _metric(metric))
 
 
@@ -148,7 +148,7 @@ def variant_specs(frames: list[Frame], variants: Iterable[str], key: str, domain
     return specs
 
 
-def comparison_spec(frames: list[Frame], metric: str, variants: list[str], domain_s: tuple[float, float],
+def comparison_spec(frames: list[Frame], metric: MetricName, variants: list[str], domain_s: tuple[float, float],
                     periods: Iterable[Period] = (), marks: Iterable[tuple[float, str]] = (),
                     height_px: int = 150) -> dict[str, Any]:
     """One per-second metric with a line per variant, to compare the architectures on one axis."""

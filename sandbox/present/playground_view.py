@@ -21,6 +21,7 @@ from sandbox.model.measurements import Frame
 from sandbox.model.periods import fault_periods
 from sandbox.model.scenario import Variant
 from sandbox.model.status import VariantStatus
+from sandbox.model.theory import pool_loads
 from sandbox.present.charts import FAULT_COLOURS, MAIN_PANELS, PANELS, SERIES_COLOURS, frames_of, y_domain
 from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology
 from sandbox.present.differences import difference_cues
@@ -28,7 +29,6 @@ from sandbox.present.headlines import RECENT_S, headlines
 from sandbox.present.letters import mailbag
 from sandbox.present.names import variant_title
 from sandbox.present.narration import narrate
-from sandbox.present.theory import pool_loads
 
 MIN_SPAN_S = 30
 """The charts' time axis spans at least this much, so the first seconds do not fill the width."""
