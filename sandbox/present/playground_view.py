@@ -27,8 +27,8 @@ from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import RECENT_S, headlines
 from sandbox.present.letters import mailbag
 from sandbox.present.names import variant_title
-from sandbox.present.narration import narrate
-from sandbox.present.theory import pool_loads
+from sandbox.present.narration import Recent, narrate
+from sandbox.present.theory import pool_hint, pool_loads
 
 MIN_SPAN_S = 30
 """The charts' time axis spans at least this much, so the first seconds do not fill the width."""
@@ -77,14 +77,9 @@ def view_command(request: dict[str, Any], variants: list[str]) -> Command:
     return parse_command(entry, "the view")
 
 
-def _theory(pg: Playing, variant: str, status, at_s: float) -> dict[str, Any]:
-    loads = pool_loads(pg.knobs(variant, at_s), status)
-    busiest = max(loads, key=lambda load: load.utilisation)
-    rho = busiest.utilisation
-    text = (f"queueing theory: {busiest.service} pool {'∞' if rho == float('inf') else f'{rho:.0%}'} busy"
-            + (" — more work arrives than it can finish" if rho >= 1 else ""))
-    return {"text": text, "tone": "bad" if rho >= 1 else "warn" if rho >= 0.7 else "ok",
-            "detail": [load.explain() for load in loads]}
+def _theory(knobs: Knobs, status: VariantStatus, recent: Recent) -> dict[str, Any]:
+    hint = pool_hint(pool_loads(knobs, status), status, recent.waiting or {}, recent.window)
+    return {"text": hint.text, "tone": hint.tone, "detail": list(hint.detail)}
 
 
 def _bands(pg: Playing, variant: str, start: float, end: float, absent: set[str]) -> list[dict[str, Any]]:
@@ -153,16 +148,19 @@ def view_data(pg: Playing, window_s: int, at_s: int | None = None, highlight: tu
     for name in names:
         status = statuses[name]
         measurements = pg.engine.measurements(name)
-        story = narrate(status, frames_of(recent, name), pg.knobs(name, shown), measurements.lost_by_cause)
+        mine = frames_of(recent, name)
+        knobs = pg.knobs(name, shown)
+        letters = pg.engine.messages(name) if status.architecture == "queue" else None
+        story = narrate(status, mine, knobs, measurements.lost_by_cause, letters)
         variants.append({
             "name": name,
             "title": variant_title(name, status.architecture),
             "narration": {"text": story.text, "tone": story.tone},
-            "theory": _theory(pg, name, status, shown),
+            "theory": _theory(knobs, status, Recent.of(mine)),
             "diagram": topology(status),
             "tiles": [{"label": t.label, "value": t.value, "help": t.help, "cue": cues[name].get(t.label, ""),
                        "tone": {True: "ok", False: "bad", None: "none"}[t.healthy]} for t in tiles[name]],
-            "messages": mailbag(pg.engine.messages(name)) if status.architecture == "queue" else None,
+            "messages": mailbag(letters) if letters is not None else None,
             "bands": _bands(pg, name, float(start), float(end), status.absent_parts()),
             "marks": _marks(pg, name, float(start), float(end), status.absent_parts()),
         })

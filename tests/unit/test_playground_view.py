@@ -11,7 +11,7 @@ from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import Headline
 from sandbox.present.letters import LISTED_PER_STATE, age, mailbag, whereabouts
 from sandbox.present.playground_view import view_command, view_data
-from sandbox.present.tour import WATCH_S, tour_step
+from sandbox.present.tour import tour_step
 
 
 def test_each_letter_says_where_it_is_and_why():
@@ -60,14 +60,13 @@ def test_a_tile_worse_than_the_best_variant_says_by_how_much():
     assert cues["queue-outbox"] == {}  # 2 points and 1.25× are too small to point at
 
 
-def test_the_guided_run_follows_what_was_recorded():
-    assert tour_step([], 0) == 0
-    assert tour_step([Kill("user", at=5, variant="sync")], 6) == 0  # only a kill in every variant counts
+def test_the_guided_run_follows_what_was_recorded_and_waits_for_the_learner():
+    assert tour_step([]) == 0
+    assert tour_step([Kill("user", at=5, variant="sync")]) == 0  # only a kill in every variant counts
     killed = [Kill("user", at=5)]
-    assert tour_step(killed, 5 + WATCH_S - 1) == 1
-    assert tour_step(killed, 5 + WATCH_S - 1, watched=True) == 2
-    assert tour_step(killed, 5 + WATCH_S) == 2
-    assert tour_step([*killed, Revive("user", at=8)], 9) == 3
+    assert tour_step(killed) == 1  # however long ago: at 20x, 15 s of scenario time pass in under a second
+    assert tour_step(killed, watched=True) == 2
+    assert tour_step([*killed, Revive("user", at=8)]) == 3
 
 
 def test_the_playground_keeps_every_second_of_the_last_two_minutes():
@@ -109,7 +108,7 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     assert before["scrubbed"] and before["shown_s"] == 15 and before["highlight"] == ["reads ok"]
     sync_then = before["variants"][0]
     assert next(b for b in sync_then["diagram"]["boxes"] if b["name"] == "user")["health"] == "up"
-    assert sync_then["narration"]["text"].startswith("all well")
+    assert sync_then["narration"]["text"].startswith("All well")
     assert before["charts"] == now["charts"]  # the charts stay; a cursor marks the second shown
 
 

@@ -221,7 +221,7 @@ def _tour_act(command_type: type) -> None:
 def tour_highlight() -> tuple[str, ...]:
     """The tiles the guided first run points at now."""
     state = _tour_state()
-    if not state["open"] or tour_step(pg.recorded, pg.now, state["watched"]) != 1:
+    if not state["open"] or tour_step(pg.recorded, state["watched"]) != 1:
         return ()
     return (WATCHED_TILE,)
 
@@ -231,7 +231,7 @@ def tour() -> None:
     state = _tour_state()
     if not state["open"]:
         return
-    index = tour_step(pg.recorded, pg.now, state["watched"])
+    index = tour_step(pg.recorded, state["watched"])
     st.session_state["tour_step"] = index
     step = STEPS[index]
     with st.container(border=True, key="tour", horizontal=True, vertical_alignment="center", gap="small"):
@@ -318,7 +318,7 @@ def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
                        "restart.")
         draw_view(view_data(pg, HISTORY_S, at_s, highlight), on_act=_view_act)
         tour = _tour_state()
-        tour_moved = tour["open"] and tour_step(pg.recorded, pg.now, tour["watched"]) != st.session_state.get(
+        tour_moved = tour["open"] and tour_step(pg.recorded, tour["watched"]) != st.session_state.get(
             "tour_step")
     if fragment_run and (paused_now or (ticking and pg.at_limit) or tour_moved):
         st.rerun(scope="app")  # the page around the view changes too: the timer stops, or the tour moves on
