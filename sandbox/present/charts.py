@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.model.commands import Command
-from sandbox.model.metrics import label
+from sandbox.model.metrics import METRICS, label
 from sandbox.model.periods import Period, fault_periods
 from sandbox.model.status import VariantStatus
+from sandbox.present.diagram import HEALTH_COLOURS
 
 Frame = dict[str, Any]
 Value = Callable[[Frame], float | None]
@@ -55,7 +56,7 @@ class Panel:
 
     @property
     def heading(self) -> str:
-        return f"{self.title} ({self.unit}{', log scale' if self.log_scale else ''})"
+        return f"{self.title} ({self.unit}, each second{', log scale' if self.log_scale else ''})"
 
 
 PANELS = (
@@ -73,8 +74,24 @@ PANEL_KEYS = tuple(p.key for p in PANELS)
 MAIN_PANELS = ("errors", "latency")
 """The panels the playground shows beside the diagram; the others sit below."""
 
-FAULT_COLOURS = {"down": "#c62828", "hung": "#7b4fb0", "latency": "#b8860b", "errors": "#d2691e"}
-SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
+FAULT_COLOURS = {kind: HEALTH_COLOURS[health][1] for kind, health in
+                 (("down", "down"), ("hung", "hung"), ("latency", "slow"), ("errors", "saturated"))}
+"""A fault period's shade: the border colour of the state it puts its part in."""
+SERIES_COLOURS = ("#0072B2", "#D55E00", "#222222")
+"""Blue, vermillion and near-black: apart under protanopia, deuteranopia and tritanopia as well
+(tests/unit/test_palette.py simulates the three)."""
+DASHES = ((1, 0), (6, 3), (2, 2))
+"""Each series' dash, so lines differ by more than colour: solid, dashed, dotted."""
+
+
+def dash_encoding(field: str, names: list[str]) -> dict[str, Any]:
+    """Each name's line in its own dash (DASHES in turn), with no legend of its own: the colour legend names them."""
+    return {"field": field, "type": "nominal", "title": None, "legend": None,
+            "scale": {"domain": names, "range": [list(DASHES[i % len(DASHES)]) for i in range(len(names))]}}
+
+
+def metric_unit(metric: str) -> str:
+    return METRICS[metric].unit
 
 
 def panel(key: str) -> Panel:
@@ -155,47 +172,84 @@ def comparison_spec(frames: list[Frame], metric: str, variants: list[str], domai
     rows = [{"t": f["t"] + 1, "series": f["variant"], "value": round(float(f[metric]), 3), "source": "measured"}
             for f in frames if f.get(metric) is not None and f.get("variant") in variants]
     top = nice_ceiling(max((row["value"] for row in rows), default=0.0))
-    return _spec(label(metric), rows, variants, domain_s, (0.0, top), periods, marks, height_px, log_scale=False,
-                 dashed=False)
+    return _spec(f"{label(metric)} per second ({metric_unit(metric)})", rows, variants, domain_s, (0.0, top), periods,
+                 marks, height_px, log_scale=False, dashed=False)
+
+
+def band_layer(periods: Iterable[Period], domain_s: tuple[float, float], opacity: float = 0.13) -> list[dict[str, Any]]:
+    """Fault periods within the domain as shaded bands (none when there are none)."""
+    start_s, end_s = domain_s
+    bands = [{"start": max(p.start_s, start_s), "end": min(end_s if p.end_s is None else p.end_s, end_s),
+              "fault": p.label, "kind": p.kind}
+             for p in periods if (p.end_s is None or p.end_s > start_s) and p.start_s < end_s]
+    if not bands:
+        return []
+    return [{
+        "data": {"values": bands},
+        "mark": {"type": "rect", "opacity": opacity},
+        "encoding": {
+            "x": {"field": "start", "type": "quantitative", "scale": {"domain": [start_s, end_s]}},
+            "x2": {"field": "end"},
+            "color": {"field": "kind", "type": "nominal", "legend": None,
+                      "scale": {"domain": list(FAULT_COLOURS), "range": list(FAULT_COLOURS.values())}},
+            "tooltip": [{"field": "fault", "title": "fault"}],
+        },
+    }]
+
+
+def numbered_moments(marks: Iterable[tuple[float, str]], domain_s: tuple[float, float]) -> list[tuple[int, float, str]]:
+    """The moments within the domain, numbered from 1 in time order: (number, t, words). A chart marks each with its
+    number only, and the page lists the words once (`moments_legend`), so no label runs past a chart or over
+    another."""
+    inside = sorted((t, text) for t, text in marks if domain_s[0] <= t <= domain_s[1])
+    return [(i, t, text) for i, (t, text) in enumerate(inside, start=1)]
+
+
+def moments_legend(marks: Iterable[tuple[float, str]], domain_s: tuple[float, float]) -> str:
+    """'① 10 s kill user · ② 30 s revive user': the words of the numbers the charts mark."""
+    return " · ".join(f"{circled(n)} {t:g} s {text}" for n, t, text in numbered_moments(marks, domain_s))
+
+
+def circled(number: int) -> str:
+    """1 → ①, …, 20 → ⑳; beyond that the number in brackets."""
+    return chr(0x2460 + number - 1) if 1 <= number <= 20 else f"({number})"
+
+
+def moment_layers(marks: Iterable[tuple[float, str]], domain_s: tuple[float, float]) -> list[dict[str, Any]]:
+    """Each moment as a dashed rule with its number at the top, inside the plot: left of the rule in the last tenth
+    of the domain, right of it elsewhere; two moments close together alternate between two rows."""
+    start_s, end_s = domain_s
+    late = start_s + 0.9 * (end_s - start_s)
+    rules = [{"t": t, "what": f"{circled(n)} {text}", "n": circled(n), "row": n % 2, "late": t > late}
+             for n, t, text in numbered_moments(marks, domain_s)]
+    if not rules:
+        return []
+    layers: list[dict[str, Any]] = [{
+        "data": {"values": rules},
+        "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#555555"},
+        "encoding": {"x": {"field": "t", "type": "quantitative"}, "tooltip": [{"field": "what", "title": "moment"}]},
+    }]
+    for row in (0, 1):
+        for late_side in (False, True):
+            chosen = [rule for rule in rules if rule["row"] == row and rule["late"] == late_side]
+            if chosen:
+                layers.append({
+                    "data": {"values": chosen},
+                    "mark": {"type": "text", "align": "right" if late_side else "left", "baseline": "top",
+                             "dx": -3 if late_side else 3, "fontSize": 11, "color": "#333333"},
+                    "encoding": {"x": {"field": "t", "type": "quantitative"}, "y": {"value": 2 + 13 * row},
+                                 "text": {"field": "n"}, "tooltip": [{"field": "what", "title": "moment"}]},
+                })
+    return layers
 
 
 def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tuple[float, float],
           y: tuple[float, float], periods: Iterable[Period], marks: Iterable[tuple[float, str]], height_px: int,
           log_scale: bool, dashed: bool) -> dict[str, Any]:
     """Step lines of `rows` (a frame's second t drawn over (t, t + 1], so a fault at 10 s shades the seconds after
-    it) on the y-domain `y`, fault periods as shaded bands, timeline moments as dashed rules labelled at the top."""
+    it) on the y-domain `y`, fault periods as shaded bands, timeline moments as dashed rules numbered at the top."""
     start_s, end_s = domain_s
-    layers: list[dict[str, Any]] = []
-    bands = [{"start": max(p.start_s, start_s), "end": min(end_s if p.end_s is None else p.end_s, end_s),
-              "fault": p.label, "kind": p.kind}
-             for p in periods if (p.end_s is None or p.end_s > start_s) and p.start_s < end_s]
-    if bands:
-        layers.append({
-            "data": {"values": bands},
-            "mark": {"type": "rect", "opacity": 0.13},
-            "encoding": {
-                "x": {"field": "start", "type": "quantitative", "scale": {"domain": [start_s, end_s]}},
-                "x2": {"field": "end"},
-                "color": {"field": "kind", "type": "nominal", "legend": None,
-                          "scale": {"domain": list(FAULT_COLOURS), "range": list(FAULT_COLOURS.values())}},
-                "tooltip": [{"field": "fault", "title": "fault"}],
-            },
-        })
-    rules = [{"t": t, "what": text, "row": i % 2} for i, (t, text) in enumerate(sorted(marks)) if start_s <= t <= end_s]
-    if rules:
-        layers.append({
-            "data": {"values": rules},
-            "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#555555"},
-            "encoding": {"x": {"field": "t", "type": "quantitative"}, "tooltip": [{"field": "what"}]},
-        })
-        for row in (0, 1):  # labels alternate between two lines, so two moments close together stay readable
-            layers.append({
-                "data": {"values": [rule for rule in rules if rule["row"] == row]},
-                "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 3, "fontSize": 9,
-                         "color": "#444444"},
-                "encoding": {"x": {"field": "t", "type": "quantitative"}, "y": {"value": 2 + 11 * row},
-                             "text": {"field": "what"}},
-            })
+    layers = band_layer(periods, domain_s) + moment_layers(marks, domain_s)
     scale: dict[str, Any] = {"domain": list(y)}
     if log_scale:
         scale["type"] = "log"
@@ -213,11 +267,16 @@ def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tu
                         {"field": "source"}],
         },
     }
-    if dashed:
+    if dashed:  # the dash tells the lab from the simulation; a marker on each point tells the series apart
         line["encoding"]["strokeDash"] = {
             "field": "source", "type": "nominal", "title": None,
             "scale": {"domain": ["lab", "simulation"], "range": [[1, 0], [5, 4]]},
             "legend": {"orient": "top", "direction": "horizontal"}}
+        line["mark"]["point"] = {"size": 14}
+        line["encoding"]["shape"] = {"field": "series", "type": "nominal", "title": None,
+                                     "scale": {"domain": names}, "legend": None}
+    else:
+        line["encoding"]["strokeDash"] = dash_encoding("series", names)
     layers.append(line)
     return {
         "title": {"text": title, "fontSize": 12, "anchor": "start"},

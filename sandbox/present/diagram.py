@@ -10,13 +10,15 @@ from typing import Any
 
 from sandbox.model.status import Component, VariantStatus
 
-# health -> (fill, border); the legend and the About page read the same table
+# health -> (fill, border); the legend and the About page read the same table. The borders are as far apart as
+# colours with 3:1 contrast on the page can be under the three common colour-vision deficiencies
+# (tests/unit/test_palette.py); a box that is not up also says its state in words, so colour is never the only cue.
 HEALTH_COLOURS = {
     "up": ("#dcf3e4", "#2e8b57"),
-    "slow": ("#fff3c4", "#b8860b"),
-    "saturated": ("#ffdcb8", "#d2691e"),
+    "slow": ("#fff3c4", "#806600"),
+    "saturated": ("#ffdcb8", "#e07000"),
     "hung": ("#eadcf8", "#7b4fb0"),
-    "down": ("#f9d4d4", "#c62828"),
+    "down": ("#f9d4d4", "#8b0000"),
     "absent": ("#f4f4f4", "#b0b0b0"),
 }
 HEALTH_WORDS = {

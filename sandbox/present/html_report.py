@@ -10,7 +10,7 @@ from html import escape
 import vl_convert
 
 from sandbox.engine import RunResult
-from sandbox.present.charts import PANEL_KEYS, shaded_periods, variant_specs
+from sandbox.present.charts import PANEL_KEYS, moments_legend, shaded_periods, variant_specs
 from sandbox.present.report import PHASE_COLUMNS, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
 
@@ -51,6 +51,9 @@ def html_report(result: RunResult, prediction: list[dict] | None = None) -> str:
     periods = shaded_periods(s.timeline, result.engine.status())
     specs = {key: variant_specs(frames, names, key, (0.0, s.duration_s), periods, marks, prediction=prediction)
              for key in PANEL_KEYS}
+    legend = moments_legend(marks, (0.0, s.duration_s))
+    if legend:
+        parts.append(f"<p>The charts number the moments: {escape(legend)}</p>")
     header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]
     for variant in s.variants:
         knobs = ", ".join(f"{k} = {v}" for k, v in variant.knobs.items())

@@ -8,10 +8,10 @@ import streamlit as st
 
 from sandbox.engine import RunResult
 from sandbox.model.expectations import Verdict
-from sandbox.present.charts import PANEL_KEYS, shaded_periods, variant_specs
+from sandbox.present.charts import PANEL_KEYS, moments_legend, shaded_periods, variant_specs
 from sandbox.present.markdown import inert_markdown
 from sandbox.present.names import variant_title
-from sandbox.present.report import PHASE_COLUMNS, format_metric, phase_table
+from sandbox.present.report import PHASE_COLUMNS, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
 
 
@@ -24,17 +24,6 @@ def event_log(lines: list[tuple[float, str, str]], limit: int = 14) -> None:
 
 
 def verdicts(items: list[Verdict], duration_s: float) -> None:
-    """Each expectation with ✅/❌, its observed value and why (the lessons' step checks)."""
-    for verdict in items:
-        e = verdict.expectation
-        mark = "✅" if verdict.passed else "❌"
-        observed = format_metric(verdict.observed, e.metric)
-        st.markdown(f"{mark} **{e.describe(duration_s)}** — observed **{observed}**")
-        if e.why:
-            st.caption(inert_markdown(e.why))
-
-
-def labelled_verdicts(items: list[Verdict], duration_s: float) -> None:
     """Each expectation in words (the metric's label, the bound in its unit), what was observed, and why it should
     hold — shown for a passing expectation too."""
     for verdict in items:
@@ -51,13 +40,16 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
     s = result.scenario
     st.markdown(f"#### {verdict_summary(result.verdicts)} · {result.engine.name} · seed {result.seed} · "
                 f"{result.wall_s:.2f} s wall")
-    labelled_verdicts(result.verdicts, s.duration_s)
+    verdicts(result.verdicts, s.duration_s)
     for note in sorted(set(result.notes)):
         st.caption(f"note: {note}")
     frames = result.engine.frames()
     marks = [(a.at, a.describe()) for a in s.timeline]
     names = [v.name for v in s.variants]
     periods = shaded_periods(s.timeline, result.engine.status())
+    legend = moments_legend(marks, (0.0, s.duration_s))
+    st.caption("Each chart: one value per second of scenario time" + (f"; its numbered moments: {legend}" if legend
+                                                                       else ""))
     for column, variant in zip(st.columns(len(names)), s.variants, strict=True):
         column.markdown(f"##### {variant_title(variant.name, variant.architecture)}")
     for key in PANEL_KEYS:

@@ -4,8 +4,10 @@ import secrets
 
 import streamlit as st
 
+from sandbox.model.metrics import label
 from sandbox.model.periods import fault_periods
-from sandbox.present.charts import comparison_spec
+from sandbox.present.charts import comparison_spec, moments_legend
+from sandbox.present.evidence import evidence, evidence_spec
 from sandbox.teach.choices import choice_order
 from sandbox.teach.code_refs import CodeRefError, excerpt
 from sandbox.teach.lesson_run import LessonRun
@@ -58,20 +60,25 @@ def _reset(lesson, run: LessonRun) -> None:
 
 
 def _observe(run: LessonRun) -> None:
+    """The evidence: a chart of each metric the step checks, as its check reads it with its bound drawn; then what
+    the step watches, second by second. Both over the step's own seconds."""
     step = run.step
     engine = run.engine
     start_s, end_s = run.step_window()
-    scenario = run.step_scenario
-    timeline = scenario.timeline
-    frames = [f for f in engine.frames() if f["t"] < end_s]
-    variants = [v.name for v in scenario.variants]
-    marks = [(a.at, a.describe()) for a in timeline if a.at < end_s]  # the next step's actions start at end_s
+    timeline = run.step_scenario.timeline
+    marks = [(a.at, a.describe()) for a in timeline if start_s <= a.at < end_s]
     periods = fault_periods([a for a in timeline if a.at < end_s])
-    for column, metric in zip(st.columns(min(len(step.watch), 2)) * 2, step.watch, strict=False):
-        with column:
-            spec = comparison_spec(frames, metric, variants, (0.0, end_s), periods, marks)
-            st.vega_lite_chart(spec, width="stretch")
-    st.caption(f"this step ran from {start_s:g} s to {end_s:g} s; earlier seconds are the steps before it")
+    items = evidence(run.verdicts or [], engine.measurements, end_s)
+    for column, item in zip(st.columns(2) * len(items), items, strict=False):
+        column.vega_lite_chart(evidence_spec(item, (start_s, end_s), periods, marks), width="stretch")
+    legend = moments_legend(marks, (start_s, end_s))
+    st.caption(f"This step ran from {start_s:g} s to {end_s:g} s" + (f"; on the charts: {legend}" if legend else ""))
+    frames = [f for f in engine.frames() if start_s <= f["t"] < end_s]
+    variants = [v.name for v in run.step_scenario.variants]
+    with st.expander("second by second: " + ", ".join(label(metric) for metric in step.watch)):
+        for column, metric in zip(st.columns(2) * len(step.watch), step.watch, strict=False):
+            column.vega_lite_chart(comparison_spec(frames, metric, variants, (start_s, end_s), periods, marks),
+                                   width="stretch")
 
 
 def _restore(key: str, step, saved) -> None:
@@ -170,10 +177,9 @@ def _step(lesson, run: LessonRun) -> None:
                   on_click=_predict, args=(lesson, run), key="play_step")
         return
     _verdict(step, chosen)
-    st.markdown("**Observe.**")
-    _observe(run)
-    st.markdown("**What the run shows** (checked on every run):")
+    st.markdown("**Observe: what the run shows** (checked on every run), and each check's chart:")
     widgets.verdicts(verdicts, run.step_window()[1])
+    _observe(run)
     for note in sorted(set(run.notes)):
         st.caption(f"note: {note}")
     st.markdown("**Explain.**")
