@@ -215,13 +215,23 @@ def circled(number: int) -> str:
     return chr(0x2460 + number - 1) if 1 <= number <= 20 else f"({number})"
 
 
+LABEL_SPAN = 0.05
+"""The share of a chart's time axis one moment's number takes; two numbers closer than this go on two rows."""
+
+
 def moment_layers(marks: Iterable[tuple[float, str]], domain_s: tuple[float, float]) -> list[dict[str, Any]]:
     """Each moment as a dashed rule with its number at the top, inside the plot: left of the rule in the last tenth
-    of the domain, right of it elsewhere; two moments close together alternate between two rows."""
+    of the domain, right of it elsewhere. A number goes on the first of two rows with room for it; with neither,
+    the rule stands without one (its words stay in the tooltip and in the page's legend)."""
     start_s, end_s = domain_s
-    late = start_s + 0.9 * (end_s - start_s)
-    rules = [{"t": t, "what": f"{circled(n)} {text}", "n": circled(n), "row": n % 2, "late": t > late}
-             for n, t, text in numbered_moments(marks, domain_s)]
+    span = (end_s - start_s) or 1.0
+    late = start_s + 0.9 * span
+    rules, last_on_row = [], [-math.inf, -math.inf]
+    for n, t, text in numbered_moments(marks, domain_s):
+        row = next((r for r in (0, 1) if t - last_on_row[r] >= LABEL_SPAN * span), None)
+        if row is not None:
+            last_on_row[row] = t
+        rules.append({"t": t, "what": f"{circled(n)} {text}", "n": circled(n), "row": row, "late": t > late})
     if not rules:
         return []
     layers: list[dict[str, Any]] = [{

@@ -33,20 +33,20 @@ def chart_unit(metric: str) -> tuple[str, float]:
 
 
 def _so_far(metric: str) -> str:
-    """How the line accumulates, in the words of the metric's aggregate."""
+    """How the line accumulates, in the words of the metric's aggregate (short: it is the chart's subtitle)."""
     match METRICS[metric].aggregate:
         case Sum():
             return "the total so far in the check's window"
         case Ratio():
             return "the share so far in the check's window"
         case Percentile(q=q):
-            return f"the p{q:g} of everything finished so far in the check's window"
+            return f"p{q:g} of all finished so far in the window"
         case PerSecond():
             return "the rate so far in the check's window"
         case Peak():
             return "the highest so far in the check's window"
         case Last():
-            return "the value at each second's end (the check reads the last)"
+            return "each second's value; the check reads the last"
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def evidence_spec(item: Evidence, domain_s: tuple[float, float], periods: Iterab
     top = nice_ceiling(max([v for c in item.checks for _, v in c.points] + [c.bound * 1.25 for c in item.checks],
                            default=1.0))
     x = {"field": "t", "type": "quantitative", "title": "scenario time (s)", "scale": {"domain": list(domain_s)}}
-    y = {"field": "value", "type": "quantitative", "title": item.unit, "scale": {"domain": [0, top]}}
+    y = {"field": "value", "type": "quantitative", "title": item.unit, "scale": {"domain": [0, top]},
+         "axis": {"tickMinStep": 1} if item.unit not in ("%", "ms", "s") else {}}
     variant_colour = {"field": "variant", "type": "nominal", "title": None,
                       "scale": {"domain": variants, "range": [colour[v] for v in variants]},
                       "legend": {"orient": "top", "direction": "horizontal"}}
@@ -160,10 +161,7 @@ def evidence_spec(item: Evidence, domain_s: tuple[float, float], periods: Iterab
     for layer in layers:  # every layer on the step's time axis: Vega-Lite would otherwise stretch it to 0
         layer["encoding"]["x"]["scale"] = {"domain": list(domain_s)}
     return {
-        "title": {"text": f"{item.title} ({item.unit})",
-                  "subtitle": [f"line: {item.how}",
-                               f"red dashes: the check — {' · '.join(b['words'] for b in bounds)}"],
-                  "fontSize": 13,
+        "title": {"text": f"{item.title} ({item.unit})", "subtitle": item.how, "fontSize": 13,
                   "subtitleFontSize": 11, "subtitleColor": "#444444", "anchor": "start"},
         "height": height_px,
         "autosize": {"type": "fit-x", "contains": "padding"},

@@ -14,6 +14,23 @@ from sandbox.present.names import variant_title
 from sandbox.present.report import PHASE_COLUMNS, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
 
+_SCROLL_JS = """export default function ({ parentElement, data }) {
+  // once per new token: bring this place to the top of the window, where the eye is after a click
+  if (parentElement.__scrolledFor === data.token) return;
+  parentElement.__scrolledFor = data.token;
+  const place = parentElement.host ?? parentElement; // a shadow root's element, when the styles are isolated
+  const bring = () => place.scrollIntoView({ block: "start", behavior: "instant" });
+  requestAnimationFrame(bring);
+  setTimeout(bring, 400); // again once what follows has been drawn, so that the page is long enough to scroll
+}"""
+_scroll_here = st.components.v2.component("post_office_scroll_here", html="<span></span>", js=_SCROLL_JS)
+
+
+def scroll_here(token: str, key: str) -> None:
+    """Scroll the page so that this place is at the top of the window, once for each new `token` (a result that
+    appears below the fold after a click: the verdict of a try)."""
+    _scroll_here(data={"token": token}, key=key, height="content")
+
 
 def event_log(lines: list[tuple[float, str, str]], limit: int = 14) -> None:
     if not lines:

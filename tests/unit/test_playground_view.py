@@ -99,7 +99,7 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     now = view_data(pg, HISTORY_S)
     assert (now["now_s"], now["shown_s"], now["scrubbed"], now["span"]) == (40.0, 40, False, [0, 40])
     sync = now["variants"][0]
-    assert sync["marks"] == [{"t": 20.0, "text": "kill user"}]
+    assert sync["marks"] == [{"t": 20.0, "n": "①", "text": "kill user"}]
     assert sync["bands"] == [{"start": 20.0, "end": 40.0, "kind": "down", "label": "kill user"}]
     assert next(b for b in sync["diagram"]["boxes"] if b["name"] == "user")["health"] == "down"
     errors = next(c for c in now["charts"] if c["key"] == "errors")
@@ -112,7 +112,7 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     assert before["charts"] == now["charts"]  # the charts stay; a cursor marks the second shown
 
 
-def test_a_busy_second_is_one_mark_and_only_the_latest_marks_carry_words():
+def test_a_busy_second_is_one_mark_numbered_in_time_order():
     pg = Playground()
     pg.speed = 1.0
     for second in range(10):
@@ -124,8 +124,9 @@ def test_a_busy_second_is_one_mark_and_only_the_latest_marks_carry_words():
     sync, queue = (v["marks"] for v in view_data(pg, HISTORY_S)["variants"])
     assert [m["t"] for m in sync] == [float(s) for s in range(10)]
     assert [m["t"] for m in queue] == [0.0, 2.0, 3.0, 4.0, 6.0, 8.0]  # the odd seconds were sync's only
-    assert [m["text"] for m in sync] == ["", "", "", "", "kill user", "kill user [sync]", "kill user",
-                                         "kill user [sync]", "kill user", "kill user [sync]"]
+    assert [m["n"] for m in sync] == list("①②③④⑤⑥⑦⑧⑨⑩")  # a chart shows the number; the legend the words
+    assert [m["text"] for m in sync][:6] == ["kill user", "kill user [sync]", "kill user", "kill user (+2)",
+                                             "kill user", "kill user [sync]"]
     assert [m["text"] for m in queue] == ["kill user", "kill user", "kill user (+1)", "kill user", "kill user",
                                           "kill user"]
 

@@ -69,6 +69,8 @@ def _observe(run: LessonRun) -> None:
     marks = [(a.at, a.describe()) for a in timeline if start_s <= a.at < end_s]
     periods = fault_periods([a for a in timeline if a.at < end_s])
     items = evidence(run.verdicts or [], engine.measurements, end_s)
+    st.caption("Each check's chart: the line is the value the check reads, as its window fills second by second — "
+               "its last point is what the check read; the red dashes are the check's bound.")
     for column, item in zip(st.columns(2) * len(items), items, strict=False):
         column.vega_lite_chart(evidence_spec(item, (start_s, end_s), periods, marks), width="stretch")
     legend = moments_legend(marks, (start_s, end_s))

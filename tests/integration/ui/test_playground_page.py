@@ -48,7 +48,7 @@ def test_every_chart_has_one_y_domain_for_all_variants():
         for series in (s for values in chart["values"].values() for s in values):
             assert all(low <= v <= high for v in series if v is not None and not (chart["log"] and v <= 0)), chart
     errors = next(c for c in charts if c["key"] == "errors")
-    assert errors["domain"] == [0.0, 100.0] and errors["heading"] == "failed requests (%)"
+    assert errors["domain"] == [0.0, 100.0] and errors["heading"] == "failed requests (%, each second)"
 
 
 def test_controls_change_the_sandbox():
@@ -58,7 +58,8 @@ def test_controls_change_the_sandbox():
     at.toggle(key="more_controls").set_value(True).run()
     at.selectbox(key="knob_key").set_value("http.timeout_s").run()
     timeout = at.number_input(key="knob_value:http.timeout_s")
-    assert timeout.label == "value (0 to 600 s)" and (timeout.min, timeout.max) == (0.0, 600.0)
+    assert timeout.label == "service-to-service HTTP: timeout (s)" and (timeout.min, timeout.max) == (0.0, 600.0)
+    assert "0 to 600 s" in timeout.help
     timeout.set_value(0.25).run()
     at.selectbox(key="scope").set_value("sync").run()
     at.button(key="do_set").click().run()
@@ -90,7 +91,7 @@ def test_each_click_is_recorded_once():
     pg = at.session_state["playground"]
     assert [a.verb for a in pg.recorded] == ["kill", "revive", "kill", "hang", "heal", "revive"]
     [mark] = variant_view(at, "sync")["marks"]  # all at 0 s: one line, the last action's words and how many more
-    assert mark == {"t": 0.0, "text": "revive user (+5)"}
+    assert mark == {"t": 0.0, "n": "①", "text": "revive user (+5)"}
 
 
 def test_a_click_a_timers_fragment_run_also_hears_is_applied_by_the_pages_run_only(monkeypatch):
