@@ -56,7 +56,14 @@ class Panel:
 
     @property
     def heading(self) -> str:
+        """The title with its unit and its window: 'failed requests (%, each second)'."""
         return f"{self.title} ({self.unit}, each second{', log scale' if self.log_scale else ''})"
+
+    @property
+    def chart_title(self) -> str:
+        """The title with its unit, short enough for a chart a third of the page wide: 'failed requests (%)' (the page
+        says once that every chart has a value a second)."""
+        return f"{self.title} ({self.unit}{', log' if self.log_scale else ''})"
 
 
 PANELS = (
@@ -82,6 +89,12 @@ SERIES_COLOURS = ("#0072B2", "#D55E00", "#222222")
 (tests/unit/test_palette.py simulates the three)."""
 DASHES = ((1, 0), (6, 3), (2, 2))
 """Each series' dash, so lines differ by more than colour: solid, dashed, dotted."""
+
+
+def top_legend(entries: int) -> dict[str, Any]:
+    """A legend above the chart, two entries a row: three names side by side run past a chart a third of a page
+    wide."""
+    return {"orient": "top", "direction": "horizontal", "columns": min(entries, 2)}
 
 
 def dash_encoding(field: str, names: list[str]) -> dict[str, Any]:
@@ -160,7 +173,7 @@ def variant_specs(frames: list[Frame], variants: Iterable[str], key: str, domain
     for name in names:
         rows = panel_rows(mine[name], chosen, "lab" if prediction is not None else "measured")
         rows += panel_rows(predicted.get(name, []), chosen, "simulation")
-        specs[name] = _spec(chosen.heading, rows, [s.name for s in chosen.series], domain_s, domain,
+        specs[name] = _spec(chosen.chart_title, rows, [s.name for s in chosen.series], domain_s, domain,
                             periods.get(name, ()), marks, height_px, chosen.log_scale, dashed=prediction is not None)
     return specs
 
@@ -172,7 +185,8 @@ def comparison_spec(frames: list[Frame], metric: str, variants: list[str], domai
     rows = [{"t": f["t"] + 1, "series": f["variant"], "value": round(float(f[metric]), 3), "source": "measured"}
             for f in frames if f.get(metric) is not None and f.get("variant") in variants]
     top = nice_ceiling(max((row["value"] for row in rows), default=0.0))
-    return _spec(f"{label(metric)} per second ({metric_unit(metric)})", rows, variants, domain_s, (0.0, top), periods,
+    per = "/s" if METRICS[metric].kind == "count" else ""  # a count a second; a gauge as it stood at each second
+    return _spec(f"{label(metric)} ({metric_unit(metric)}{per})", rows, variants, domain_s, (0.0, top), periods,
                  marks, height_px, log_scale=False, dashed=False)
 
 
@@ -272,7 +286,7 @@ def _spec(title: str, rows: list[dict[str, Any]], names: list[str], domain_s: tu
             "y": {"field": "value", "type": "quantitative", "title": None, "scale": scale},
             "color": {"field": "series", "type": "nominal", "title": None,
                       "scale": {"domain": names, "range": list(SERIES_COLOURS[:len(names)])},
-                      "legend": {"orient": "top", "direction": "horizontal"}},
+                      "legend": top_legend(len(names))},
             "tooltip": [{"field": "t", "title": "t (s)"}, {"field": "series"}, {"field": "value"},
                         {"field": "source"}],
         },

@@ -18,7 +18,14 @@ from sandbox.model.expectations import Verdict
 from sandbox.model.measurements import Measurements
 from sandbox.model.metrics import METRICS, Last, Peak, Percentile, PerSecond, Ratio, Sum
 from sandbox.model.periods import Period
-from sandbox.present.charts import SERIES_COLOURS, band_layer, dash_encoding, moment_layers, nice_ceiling
+from sandbox.present.charts import (
+    SERIES_COLOURS,
+    band_layer,
+    dash_encoding,
+    moment_layers,
+    nice_ceiling,
+    top_legend,
+)
 from sandbox.present.report import format_metric
 
 COMPARISON_WORDS = {"above": "above", "below": "below", "at_least": "at least", "at_most": "at most"}
@@ -131,7 +138,7 @@ def evidence_spec(item: Evidence, domain_s: tuple[float, float], periods: Iterab
          "axis": {"tickMinStep": 1} if item.unit not in ("%", "ms", "s") else {}}
     variant_colour = {"field": "variant", "type": "nominal", "title": None,
                       "scale": {"domain": variants, "range": [colour[v] for v in variants]},
-                      "legend": {"orient": "top", "direction": "horizontal"}}
+                      "legend": top_legend(len(variants))}
     layers = band_layer(periods, domain_s, opacity=0.1) + moment_layers(marks, domain_s)
     layers += [
         {"data": {"values": bounds}, "mark": {"type": "rule", "strokeWidth": 2, "strokeDash": [6, 3],

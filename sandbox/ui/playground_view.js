@@ -183,7 +183,7 @@ function ticksFor(chart) {
 function chartSvg(chart, values, bands, marks, data, width, height) {
   const left = 34;
   const right = 6;
-  const top = 4;
+  const top = 8; // room for the top tick's label
   const bottom = 15;
   const [s0, s1] = data.span;
   const x = (t) => left + ((Math.min(Math.max(t, s0), s1) - s0) / (s1 - s0 || 1)) * (width - left - right);

@@ -55,7 +55,7 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
     """A finished run: the verdict and every expectation first, then each panel as a row with a chart per variant on
     one y-axis (the simulation's prediction dashed beside a lab run), the phase tables and the event log."""
     s = result.scenario
-    st.markdown(f"#### {verdict_summary(result.verdicts)} · {result.engine.name} · seed {result.seed} · "
+    st.markdown(f"## {verdict_summary(result.verdicts)} · {result.engine.name} · seed {result.seed} · "
                 f"{result.wall_s:.2f} s wall")
     verdicts(result.verdicts, s.duration_s)
     for note in sorted(set(result.notes)):
@@ -68,7 +68,7 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
     st.caption("Each chart: one value per second of scenario time" + (f"; its numbered moments: {legend}" if legend
                                                                        else ""))
     for column, variant in zip(st.columns(len(names)), s.variants, strict=True):
-        column.markdown(f"##### {variant_title(variant.name, variant.architecture)}")
+        column.markdown(f"### {variant_title(variant.name, variant.architecture)}")
     for key in PANEL_KEYS:
         specs = variant_specs(frames, names, key, (0.0, s.duration_s), periods, marks, height_px=130,
                               prediction=prediction)

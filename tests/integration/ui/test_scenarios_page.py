@@ -48,7 +48,7 @@ def test_the_scenario_charts_share_one_y_axis_per_panel_and_label_the_timeline()
         assert sync["title"]["text"] == queue["title"]["text"]
         assert _y_domain(sync) == _y_domain(queue)
     titles = [spec["title"]["text"] for spec in specs[::2]]
-    assert titles[0] == "failed requests (%, each second)" and _y_domain(specs[0]) == [0.0, 100.0]
+    assert titles[0] == "failed requests (%)" and _y_domain(specs[0]) == [0.0, 100.0]
     line = next(layer for layer in specs[0]["layer"] if layer["mark"]["type"] == "line")
     assert line["mark"]["interpolate"] == "step-before"
     numbers = [row["n"] for layer in specs[0]["layer"] if layer["mark"]["type"] == "text"
