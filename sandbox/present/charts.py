@@ -97,10 +97,12 @@ def top_legend(entries: int) -> dict[str, Any]:
     return {"orient": "top", "direction": "horizontal", "columns": min(entries, 2)}
 
 
-def dash_encoding(field: str, names: list[str]) -> dict[str, Any]:
-    """Each name's line in its own dash (DASHES in turn), with no legend of its own: the colour legend names them."""
+def dash_encoding(field: str, names: list[str], places: list[int] | None = None) -> dict[str, Any]:
+    """Each name's line in its own dash (DASHES in turn, or by each name's place in `places`), with no legend of its
+    own: the colour legend names them."""
+    places = places if places is not None else list(range(len(names)))
     return {"field": field, "type": "nominal", "title": None, "legend": None,
-            "scale": {"domain": names, "range": [list(DASHES[i % len(DASHES)]) for i in range(len(names))]}}
+            "scale": {"domain": names, "range": [list(DASHES[i % len(DASHES)]) for i in places]}}
 
 
 def metric_unit(metric: str) -> str:

@@ -5,7 +5,7 @@ the failed share and dots in proportion to the traffic."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.model.status import Component, VariantStatus
@@ -173,8 +173,20 @@ def _border(layout: Layout, name: str, towards: tuple[float, float]) -> tuple[fl
     return round(cx + dx * scale, 1), round(cy + dy * scale, 1)
 
 
+_PATHS: dict[tuple[bool, str, str], tuple[str, float, float]] = {}
+"""Each layout's arrows, worked out once: a path depends on the layout alone."""
+
+
 def _path(layout: Layout, source: str, target: str) -> tuple[str, float, float]:
-    """The arrow's path and where its label sits (the middle, nudged off the line)."""
+    """The arrow's path and where its label sits (the middle, nudged off the line, or where the layout says)."""
+    key = (layout.compact, source, target)
+    if key not in _PATHS:
+        path, x, y = _route(layout, source, target)
+        _PATHS[key] = (path, *layout.labels.get((source, target), (x, y)))
+    return _PATHS[key]
+
+
+def _route(layout: Layout, source: str, target: str) -> tuple[str, float, float]:
     sx, sy = layout.places[source][:2]
     tx, ty = layout.places[target][:2]
     bend = layout.bends.get((source, target))
@@ -205,7 +217,6 @@ def _arrow(layout: Layout, source: str, target: str, route: str, status: Variant
         label.append(f"breaker {breaker}")
     dots = min(MAX_DOTS, math.ceil(rate / CALLS_PER_DOT)) if rate else 0
     path, label_x, label_y = _path(layout, source, target)
-    label_x, label_y = layout.labels.get((source, target), (label_x, label_y))
     return Arrow(source, target, route, path, label_x, label_y, tuple(label), colour, (source, target) in SIDE_ROUTES,
                  dots, round(dots * failed))
 
@@ -229,5 +240,7 @@ def topology(status: VariantStatus, layout: Layout = FULL) -> dict[str, Any]:
     routes = SYNC_ROUTES if status.architecture == "sync" else QUEUE_ROUTES
     arrows = [_arrow(layout, s, t, route, status, calls) for s, t, route in routes
               if (s, t) not in SIDE_ROUTES or (s, t) in calls]
+    # Box and Arrow hold only numbers, strings and tuples of strings: a shallow copy is their whole dict, at a
+    # fraction of asdict's deep copy (this runs for every variant, twice, on every tick)
     return {"width": layout.width, "height": layout.height, "compact": layout.compact,
-            "boxes": [asdict(b) for b in boxes], "arrows": [asdict(a) for a in arrows]}
+            "boxes": [vars(b).copy() for b in boxes], "arrows": [vars(a).copy() for a in arrows]}

@@ -119,15 +119,18 @@ def evidence(verdicts: Iterable[Verdict], measurements: Callable[[str], Measurem
 
 
 def evidence_spec(item: Evidence, domain_s: tuple[float, float], periods: Iterable[Period] = (),
-                  marks: Iterable[tuple[float, str]] = (), height_px: int = 150) -> dict[str, Any]:
+                  marks: Iterable[tuple[float, str]] = (), height_px: int = 150,
+                  all_variants: list[str] | None = None) -> dict[str, Any]:
     """A Vega-Lite chart of one Evidence: a line per check (a variant's colour, dash and marker), its bound as a rule
     over its window labelled inside the plot, the value the check read marked at the line's end, fault periods
-    shaded and the step's moments numbered."""
+    shaded and the step's moments numbered. A variant keeps its colour and dash on every chart of the step: its
+    place in `all_variants` (the step's variants) picks them."""
     variants = item.variants
-    colour = dict(zip(variants, SERIES_COLOURS, strict=False))
+    order = list(all_variants or variants)
+    colour = {v: SERIES_COLOURS[order.index(v) % len(SERIES_COLOURS)] for v in variants}
     rows = [{"t": t, "value": v, "variant": c.variant, "check": i}
             for i, c in enumerate(item.checks) for t, v in c.points]
-    bounds = _bound_rows(item.checks)
+    bounds = _bound_rows(item.checks, named=len(variants) > 1)
     ends = [{"t": c.points[-1][0], "value": c.points[-1][1], "variant": c.variant,
              "read": f"{c.variant} read {c.observed} {'✓' if c.passed else '✗'}"}
             for c in item.checks if c.points]
@@ -155,9 +158,10 @@ def evidence_spec(item: Evidence, domain_s: tuple[float, float], periods: Iterab
           for under in (False, True) if any(b["under"] == under for b in bounds)),
         {"data": {"values": rows}, "mark": {"type": "line", "interpolate": "linear", "strokeWidth": 2,
                                             "point": {"size": 18}},
-         "encoding": {"x": x, "y": y, "color": variant_colour, "strokeDash": dash_encoding("variant", variants),
+         "encoding": {"x": x, "y": y, "color": variant_colour,
+                      "strokeDash": dash_encoding("variant", variants, [order.index(v) for v in variants]),
                       "detail": {"field": "check"},
-                      "shape": {"field": "variant", "type": "nominal", "legend": None},
+                      "shape": {"field": "variant", "type": "nominal", "legend": None, "scale": {"domain": order}},
                       "tooltip": [{"field": "t", "title": "t (s)"}, {"field": "variant"},
                                   {"field": "value", "title": item.unit}]}},
         {"data": {"values": ends}, "mark": {"type": "point", "filled": True, "size": 70, "shape": "diamond"},
@@ -177,13 +181,15 @@ def evidence_spec(item: Evidence, domain_s: tuple[float, float], periods: Iterab
     }
 
 
-def _bound_rows(checks: Iterable[Check]) -> list[dict[str, Any]]:
-    """One rule per bound and window; checks that share both (two variants held to one line) share it. Its sign sits
-    on the side of the rule a passing line does not: under a lower bound, over an upper one."""
-    merged: dict[tuple[float, float, float], list[Check]] = {}
+def _bound_rows(checks: Iterable[Check], named: bool) -> list[dict[str, Any]]:
+    """One rule per bound and window, with a sign on the side of the rule a passing line does not reach: under a
+    lower bound, over an upper one. Checks that share a bound, a window and a side share their sign; with more
+    than one variant on the chart (`named`) each sign says whose it is."""
+    merged: dict[tuple[float, float, float, bool], list[Check]] = {}
     for check in checks:
-        merged.setdefault((check.start_s, check.end_s, check.bound), []).append(check)
-    return [{"start": start, "end": end, "bound": bound, "words": " · ".join(c.words for c in same),
-             "sign": " ".join(dict.fromkeys(c.sign for c in same)),
-             "under": all(c.comparison in ("above", "at_least") for c in same)}
-            for (start, end, bound), same in merged.items()]
+        merged.setdefault((check.start_s, check.end_s, check.bound, check.comparison in ("above", "at_least")),
+                          []).append(check)
+    return [{"start": start, "end": end, "bound": bound, "under": under,
+             "words": " · ".join(c.words for c in same),
+             "sign": same[0].sign + (f" {', '.join(dict.fromkeys(c.variant for c in same))}" if named else "")}
+            for (start, end, bound, under), same in merged.items()]

@@ -11,6 +11,7 @@ import vl_convert
 
 from sandbox.engine import RunResult
 from sandbox.present.charts import PANEL_KEYS, moments_legend, shaded_periods, variant_specs
+from sandbox.present.names import moment_words
 from sandbox.present.report import PHASE_COLUMNS, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
 
@@ -34,7 +35,7 @@ def html_report(result: RunResult, prediction: list[dict] | None = None) -> str:
     """The run as HTML; with `prediction` (the simulation's frames), charts overlay it on the lab's."""
     s = result.scenario
     frames = result.engine.frames()
-    marks = [(a.at, a.describe()) for a in s.timeline]
+    marks = [(a.at, moment_words(a)) for a in s.timeline]
     parts = [f"<h1>{escape(s.title)}</h1>",
              f"<p>{escape(s.summary)}</p>",
              f"<p>scenario <code>{escape(s.id)}</code> · engine {escape(result.engine.name)} · seed {result.seed} · "

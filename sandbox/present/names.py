@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sandbox.model.commands import Command, Set
 from sandbox.model.knobs import KNOBS
 from sandbox.present.diagram import TITLES
 
@@ -42,6 +43,27 @@ def target_label(target: str) -> str:
     if target.startswith("broker-"):
         return f"RabbitMQ node {target}"
     return TITLES.get(target, target).replace("\n", " ")
+
+
+def knob_value(key: str, value: object) -> str:
+    """A knob's value as a person writes it: 'on', '50 ms', '1,000 messages', 'quorum'."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int | float):
+        unit = KNOBS[key].unit
+        return f"{value:,g}" + (f" {unit}" if unit else "")
+    return str(value)
+
+
+def moment_words(command: Command) -> str:
+    """A recorded action as a chart's legend says it, in the diagram's names: 'kill User Service',
+    'set cache-worker: work per message to 50 ms [queue]'."""
+    if isinstance(command, Set):
+        text = f"set {knob_label(command.key).split(' (')[0]} to {knob_value(command.key, command.value)}"
+        return text if command.variant is None else f"{text} [{command.variant}]"
+    target = getattr(command, "target", None)
+    text = command.describe()
+    return text.replace(f" {target}", f" {target_label(target)}", 1) if isinstance(target, str) else text
 
 
 def variant_title(name: str, architecture: str) -> str:

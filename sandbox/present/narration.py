@@ -64,8 +64,6 @@ class Recent:
     redelivered: int
     dead_lettered: int
     staleness_s: float
-    read_p99_ms: float | None
-    write_p99_ms: float | None = None
     last_redelivered: int = 0
     """Redeliveries in the last second alone: a loop that is still going."""
     waiting: dict[str, tuple[int, int]] | None = None
@@ -85,8 +83,7 @@ class Recent:
                    for pool in POOLS} if rows else {}
         return cls(len(rows), total("read.ok"), total("read.errors"), total("write.ok"), total("write.errors"),
                    total("read.stale"), total("msg.lost"), total("msg.redelivered"), total("msg.dead_lettered"),
-                   peak("staleness.max_s") or 0.0, peak("read.p99_ms"), peak("write.p99_ms"),
-                   int(rows[-1].get("msg.redelivered") or 0) if rows else 0, waiting)
+                   peak("staleness.max_s") or 0.0, int(rows[-1].get("msg.redelivered") or 0) if rows else 0, waiting)
 
     @staticmethod
     def share(part: int, whole: int) -> float:
@@ -132,7 +129,8 @@ class Moment:
 
     def effect(self, reads: bool, writes: bool) -> tuple[str, bool]:
         """What the last seconds show on the paths a broken part lies on: the share that failed, else the reads
-        answered (or the writes' p99); and whether that is harm (failures, or too few reads answered)."""
+        answered; and whether that is harm (failures, or too few reads answered). A percentile is left to the
+        tiles, which compute it over their window as a percentile must be: from every request, not from seconds."""
         recent = self.recent
         failed = [f"{share:.0%} of {kind} failed" for kind, on, share in
                   (("reads", reads, recent.read_failed), ("writes", writes, recent.write_failed))
@@ -144,8 +142,6 @@ class Moment:
             answered = recent.reads_ok / recent.seconds
             return (f"{answered:,.0f} reads/s answered {recent.window} ({asked:,.0f}/s asked for now)",
                     answered < SERVED_SHORT * asked and recent.seconds >= SHORT_AFTER_S)
-        if writes and recent.write_p99_ms is not None and self.part("author").health != "saturated":
-            return f"write p99 {recent.write_p99_ms:,.0f} ms {recent.window}", False
         return "", False
 
     def line_trend(self, pool: str) -> str:
@@ -421,8 +417,7 @@ def _messages(m: Moment) -> Narration | None:
                          "repeat", "warn")
     if recent.stale_share >= FAILING:
         return Narration(f"{recent.stale_share:.0%} of reads {recent.window} returned an old list: the cache still "
-                         f"held it (up to {recent.staleness_s:,.1f} s behind the database)",
-                         "warn" if recent.staleness_s >= 1 else "ok")
+                         f"held it (up to {recent.staleness_s:,.1f} s behind the database)", "warn")
     return None
 
 
@@ -441,12 +436,11 @@ def _all_well(m: Moment) -> Narration:
     recent = m.recent
     rates = (f"{recent.reads_ok / recent.seconds:,.0f} reads/s and {recent.writes_ok / recent.seconds:,.1f} "
              f"writes/s served {recent.window}")
-    p99 = f", read p99 {recent.read_p99_ms:,.0f} ms at most" if recent.read_p99_ms is not None else ""
     idle = [name for name in ("user",) if _how(m.part(name)) and not why_on_path(m, name)]
     if idle:
         return Narration(f"The User Service is {_how(m.part('user'))}, and no read or write waits on it here: the "
                          f"blog keeps its own directory of author names; {rates}", "ok")
-    return Narration(f"All well: {rates}{p99}", "ok")
+    return Narration(f"All well: {rates}", "ok")
 
 
 def narrate(status: VariantStatus, frames: Iterable[dict[str, Any]], knobs: Knobs,

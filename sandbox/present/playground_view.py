@@ -35,7 +35,7 @@ from sandbox.present.diagram import COMPACT, HEALTH_COLOURS, HEALTH_WORDS, topol
 from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import RECENT_S, headlines
 from sandbox.present.letters import mailbag
-from sandbox.present.names import variant_title
+from sandbox.present.names import moment_words, target_label, variant_title
 from sandbox.present.narration import Recent, narrate
 from sandbox.present.theory import pool_hint, pool_loads
 
@@ -92,7 +92,8 @@ def _theory(knobs: Knobs, status: VariantStatus, recent: Recent) -> dict[str, An
 def _bands(pg: Playing, variant: str, start: float, end: float, absent: set[str]) -> list[dict[str, Any]]:
     """The shaded fault periods of a variant's charts: periods of one kind that touch or overlap are one band (its
     label names each fault once), and a period that ended as it began is none; none for a part the variant lacks."""
-    clipped = sorted((max(p.start_s, start), min(end if p.end_s is None else p.end_s, end), p.kind, p.label)
+    clipped = sorted((max(p.start_s, start), min(end if p.end_s is None else p.end_s, end), p.kind,
+                      p.label.replace(f" {p.target}", f" {target_label(p.target)}", 1))
                      for p in fault_periods(pg.recorded, variant) if p.target not in absent)
     bands: list[dict[str, Any]] = []
     for first, last, kind, label in clipped:
@@ -121,7 +122,7 @@ def _marks(pg: Playing, variant: str, start: float, end: float, absent: set[str]
     for number, second in enumerate(sorted(by_second), start=1):
         commands = by_second[second]
         more = f" (+{len(commands) - 1})" if len(commands) > 1 else ""
-        marks.append({"t": commands[0].at, "n": circled(number), "text": commands[-1].describe() + more})
+        marks.append({"t": commands[0].at, "n": circled(number), "text": moment_words(commands[-1]) + more})
     return marks
 
 

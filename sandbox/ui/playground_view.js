@@ -357,8 +357,8 @@ function draw(state, data) {
   const clock = root.querySelector(".pol-clock-line");
   const at = data.scrubbed ? ` · showing the end of second ${data.shown_s.toLocaleString("en")}` : "";
   clock.innerHTML = `<strong class="pol-clock">t = ${data.now_s.toLocaleString("en", { minimumFractionDigits: 1,
-    maximumFractionDigits: 1 })} s</strong> · speed ${esc(data.speed)}${at} · charts: one value a second; tiles: the
-    last ${data.recent_s} s`;
+    maximumFractionDigits: 1 })} s</strong> · speed ${esc(data.speed)}${at} · charts: one value a second; each tile
+    names its window`;
   root.dataset.paused = String(data.speed === "pause" || data.scrubbed);
   for (const variant of data.variants) drawVariant(state, variant, sections.get(variant.name), widths);
   if (changed(cache, "log", data.log)) {

@@ -10,7 +10,7 @@ from sandbox.engine import RunResult
 from sandbox.model.expectations import Verdict
 from sandbox.present.charts import PANEL_KEYS, moments_legend, shaded_periods, variant_specs
 from sandbox.present.markdown import inert_markdown
-from sandbox.present.names import variant_title
+from sandbox.present.names import moment_words, variant_title
 from sandbox.present.report import PHASE_COLUMNS, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
 
@@ -61,7 +61,7 @@ def run_result(result: RunResult, prediction: list[dict] | None = None) -> None:
     for note in sorted(set(result.notes)):
         st.caption(f"note: {note}")
     frames = result.engine.frames()
-    marks = [(a.at, a.describe()) for a in s.timeline]
+    marks = [(a.at, moment_words(a)) for a in s.timeline]
     names = [v.name for v in s.variants]
     periods = shaded_periods(s.timeline, result.engine.status())
     legend = moments_legend(marks, (0.0, s.duration_s))

@@ -387,6 +387,9 @@ def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit, shots)
     page = visit.page
     page.goto(visit.url + "/?tour=done")
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Scenarios").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="🎬 Scenarios")).to_be_visible()
+    assert "wall-clock time" not in main.inner_text()  # the page's comments are not drawn above its title
 
     picker = page.get_by_role("combobox", name="scenario")
     picker.click()

@@ -99,8 +99,8 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     now = view_data(pg, HISTORY_S)
     assert (now["now_s"], now["shown_s"], now["scrubbed"], now["span"]) == (40.0, 40, False, [0, 40])
     sync = now["variants"][0]
-    assert sync["marks"] == [{"t": 20.0, "n": "①", "text": "kill user"}]
-    assert sync["bands"] == [{"start": 20.0, "end": 40.0, "kind": "down", "label": "kill user"}]
+    assert sync["marks"] == [{"t": 20.0, "n": "①", "text": "kill User Service"}]
+    assert sync["bands"] == [{"start": 20.0, "end": 40.0, "kind": "down", "label": "kill User Service"}]
     assert next(b for b in sync["diagram"]["boxes"] if b["name"] == "user")["health"] == "down"
     errors = next(c for c in now["charts"] if c["key"] == "errors")
     assert errors["start"] == 0 and len(errors["values"]["sync"][0]) == 40
@@ -125,10 +125,9 @@ def test_a_busy_second_is_one_mark_numbered_in_time_order():
     assert [m["t"] for m in sync] == [float(s) for s in range(10)]
     assert [m["t"] for m in queue] == [0.0, 2.0, 3.0, 4.0, 6.0, 8.0]  # the odd seconds were sync's only
     assert [m["n"] for m in sync] == list("①②③④⑤⑥⑦⑧⑨⑩")  # a chart shows the number; the legend the words
-    assert [m["text"] for m in sync][:6] == ["kill user", "kill user [sync]", "kill user", "kill user (+2)",
-                                             "kill user", "kill user [sync]"]
-    assert [m["text"] for m in queue] == ["kill user", "kill user", "kill user (+1)", "kill user", "kill user",
-                                          "kill user"]
+    kill = "kill User Service"
+    assert [m["text"] for m in sync][:6] == [kill, f"{kill} [sync]", kill, f"{kill} (+2)", kill, f"{kill} [sync]"]
+    assert [m["text"] for m in queue] == [kill, kill, f"{kill} (+1)", kill, kill, kill]
 
 
 def test_faults_of_one_kind_that_touch_are_one_band():
@@ -142,10 +141,11 @@ def test_faults_of_one_kind_that_touch_are_one_band():
     pg.act(Kill("user"))
     pg.act(Revive("user"))  # over as soon as it began: no band
     sync, queue = (v["bands"] for v in view_data(pg, HISTORY_S)["variants"])
-    assert sync == [{"start": 0.0, "end": 1.0, "kind": "down", "label": "kill user"},
-                    {"start": 2.0, "end": 3.0, "kind": "down", "label": "kill user"},
-                    {"start": 4.0, "end": 5.0, "kind": "down", "label": "kill user"}]
-    assert queue[-1] == {"start": 4.0, "end": 6.0, "kind": "down", "label": "kill user; kill blog [queue]"}
+    assert sync == [{"start": 0.0, "end": 1.0, "kind": "down", "label": "kill User Service"},
+                    {"start": 2.0, "end": 3.0, "kind": "down", "label": "kill User Service"},
+                    {"start": 4.0, "end": 5.0, "kind": "down", "label": "kill User Service"}]
+    assert queue[-1] == {"start": 4.0, "end": 6.0, "kind": "down",
+                         "label": "kill User Service; kill Blog Service [queue]"}
 
 
 def test_a_fault_on_a_part_a_variant_lacks_is_neither_shaded_nor_marked_there():

@@ -8,6 +8,7 @@ from sandbox.model.metrics import label
 from sandbox.model.periods import fault_periods
 from sandbox.present.charts import comparison_spec, moments_legend
 from sandbox.present.evidence import evidence, evidence_spec
+from sandbox.present.names import moment_words
 from sandbox.teach.choices import choice_order
 from sandbox.teach.code_refs import CodeRefError, excerpt
 from sandbox.teach.lesson_run import LessonRun
@@ -66,17 +67,18 @@ def _observe(run: LessonRun) -> None:
     engine = run.engine
     start_s, end_s = run.step_window()
     timeline = run.step_scenario.timeline
-    marks = [(a.at, a.describe()) for a in timeline if start_s <= a.at < end_s]
+    marks = [(a.at, moment_words(a)) for a in timeline if start_s <= a.at < end_s]
     periods = fault_periods([a for a in timeline if a.at < end_s])
     items = evidence(run.verdicts or [], engine.measurements, end_s)
     st.caption("Each check's chart: the line is the value the check reads, as its window fills second by second — "
                "its last point is what the check read; the red dashes are the check's bound.")
+    variants = [v.name for v in run.step_scenario.variants]
     for column, item in zip(st.columns(2) * len(items), items, strict=False):
-        column.vega_lite_chart(evidence_spec(item, (start_s, end_s), periods, marks), width="stretch")
+        column.vega_lite_chart(evidence_spec(item, (start_s, end_s), periods, marks, all_variants=variants),
+                               width="stretch")
     legend = moments_legend(marks, (start_s, end_s))
     st.caption(f"This step ran from {start_s:g} s to {end_s:g} s" + (f"; on the charts: {legend}" if legend else ""))
     frames = [f for f in engine.frames() if start_s <= f["t"] < end_s]
-    variants = [v.name for v in run.step_scenario.variants]
     with st.expander("second by second: " + ", ".join(label(metric) for metric in step.watch)):
         for column, metric in zip(st.columns(2) * len(step.watch), step.watch, strict=False):
             column.vega_lite_chart(comparison_spec(frames, metric, variants, (start_s, end_s), periods, marks),
@@ -173,7 +175,7 @@ def _step(lesson, run: LessonRun) -> None:
         if step.run:
             act = f"play the scenario `{step.run}`"
         else:
-            act = "; ".join(a.describe() for a in step.actions) or "change nothing"
+            act = "; ".join(moment_words(a) for a in step.actions) or "change nothing"
         st.markdown(f"**Act.** {act}, then watch for {step.observe_s:g} s.")
         st.button("▶ lock in my prediction and run it", type="primary", disabled=chosen is None,
                   on_click=_predict, args=(lesson, run), key="play_step")

@@ -91,7 +91,7 @@ def test_each_click_is_recorded_once():
     pg = at.session_state["playground"]
     assert [a.verb for a in pg.recorded] == ["kill", "revive", "kill", "hang", "heal", "revive"]
     [mark] = variant_view(at, "sync")["marks"]  # all at 0 s: one line, the last action's words and how many more
-    assert mark == {"t": 0.0, "n": "①", "text": "revive user (+5)"}
+    assert mark == {"t": 0.0, "n": "①", "text": "revive User Service (+5)"}
 
 
 def test_a_click_a_timers_fragment_run_also_hears_is_applied_by_the_pages_run_only(monkeypatch):
