@@ -24,7 +24,7 @@ from typing import Any, Literal
 from sandbox.model.knobs import Knobs
 from sandbox.model.messages import Letters
 from sandbox.model.status import Component, VariantStatus
-from sandbox.present.diagram import TITLES
+from sandbox.present.names import target_label
 from sandbox.present.theory import load_multiple, pool_loads
 
 Tone = Literal["ok", "warn", "bad"]
@@ -127,14 +127,17 @@ class Moment:
     def depth(self) -> int:
         return self.status.queue_ready + self.status.queue_unacked
 
-    def effect(self, reads: bool, writes: bool) -> tuple[str, bool]:
-        """What the last seconds show on the paths a broken part lies on: the share that failed, else the reads
-        answered; and whether that is harm (failures, or too few reads answered). A percentile is left to the
+    def effect(self, reads: bool, writes: bool, stale: bool = False) -> tuple[str, bool]:
+        """What the last seconds show on the paths a broken part lies on: the share that failed (or, on the
+        invalidations' path, `stale`, the share of old lists), else the reads answered; and whether that is harm
+        (failures, old lists, or too few reads answered). A percentile is left to the
         tiles, which compute it over their window as a percentile must be: from every request, not from seconds."""
         recent = self.recent
         failed = [f"{share:.0%} of {kind} failed" for kind, on, share in
                   (("reads", reads, recent.read_failed), ("writes", writes, recent.write_failed))
                   if on and share >= FAILING]
+        if stale and recent.stale_share >= FAILING:  # the harm of a broken invalidation path: old lists
+            failed.append(f"{recent.stale_share:.0%} of reads returned an old list")
         if failed:
             return f"{' and '.join(failed)} {recent.window}", True
         if reads:  # a read held up has not finished: the rate answered shows it, a percentile of the finished not
@@ -149,6 +152,8 @@ class Moment:
         first, last = (self.recent.waiting or {}).get(pool, (0, 0))
         if last > first:
             return f"its line grew from {first:,} to {last:,} {self.recent.window}: it finishes less than arrives"
+        if last == first:
+            return f"its line held at {last:,} {self.recent.window}: it finishes as much as arrives, no more"
         return f"a line left from earlier, shrinking ({first:,} → {last:,} {self.recent.window})"
 
 
@@ -166,17 +171,13 @@ def _how(part: Component) -> str:
     return " and ".join(words)
 
 
-def _title(name: str) -> str:
-    return TITLES.get(name, name).replace("\n", " ")
-
-
 def _waiting_line(part: Component, doing: str = "busy") -> str:
     """'all 8 blog workers are busy and 115 requests wait in line'."""
     if part.name == "cache-worker":
         who = "its one consumer is" if part.workers == 1 else f"all {part.workers} consumers are"
         return f"{who} {doing} and {part.waiting:,} messages wait for it"
-    return (f"all {part.workers} {_title(part.name).split()[0].lower()} workers are {doing} and {part.waiting:,} "
-            "requests wait in line")
+    service = target_label(part.name).split()[0].lower()
+    return f"all {part.workers} {service} workers are {doing} and {part.waiting:,} requests wait in line"
 
 
 # --- 1. a broken part on a path -----------------------------------------------------------------------------------
@@ -321,18 +322,18 @@ def _broken_part(m: Moment) -> Narration | None:
         text, reads, writes = why(m, how)
         if not text:
             continue
-        effect, harm = m.effect(reads, writes)
-        others = [f"{_title(other)} ({_how(m.part(other))})" for other, _ in WHY_BROKEN
-                  if other != name and _how(m.part(other)) and why_on_path(m, other)]
-        line = f"The {_title(name)} is {how}: {text}" if name not in ("redis", "broker") else \
-            f"{_title(name)} is {how}: {text}"
+        effect, harm = m.effect(reads, writes, stale=name in ("broker", "cache-worker"))
+        others = [f"{target_label(other)} ({_how(m.part(other))})" for other, _ in WHY_BROKEN
+                  if other != name and _how(m.part(other)) and _on_a_path(m, other)]
+        line = f"The {target_label(name)} is {how}: {text}" if name not in ("redis", "broker") else \
+            f"{target_label(name)} is {how}: {text}"
         line += f"; {effect}" if effect else ""
         line += f" (also broken: {', '.join(others)})" if others else ""
         return Narration(line, "bad" if harm else "warn")
     return _nodes(m)
 
 
-def why_on_path(m: Moment, name: str) -> bool:
+def _on_a_path(m: Moment, name: str) -> bool:
     """Whether a part carries any of this variant's traffic: in queue, no read or write calls the User Service."""
     if m.part(name).health == "absent":
         return False
@@ -436,8 +437,7 @@ def _all_well(m: Moment) -> Narration:
     recent = m.recent
     rates = (f"{recent.reads_ok / recent.seconds:,.0f} reads/s and {recent.writes_ok / recent.seconds:,.1f} "
              f"writes/s served {recent.window}")
-    idle = [name for name in ("user",) if _how(m.part(name)) and not why_on_path(m, name)]
-    if idle:
+    if _how(m.part("user")) and not _on_a_path(m, "user"):
         return Narration(f"The User Service is {_how(m.part('user'))}, and no read or write waits on it here: the "
                          f"blog keeps its own directory of author names; {rates}", "ok")
     return Narration(f"All well: {rates}", "ok")

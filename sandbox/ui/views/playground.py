@@ -24,6 +24,7 @@ from sandbox.ui.playground_view import draw as draw_view
 TICK_S = 1.0
 ALL = "every variant"
 TOUR = "tour"  # session state of the guided first run: {"open": bool, "watched": bool}
+TO_LESSON = "tour_to_lesson"  # the tour's "open lesson 1" was clicked
 
 pg = session.playground()
 
@@ -223,6 +224,13 @@ def _tour_act(command_type: type) -> None:
     session.touched()
 
 
+@session.page_click
+def _want_lesson() -> None:
+    """The tour's last button, as a callback (a click that lands in a timer's run of the view is applied once, by the
+    page's run); the page then leaves for the lesson."""
+    st.session_state[TO_LESSON] = True
+
+
 def tour_highlight() -> tuple[str, ...]:
     """The tiles the guided first run points at now."""
     state = _tour_state()
@@ -249,13 +257,15 @@ def tour() -> None:
         elif index == 2:
             st.button("💚 revive the User Service", type="primary", on_click=_tour_act,
                       args=(Revive,), key="tour_revive")
-        elif st.button("📚 open lesson 1", type="primary", key="tour_lesson"):
-            _close_tour()
-            lessons = session.lessons()
-            if isinstance(lessons, list) and lessons:
-                st.session_state["lesson_id"] = lessons[0].id
-            st.switch_page("views/lessons.py")
+        else:
+            st.button("📚 open lesson 1", type="primary", on_click=_want_lesson, key="tour_lesson")
         st.button("skip the tour", on_click=_close_tour, key="tour_skip", type="tertiary")
+    if st.session_state.pop(TO_LESSON, False):
+        _close_tour()
+        lessons = session.lessons()
+        if isinstance(lessons, list) and lessons:
+            st.session_state["lesson_id"] = lessons[0].id
+        st.switch_page("views/lessons.py")
 
 
 def _scrub_window() -> tuple[int, int] | None:
