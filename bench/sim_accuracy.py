@@ -6,7 +6,7 @@ arrival, wait for one of the blog's c workers, hold it for an exponential servic
 (services.blog.service_ms), answer. Every other knob that could add to a read's hold time is zero: the
 cache lookup is an instant Redis command, and only the first read misses the cache (never invalidated,
 never expiring), and a miss then costs no time. That is an exact M/M/c queue, whose mean wait in queue is
-Erlang C (sandbox.present.theory.erlang_c_wait_s):  W_q = C(c, a) / (c*mu - lambda),  a = lambda / mu.
+Erlang C (sandbox.model.theory.erlang_c_wait_s):  W_q = C(c, a) / (c*mu - lambda),  a = lambda / mu.
 
 Estimator, per seed: mean latency of every read that finished after the warm-up, minus the known
 mean service time (100 ms); latency = wait + own service time, so this is unbiased for W_q and the
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from sandbox.engine import run_scenario
 from sandbox.model.scenario import parse_scenario_text
-from sandbox.present.theory import erlang_c, erlang_c_wait_s
+from sandbox.model.theory import erlang_c, erlang_c_wait_s
 from sandbox.sim.engine import SimEngine
 
 SERVICE_MS = 100.0

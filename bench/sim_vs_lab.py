@@ -51,6 +51,7 @@ from bench.live_runs import run_live
 from sandbox.engine import run_scenario
 from sandbox.live.errors import LabError
 from sandbox.model.measurements import Measurements
+from sandbox.model.metrics import MetricName
 from sandbox.model.scenario import Scenario, parse_scenario_text
 from sandbox.sim.engine import SimEngine
 
@@ -59,9 +60,9 @@ SIM_SEEDS = range(1, 11)
 TOLERANCE = 0.25
 FLOORS = {"read.error_rate": 0.02, "write.error_rate": 0.02, "queue.depth_max": 2.0, "staleness.max_s": 0.5,
           "msg.lost": 1.0, "read.p50_ms": 1.0, "write.p50_ms": 1.0}
-HEALTHY_METRICS = ("read.p50_ms", "write.p50_ms")
-FAULT_METRICS = ("read.error_rate", "write.error_rate", "queue.depth_max", "staleness.max_s")
-RUN_METRICS = ("msg.lost",)
+HEALTHY_METRICS: tuple[MetricName, ...] = ("read.p50_ms", "write.p50_ms")
+FAULT_METRICS: tuple[MetricName, ...] = ("read.error_rate", "write.error_rate", "queue.depth_max", "staleness.max_s")
+RUN_METRICS: tuple[MetricName, ...] = ("msg.lost",)
 WALL_BUDGET_S = 190.0
 
 USER_DOWN = """
@@ -134,7 +135,7 @@ CASES = (
 
 def window_values(m: Measurements, case: Case, duration_s: float) -> dict[str, float | None]:
     start, end = case.fault_window
-    values = {name: m.observe(name, start, end) for name in FAULT_METRICS}
+    values: dict[str, float | None] = {name: m.observe(name, start, end) for name in FAULT_METRICS}
     values |= {name: m.observe(name, 0, duration_s) for name in RUN_METRICS}
     values |= {name: m.observe(name, *case.healthy_window) for name in HEALTHY_METRICS}
     return values

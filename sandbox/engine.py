@@ -3,7 +3,8 @@
 The runner, the CLI, the lessons and the UI talk only to `Engine`; `make_engine` is the one place that
 knows the two implementations (the simulation, and the live lab, whose dependencies load only when asked for).
 `run_isolated` runs a scenario in a child process with a wall-clock and a memory cap, for a server many
-learners share, and hands back a `RecordedEngine`: the finished run as data.
+learners share, and hands back a `RecordedEngine`: the finished run as data. `LabError` (the lab's errors a
+user can fix) is the contract's too, so a caller catches it without reaching into the lab.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from itertools import groupby
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from sandbox.live.errors import LabError
 from sandbox.model.commands import Command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Verdict, check
@@ -92,7 +94,8 @@ def live_unavailable(timeout_s: float = 2.0) -> str | None:
     return None
 
 
-def make_engine(name: str, scenario: Scenario, seed: int) -> Engine:
+def make_engine(name: str, scenario: Scenario, seed: int | None = None) -> Engine:
+    """A `sim` or `live` engine for `scenario` (`seed` None: the scenario's own)."""
     if name == "live":
         from sandbox.live.engine import LiveEngine
 
@@ -226,8 +229,6 @@ def run_isolated(scenario: Scenario, engine: str = "sim", seed: int | None = Non
     if kind == "too long":
         raise RunTooLong(payload)
     if kind == "lab":
-        from sandbox.live.errors import LabError
-
         raise LabError(payload)
     raise RuntimeError(payload)
 
@@ -255,7 +256,7 @@ def _run_and_send(sender: Connection, scenario: Scenario, engine: str, seed: int
         message = ("scenario", (exc.source, exc.field, exc.problem))
     except RunTooLong as exc:
         message = ("too long", str(exc))
-    except _lab_error() as exc:
+    except LabError as exc:
         message = ("lab", str(exc))
     except MemoryError:
         message = ("error", f"the run needed more than {ISOLATED_MEMORY_BYTES // 2**20:,} MB and was stopped")
@@ -263,10 +264,3 @@ def _run_and_send(sender: Connection, scenario: Scenario, engine: str, seed: int
         message = ("error", f"the run failed: {type(exc).__name__}: {exc}")
     sender.send(message)
     sender.close()
-
-
-def _lab_error() -> type[Exception]:
-    """The live lab's one error a user can fix (its module loads nothing heavy)."""
-    from sandbox.live.errors import LabError
-
-    return LabError

@@ -15,12 +15,12 @@ import tomli_w
 from sandbox.model.budget import MAX_REQUESTS, expected_requests
 from sandbox.model.commands import TARGETS, Command, Heal, Load, Revive, Set
 from sandbox.model.errors import ScenarioError
+from sandbox.model.faults import HEALED
 from sandbox.model.knobs import KNOBS, Knobs
 from sandbox.model.measurements import Frame, interleave
 from sandbox.model.periods import open_faults
 from sandbox.model.scenario import Scenario, Variant, scenario_to_document
 from sandbox.model.status import VariantStatus
-from sandbox.present.theory import PoolLoad, pool_loads
 from sandbox.sim.engine import SimEngine, cyclic_gc_paused
 
 PRESETS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -135,7 +135,7 @@ class Playground:
                 kinds = {p.kind for p in faults if p.target == target}
                 if "down" in kinds:
                     notes += self.act(Revive(target, variant=variant.name))
-                if kinds - {"down"}:
+                if kinds & set(HEALED):
                     notes += self.act(Heal(target, variant=variant.name))
         return notes
 
@@ -201,10 +201,6 @@ class Playground:
 
     def _interleaved(self, start: int, end: int) -> list[Frame]:
         return interleave({v.name: self.engine.measurements(v.name).frames(start, end) for v in self.variants})
-
-    def predicted_loads(self, variant: str) -> list[PoolLoad]:
-        """Queueing theory's load on each pool of `variant`, from its knobs and faults."""
-        return pool_loads(self.knobs(variant), self.engine.status()[variant])
 
     def recording(self) -> Scenario:
         """The session so far as a scenario: the same variants and seed, every action at its moment."""

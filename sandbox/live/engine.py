@@ -318,7 +318,7 @@ class LiveEngine:
             components=components, edges=tuple(edges),
             queue_ready=int(last.get("queue.ready") or 0), queue_unacked=int(last.get("queue.unacked") or 0),
             dead_letters=reading.counts["dead-lettered"] if reading else 0,
-            outbox_pending=int(last.get("outbox.pending") or 0), db_version=lab.db.version(),
+            outbox_pending=int(last.get("outbox.pending") or 0),
             nodes=nodes, queue_leader="broker-1" if nodes and lab.config.knobs.broker.queue_type == "classic" else "")
 
     def _nodes(self, lab: VariantLab) -> tuple[Component, ...]:

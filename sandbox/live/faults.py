@@ -1,8 +1,19 @@
 """Turning the timeline's commands into faults on the real parts: one variant's, or the RabbitMQ nodes all share.
 
-A service dies by SIGKILL and comes back on the same port; the fault proxies in front of every service, each broker
-node and Redis refuse, delay or swallow connections; a service injects errors itself, and the cache-worker also
-latency and a hang (told on /internal/faults). Each fault that may lose messages tells the variant's meter the
+What each verb starts and ends is the model's table (`sandbox.model.faults`), the simulation's too; this module is
+the one place that decides where the lab makes each kind of fault (`carrier`):
+
+| target             | down (kill, restart)                        | hung (hang)     | latency         | errors |
+| ------------------ | ------------------------------------------- | --------------- | --------------- | ------ |
+| author, blog, user | SIGKILL (supervisor), its proxy refuses     | proxy swallows  | proxy delays    | itself |
+| cache-worker       | SIGKILL (supervisor)                        | itself          | itself          | itself |
+| redis              | its proxy refuses (comes back empty)        | proxy swallows  | proxy delays    | –      |
+| broker, broker-N   | its node proxies refuse (node-level: below) | proxies swallow | proxies delay   | –      |
+
+"proxy": the asyncio fault proxy in front of the part (proxy.py), one per variant, so a fault hits one variant
+only; "itself": the service injects it, told on /internal/faults (services/service.py `InjectedFaults`) and told
+again when it is revived; "–": the proxy speaks TCP, not HTTP, so the lab refuses the command with a note. A service
+dies by SIGKILL and comes back on the same port. Each fault that may lose messages tells the variant's meter the
 likely cause, for the census to file what it finds.
 
 Node-level commands act on RabbitMQ nodes, which every variant shares, and only on nodes the lab started itself
@@ -15,7 +26,7 @@ connections at their proxies, and says that too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,11 +55,24 @@ from sandbox.model.commands import (
     Set,
     TargetCommand,
 )
+from sandbox.model.faults import FaultKind, effect
 from sandbox.model.scenario import LOAD_FIELDS
 
 POISON_BODY = b'{"action": "invalidateCache", "keys": '  # cut short: not JSON
 HEALTHY = {"error_rate": 0.0, "latency_ms": 0.0, "jitter_ms": 0.0, "hung": False}
+INJECTED: dict[FaultKind, tuple[str, ...]] = {"hung": ("hung",), "latency": ("latency_ms", "jitter_ms"),
+                                              "errors": ("error_rate",)}
+"""The /internal/faults fields that carry each kind a service injects itself."""
 WORKER = "cache-worker"
+Carrier = Literal["proxy", "itself"]
+
+
+def carrier(target: str, kind: FaultKind) -> Carrier | None:
+    """Where the lab makes fault `kind` (not "down": a process's and a proxy's life) on `target`, per the module's
+    table; None where it cannot."""
+    if kind == "errors":
+        return "itself" if target in (*HTTP_SERVICES, WORKER) else None
+    return "itself" if target == WORKER else "proxy"
 
 
 NODE_VERBS = (Kill, Revive, Restart)
@@ -97,8 +121,7 @@ class FaultInjector:
             return notes
         cluster = self.cluster
         assert cluster is not None, "a broker of three nodes is always the lab's own"
-        numbers = range(1, len(cluster.nodes) + 1) if command.target == "broker" \
-            else (int(command.target.removeprefix("broker-")),)
+        numbers = self._node_numbers(cluster, command.target)
         if not isinstance(command, Revive):
             self._suspect_node_losses(cluster, numbers)
         for number in numbers:
@@ -112,6 +135,11 @@ class FaultInjector:
                 case _:
                     assert_never(command)
         return notes
+
+    @staticmethod
+    def _node_numbers(cluster: Cluster, target: str) -> range | tuple[int, ...]:
+        """The nodes `broker` (all) or `broker-N` names."""
+        return range(1, len(cluster.nodes) + 1) if target == "broker" else (int(target.removeprefix("broker-")),)
 
     def _restart_one_node(self, command: Kill | Revive | Restart) -> list[str]:
         """`restart broker` on one node: every variant's connections are cut at its proxies for `down_s`, and the
@@ -189,34 +217,37 @@ class FaultInjector:
             return f"no {target} in the live lab's one-node broker; `{command.verb}` does nothing"
         if (target.startswith("broker") or target == WORKER) and not lab.config.queue:
             return f"no {target} in a sync variant; `{command.verb}` does nothing"
+        row = effect(command)
+        if row.needs_up and self._down(lab, target):
+            return f"{target} is down; revive it before it can {command.verb}"
         match command:
             case Restart(down_s=down_s):
                 self._kill(lab, target)
+                self._end(lab, target, row.ends)
                 self._timers.later(down_s, self._revive, lab, target)
                 return None
             case Kill():
                 self._kill(lab, target)
+                self._end(lab, target, row.ends)
                 return None
             case Revive():
                 return self._revive(lab, target)
             case Hang():
-                if target == WORKER and not self.supervisor.alive(lab.process(WORKER)):
-                    return f"{target} is down; revive it before it can hang"
-                if target == WORKER:
+                if carrier(target, "hung") == "itself":
                     return self._inject(lab, target, hung=True)
                 for proxy in self._proxies(lab, target):
                     proxy.black_hole()
                 return None
             case Heal():
-                return self._heal(lab, target)
+                return self._end(lab, target, row.ends)
             case Latency(ms=ms, jitter_ms=jitter_ms):
-                if target == WORKER:
+                if carrier(target, "latency") == "itself":
                     return self._inject(lab, target, latency_ms=ms, jitter_ms=jitter_ms)
                 for proxy in self._proxies(lab, target):
                     proxy.latency(ms, jitter_ms, direction="upstream")
                 return None
             case Errors(rate=rate):
-                if target not in (*HTTP_SERVICES, WORKER):
+                if carrier(target, "errors") is None:
                     return (f"`errors` on {target} is not available in the live lab "
                             "(its fault proxy speaks TCP, not HTTP)")
                 if target == WORKER and lab.config.knobs.consumer.ack == "auto":
@@ -224,6 +255,42 @@ class FaultInjector:
                 return self._inject(lab, target, error_rate=rate)
             case _:
                 assert_never(command)
+
+    def _down(self, lab: VariantLab, target: str) -> bool:
+        """Whether `target` is down in this variant: its process dead, every proxy in front of it refusing, or every
+        node it names dead."""
+        if target in (*HTTP_SERVICES, WORKER):
+            return not self.supervisor.alive(lab.process(target))
+        if not any(proxy.listening for proxy in self._proxies(lab, target)):
+            return True
+        cluster = self.cluster
+        if cluster is None or len(cluster.nodes) == 1 or not target.startswith("broker"):
+            return False
+        return not any(cluster.alive(n) for n in self._node_numbers(cluster, target))
+
+    def _end(self, lab: VariantLab, target: str, kinds: tuple[FaultKind, ...]) -> str | None:
+        """End these kinds of fault on `target` where the lab carries them ("down" ends by a revive); a service
+        still running is told at once, a dead one when it is revived."""
+        injected = lab.injected.get(target, {})
+        told = False
+        for kind in (k for k in kinds if k != "down"):
+            match carrier(target, kind):
+                case "itself":
+                    ended = [injected.pop(name, None) for name in INJECTED[kind]]
+                    told |= any(value is not None for value in ended)
+                case "proxy":
+                    for proxy in self._proxies(lab, target):
+                        if kind == "hung":
+                            proxy.black_hole(False)
+                        else:
+                            proxy.latency(0)
+                case None:
+                    pass
+        if not injected:
+            lab.injected.pop(target, None)
+        if told and self.supervisor.alive(lab.process(target)):
+            return self._tell(lab, target)
+        return None
 
     def _kill(self, lab: VariantLab, target: str) -> None:
         """A real death: SIGKILL for a service, a refusing proxy for the broker and Redis."""
@@ -259,15 +326,6 @@ class FaultInjector:
             return f"{target} did not come back: {exc}"
         self.meters[lab.name].forget(target)  # its counters start from zero in the new process
         if lab.injected.get(target):
-            return self._tell(lab, target)
-        return None
-
-    def _heal(self, lab: VariantLab, target: str) -> str | None:
-        """Clear latency, errors and a hang; a killed part stays down until revived."""
-        if target != WORKER:
-            for proxy in self._proxies(lab, target):
-                proxy.heal()
-        if lab.injected.pop(target, None) and self.supervisor.alive(lab.process(target)):
             return self._tell(lab, target)
         return None
 

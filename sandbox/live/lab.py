@@ -44,7 +44,6 @@ def _default_lab_dir() -> Path:
 
 
 LAB_DIR = _default_lab_dir()
-STANDING_S = 7 * 24 * 3600.0
 UP_TIMEOUT_S = 90.0
 DOWN_TIMEOUT_S = 20.0
 

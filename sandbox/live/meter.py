@@ -23,11 +23,13 @@ from sandbox.live.store import OutboxRow
 from sandbox.live.wiring import HTTP_SERVICES, VariantLab
 from sandbox.model import losses
 from sandbox.model.messages import SHOWN_PER_STATE, State
+from sandbox.model.metrics import POOL_GAUGES, CounterName, GaugeName
 
 # the counters a service keeps in /metrics, and the metric each one feeds
-COUNTED = {"author": {"published": "msg.published", "lost": "msg.lost"},
-           "blog": {"cache_hits": "cache.hits", "cache_misses": "cache.misses"},
-           "cache-worker": {"redelivered": "msg.redelivered", "dead_lettered": "msg.dead_lettered"}}
+COUNTED: dict[str, dict[str, CounterName]] = {
+    "author": {"published": "msg.published", "lost": "msg.lost"},
+    "blog": {"cache_hits": "cache.hits", "cache_misses": "cache.misses"},
+    "cache-worker": {"redelivered": "msg.redelivered", "dead_lettered": "msg.dead_lettered"}}
 RECOUNTS = 4  # a census that comes up short is taken again at once, at most this many times
 UNKNOWN_LOSS = "published, then neither queued nor consumed"
 
@@ -105,8 +107,8 @@ class Meter:
     def close_second(self, second: int) -> None:
         """Read the second's gauges and counters; for a queue variant, in the order messages move."""
         lab = self.lab
-        gauges: dict[str, float] = {"staleness.max_s": self.staleness_peak_s, "queue.ready": 0, "queue.unacked": 0,
-                                    "msg.in_flight": 0, "outbox.pending": 0}
+        gauges: dict[GaugeName, float] = {"staleness.max_s": self.staleness_peak_s, "queue.ready": 0,
+                                          "queue.unacked": 0, "msg.in_flight": 0, "outbox.pending": 0}
         self.staleness_peak_s = 0.0
         duplicates = lab.db.duplicate_posts()
         if duplicates > self.duplicates:
@@ -126,8 +128,8 @@ class Meter:
         if handled is not None and handled > self.handled:
             lab.measurements.count(second, "msg.consumed", handled - self.handled)
             self.handled = handled
-        held = self._held_gauges()
-        gauges |= {"queue.ready": ready or 0, "outbox.pending": outbox} | held
+        gauges["queue.ready"], gauges["outbox.pending"] = ready or 0, outbox
+        gauges |= self._held_gauges()
         lab.measurements.close_second(second, gauges)
         census = self._census(owed, self.metrics["author"], outbox, ready, worker, dead_lettered, handled)
         self._file_lost(second, self.lost.check(self._recounted(census)))
@@ -154,7 +156,7 @@ class Meter:
         self._read_service(second, "cache-worker")
         return self.metrics["cache-worker"]
 
-    def _held_gauges(self) -> dict[str, float]:
+    def _held_gauges(self) -> dict[GaugeName, float]:
         """queue.unacked and msg.in_flight, as the simulation counts them, from the second's /metrics.
 
         The worker knows exactly what it holds; the management API's count lags by its statistics interval
@@ -197,7 +199,7 @@ class Meter:
         dead_lettered = self.queues.ready(lab.config.topology.dead_letter_queue)
         return self._census(owed, author, outbox, ready, worker, dead_lettered, self._handled())
 
-    def _keep_reading(self, second: int, gauges: dict[str, float], dead_lettered: int | None) -> None:
+    def _keep_reading(self, second: int, gauges: dict[GaugeName, float], dead_lettered: int | None) -> None:
         """The second's counts per message state, and the letters the lab can see one by one."""
         lab = self.lab
         outbox = int(gauges["outbox.pending"])
@@ -212,7 +214,7 @@ class Meter:
 
     # reading the services ------------------------------------------------------------
 
-    def _read_service(self, second: int, name: str) -> dict[str, float]:
+    def _read_service(self, second: int, name: str) -> dict[GaugeName, float]:
         """A service's /metrics: its counters filed, its pool gauges returned."""
         metrics = self._metrics(name)
         self.metrics[name] = metrics
@@ -221,8 +223,9 @@ class Meter:
         return self._pool_gauges(name, metrics)
 
     @staticmethod
-    def _pool_gauges(name: str, metrics: dict) -> dict[str, float]:
-        return {f"{name}.busy": metrics.get("busy", 0), f"{name}.waiting": metrics.get("waiting", 0)}
+    def _pool_gauges(name: str, metrics: dict) -> dict[GaugeName, float]:
+        busy, waiting = POOL_GAUGES[name]
+        return {busy: metrics.get("busy", 0), waiting: metrics.get("waiting", 0)}
 
     def _alive(self, service: str) -> bool:
         return self.supervisor.alive(self.lab.process(service))
@@ -250,7 +253,7 @@ class Meter:
         self.lab.measurements.lose(second if at_s is None else at_s, cause, lost)
         self.losses.append((time.time(), cause, lost))
 
-    def _count_delta(self, second: int, service: str, counter: str, metric: str, value: int | None) -> None:
+    def _count_delta(self, second: int, service: str, counter: str, metric: CounterName, value: int | None) -> None:
         if value is None:
             return
         key = f"{service}.{counter}"

@@ -4,10 +4,10 @@ Every accepted connection gets its own connection upstream and two pumps, one pe
 receiving task and a delivering task joined by a bounded FIFO delay line, so latency delays each chunk by its
 own amount without holding up the stream behind it and without reordering bytes.
 
-Faults: down (refuse new connections, reset existing ones) and up, latency ± jitter, black hole (accept, then
-swallow everything), reset_peer (reset existing connections once); heal clears all but down. The asyncio loop
-runs in a thread the proxy owns; every control is a plain method, safe to call from any thread, that returns
-once the fault is in effect.
+Faults: down (refuse new connections, reset existing ones) and up, latency ± jitter (latency(0) ends it), black hole
+(accept, then swallow everything; black_hole(False) ends it), reset_peer (reset existing connections once). The
+asyncio loop runs in a thread the proxy owns; every control is a plain method, safe to call from any thread, that
+returns once the fault is in effect.
 """
 
 from __future__ import annotations
@@ -219,17 +219,13 @@ class FaultProxy:
         with self._control:
             self._run(self._set(_latency=latency))
 
-    def black_hole(self) -> None:
+    def black_hole(self, on: bool = True) -> None:
         """A hung service: keep accepting, forward no data either way and not the service's close either.
 
-        Clients wait until their own timeout; a client's close still goes through."""
+        Clients wait until their own timeout; a client's close still goes through. `on=False` ends it for what
+        comes next; connections that already lost bytes stay swallowed."""
         with self._control:
-            self._run(self._set(_black_hole=True))
-
-    def heal(self) -> None:
-        """Clear latency and the black hole (not down). Connections that already lost bytes stay swallowed."""
-        with self._control:
-            self._run(self._set(_latency=None, _black_hole=False))
+            self._run(self._set(_black_hole=on))
 
     def reset_peer(self) -> None:
         """Reset every current connection once (RST); new connections are served as usual."""

@@ -144,9 +144,6 @@ class Database:
                 conn.execute("INSERT INTO outbox (body, created_at) VALUES (?, ?)", (outbox_body, now))
         return Post(post_id, author_id, title, body, now), post_id
 
-    def list_posts(self, limit: int = PAGE_SIZE) -> list[Post]:
-        return self.page(limit)[0]
-
     def page(self, limit: int = PAGE_SIZE) -> tuple[list[Post], int]:
         """The newest `limit` posts and the version they belong to, read from one snapshot."""
         conn = self._connection()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandbox.model.measurements import Measurements
+from sandbox.model.metrics import MetricName
 
 COMPARISONS = {
     "above": lambda observed, bound: observed > bound,
@@ -17,7 +18,7 @@ COMPARISONS = {
 @dataclass(frozen=True)
 class Expectation:
     variant: str
-    metric: str
+    metric: MetricName
     comparison: str
     bound: float
     during: tuple[float, float] | None = None

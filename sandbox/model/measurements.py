@@ -18,7 +18,10 @@ from sandbox.model.metrics import (
     FRAME_METRICS,
     METRICS,
     Aggregate,
+    CounterName,
+    GaugeName,
     Last,
+    MetricName,
     Peak,
     Percentile,
     PerSecond,
@@ -41,8 +44,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 @dataclass
 class _Second:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
-    gauges: dict[str, float] = field(default_factory=dict)
+    counts: dict[CounterName, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    gauges: dict[GaugeName, float] = field(default_factory=dict)
     read_ms: list[float] = field(default_factory=list)
     write_ms: list[float] = field(default_factory=list)
 
@@ -77,7 +80,7 @@ class Measurements:
         second.write_ms.append(latency_ms)
         second.counts["write.ok" if ok else "write.errors"] += 1
 
-    def count(self, t: float, name: str, n: int = 1) -> None:
+    def count(self, t: float, name: CounterName, n: int = 1) -> None:
         self._at(t).counts[name] += n
 
     def lose(self, t: float, cause: str, n: int = 1) -> None:
@@ -88,7 +91,7 @@ class Measurements:
             counts["msg.lost_taken"] += n
         self.lost_by_cause[cause] = self.lost_by_cause.get(cause, 0) + n
 
-    def close_second(self, second: int, gauges: Mapping[str, float]) -> None:
+    def close_second(self, second: int, gauges: Mapping[GaugeName, float]) -> None:
         """Record the gauges read at the end of `second`; the second is then final."""
         self._at(second).gauges = dict(gauges)
         self.closed_s = second + 1
@@ -98,13 +101,14 @@ class Measurements:
         s = self._at(second)
         frame: dict[str, float | None] = {}
         for name in FRAME_METRICS:
-            kind = METRICS[name].kind
-            if kind == "count":
-                frame[name] = s.counts[name]
-            elif kind == "gauge":
-                frame[name] = s.gauges.get(name)
-            else:
-                frame[name] = _aggregate(METRICS[name].aggregate, [s])
+            aggregate = METRICS[name].aggregate
+            match aggregate:
+                case Sum(counter):
+                    frame[name] = s.counts[counter]
+                case Peak((gauge,)):
+                    frame[name] = s.gauges.get(gauge)
+                case _:
+                    frame[name] = _aggregate(aggregate, [s])
         return frame
 
     def frames(self, start_s: int = 0, end_s: int | None = None) -> list[Frame]:
@@ -124,10 +128,10 @@ class Measurements:
             latencies.extend(second.read_ms if requests == "read" else second.write_ms)
         return latencies
 
-    def totals(self, start_s: float, end_s: float) -> dict[str, int]:
+    def totals(self, start_s: float, end_s: float) -> dict[CounterName, int]:
         return _totals(self._window(start_s, end_s))
 
-    def observe(self, metric: str, start_s: float, end_s: float) -> float | None:
+    def observe(self, metric: MetricName, start_s: float, end_s: float) -> float | None:
         """The value of a registered metric over [start_s, end_s); None when nothing was measured.
 
         KeyError for a name the registry does not declare."""
@@ -136,7 +140,7 @@ class Measurements:
         return _aggregate(aggregate, seconds) if seconds else None
 
 
-def _totals(seconds: Iterable[_Second]) -> dict[str, int]:
+def _totals(seconds: Iterable[_Second]) -> dict[CounterName, int]:
     totals = dict.fromkeys(COUNTERS, 0)
     for second in seconds:
         for name, n in second.counts.items():

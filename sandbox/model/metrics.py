@@ -4,16 +4,46 @@ A metric has a name, a human label for charts, tiles and verdicts, a unit, a kin
 over a window of seconds. `Measurements` computes frames and window values from these declarations;
 the scenario loader, the lessons, the charts and the tiles read their names and labels here, and an
 unknown name is an error when a file is loaded, never a default.
+
+A name is typed: `CounterName`, `GaugeName` or `WindowName` (together `MetricName`), so a misspelt name in the
+code fails the type check. A new metric is its name in one of those three and its declaration in `_ALL`;
+`tests/unit/model/test_metrics.py` fails when one is missing, and mypy when a declaration names an untyped name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard, get_args
 
 from sandbox.model.knobs import SERVICES
 
 WORKERS = (*SERVICES, "cache-worker")
+
+CounterName = Literal[
+    "write.ok", "write.errors", "write.duplicates", "read.ok", "read.errors", "read.stale", "cache.hits",
+    "cache.misses", "msg.published", "msg.consumed", "msg.lost", "msg.lost_taken", "msg.redelivered",
+    "msg.dead_lettered",
+]
+"""What an engine counts as it happens (`Measurements.count`, or `read`, `write` and `lose`)."""
+GaugeName = Literal[
+    "staleness.max_s", "queue.ready", "queue.unacked", "msg.in_flight", "outbox.pending",
+    "author.busy", "author.waiting", "blog.busy", "blog.waiting", "user.busy", "user.waiting",
+    "cache-worker.busy", "cache-worker.waiting",
+]
+"""What an engine reads at each second's end (`Measurements.close_second`)."""
+WindowName = Literal[
+    "write.p50_ms", "write.p95_ms", "write.p99_ms", "read.p50_ms", "read.p95_ms", "read.p99_ms", "cache.hit_rate",
+    "read.error_rate", "write.error_rate", "read.stale_rate", "read.throughput", "write.throughput",
+    "queue.depth_max", "queue.depth_last", "outbox.pending_max",
+]
+"""What `Measurements` computes over a window from the counts, the gauges and the latencies."""
+MetricName = CounterName | GaugeName | WindowName
+
+POOL_GAUGES: dict[str, tuple[GaugeName, GaugeName]] = {
+    "author": ("author.busy", "author.waiting"), "blog": ("blog.busy", "blog.waiting"),
+    "user": ("user.busy", "user.waiting"), "cache-worker": ("cache-worker.busy", "cache-worker.waiting"),
+}
+"""Each worker pool's (busy, waiting) gauges, which both engines read at a second's end."""
 
 Kind = Literal["count", "gauge", "latency", "ratio", "rate"]
 Requests = Literal["read", "write"]
@@ -23,15 +53,15 @@ Requests = Literal["read", "write"]
 class Sum:
     """The counter's total over the window."""
 
-    counter: str
+    counter: CounterName
 
 
 @dataclass(frozen=True)
 class Ratio:
     """`part` / the sum of `whole`, over every event in the window; nothing measured when `whole` is 0."""
 
-    part: str
-    whole: tuple[str, ...]
+    part: CounterName
+    whole: tuple[CounterName, ...]
 
 
 @dataclass(frozen=True)
@@ -46,21 +76,21 @@ class Percentile:
 class PerSecond:
     """The counter's total divided by the window's whole seconds."""
 
-    counter: str
+    counter: CounterName
 
 
 @dataclass(frozen=True)
 class Peak:
     """The highest sum of these gauges at a second's end."""
 
-    gauges: tuple[str, ...]
+    gauges: tuple[GaugeName, ...]
 
 
 @dataclass(frozen=True)
 class Last:
     """The sum of these gauges at the window's last second's end."""
 
-    gauges: tuple[str, ...]
+    gauges: tuple[GaugeName, ...]
 
 
 Aggregate = Sum | Ratio | Percentile | PerSecond | Peak | Last
@@ -68,7 +98,7 @@ Aggregate = Sum | Ratio | Percentile | PerSecond | Peak | Last
 
 @dataclass(frozen=True)
 class Metric:
-    name: str
+    name: MetricName
     label: str
     unit: str
     kind: Kind
@@ -78,37 +108,41 @@ class Metric:
     """In every frame (one row per second per variant)."""
     expect: bool = False
     """Scenarios and lessons may state expectations about it."""
+    sim_only: bool = False
+    """Only the simulation measures it. Every other metric the live lab's meter measures too, which
+    tests/unit/live/test_meter_metrics.py holds it to."""
 
 
-def _count(name: str, label: str, unit: str, doc: str, *, per_second: bool = True, expect: bool = False) -> Metric:
-    return Metric(name, label, unit, "count", Sum(name), doc, per_second, expect)
+def _count(name: CounterName, label: str, unit: str, doc: str, *, per_second: bool = True, expect: bool = False,
+           sim_only: bool = False) -> Metric:
+    return Metric(name, label, unit, "count", Sum(name), doc, per_second, expect, sim_only)
 
 
-def _gauge(name: str, label: str, unit: str, doc: str) -> Metric:
-    return Metric(name, label, unit, "gauge", Peak((name,)), doc)
+def _gauge(name: GaugeName, label: str, unit: str, doc: str, *, sim_only: bool = False) -> Metric:
+    return Metric(name, label, unit, "gauge", Peak((name,)), doc, sim_only=sim_only)
 
 
-def _latencies(requests: Requests) -> list[Metric]:
-    return [Metric(f"{requests}.p{q}_ms", f"{requests} p{q}", "ms", "latency", Percentile(requests, q),
-                   f"{q}th percentile latency of the {requests}s that finished, failures included", expect=True)
-            for q in (50, 95, 99)]
+def _latency(name: WindowName, requests: Requests, q: int) -> Metric:
+    return Metric(name, f"{requests} p{q}", "ms", "latency", Percentile(requests, q),
+                  f"{q}th percentile latency of the {requests}s that finished, failures included", expect=True)
 
 
 def _pool(name: str) -> list[Metric]:
-    return [_gauge(f"{name}.busy", f"{name} busy workers", "workers", f"{name}'s workers at work at a second's end"),
-            _gauge(f"{name}.waiting", f"{name} waiting", "requests",
+    busy, waiting = POOL_GAUGES[name]
+    return [_gauge(busy, f"{name} busy workers", "workers", f"{name}'s workers at work at a second's end"),
+            _gauge(waiting, f"{name} waiting", "requests",
                    f"requests waiting for one of {name}'s workers at a second's end")]
 
 
 _ALL = (
     _count("write.ok", "writes ok", "writes", "POST /blogs answered 2xx"),
     _count("write.errors", "failed writes", "writes", "POST /blogs failed (error, refused or timed out)"),
-    *_latencies("write"),
+    _latency("write.p50_ms", "write", 50), _latency("write.p95_ms", "write", 95), _latency("write.p99_ms", "write", 99),
     _count("write.duplicates", "duplicate posts", "posts",
            "posts committed again by a client's retry of a write that had committed", expect=True),
     _count("read.ok", "reads ok", "reads", "GET /blogs answered 2xx"),
     _count("read.errors", "failed reads", "reads", "GET /blogs failed (error, refused or timed out)"),
-    *_latencies("read"),
+    _latency("read.p50_ms", "read", 50), _latency("read.p95_ms", "read", 95), _latency("read.p99_ms", "read", 99),
     _count("read.stale", "stale reads", "reads",
            "successful reads that returned a list older than what the database had committed when they began"),
     _count("cache.hits", "cache hits", "reads", "reads served from Redis", per_second=False),
@@ -154,20 +188,24 @@ _ALL = (
            "most invalidations waiting in the author's outbox at a second's end", per_second=False, expect=True),
 )
 
-METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
-COUNTERS = tuple(m.name for m in _ALL if m.kind == "count")
-GAUGES = tuple(m.name for m in _ALL if m.kind == "gauge" and m.per_second)
+METRICS: dict[MetricName, Metric] = {m.name: m for m in _ALL}
+COUNTERS: tuple[CounterName, ...] = get_args(CounterName)
 FRAME_METRICS = tuple(m.name for m in _ALL if m.per_second)
 """The per-second metrics of a frame, in this order; `t` is the second [t, t+1)."""
 WINDOW_METRICS = {m.name: m.doc for m in _ALL if m.expect}
 """The metrics an expectation may name, with what each means."""
 
 
-def metric(name: str) -> Metric:
-    """The registry's entry; KeyError naming the metric when there is none."""
-    return METRICS[name]
+def is_metric(name: object) -> TypeGuard[MetricName]:
+    """Whether `name` (read from a file) is a registered metric's name."""
+    return isinstance(name, str) and name in METRICS
 
 
-def label(name: str) -> str:
+def is_frame_metric(name: object) -> TypeGuard[MetricName]:
+    """Whether `name` (read from a file) is one of a frame's per-second metrics."""
+    return isinstance(name, str) and name in FRAME_METRICS
+
+
+def label(name: MetricName) -> str:
     """A metric's human label, e.g. 'messages published' for msg.published."""
     return METRICS[name].label

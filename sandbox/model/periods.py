@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
-from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, Restart, Revive
-
-FaultKind = Literal["down", "hung", "latency", "errors"]
-_HEALED: tuple[FaultKind, ...] = ("hung", "latency", "errors")
-"""What `heal` ends; only `revive` (or the end of a restart) ends "down"."""
+from sandbox.model.commands import Command, TargetCommand
+from sandbox.model.faults import FaultKind, effect
 
 
 @dataclass(frozen=True)
@@ -25,46 +21,35 @@ class Period:
 
 
 def fault_periods(timeline: Iterable[Command], variant: str | None = None) -> list[Period]:
-    """The fault periods one variant lived through (`variant=None`: commands aimed at every variant)."""
-    open_: dict[tuple[str, FaultKind], tuple[float, str]] = {}
+    """The fault periods one variant lived through (`variant=None`: commands aimed at every variant), each verb doing
+    what model/faults.py's table says."""
+    open_: dict[tuple[str, FaultKind], tuple[float, str, float | None]] = {}
+    """(target, kind) -> (start_s, label, the end already planned: a restart's)"""
     periods: list[Period] = []
 
     def close(target: str, kind: FaultKind, at: float) -> None:
         started = open_.pop((target, kind), None)
         if started is not None:
-            periods.append(Period(target, kind, started[0], at, started[1]))
+            start_s, label, until_s = started
+            periods.append(Period(target, kind, start_s, at if until_s is None else min(at, until_s), label))
 
-    def start(target: str, kind: FaultKind, command: Command) -> None:
-        close(target, kind, command.at)
-        open_[(target, kind)] = (command.at, command.describe())
+    def down_at(target: str, at: float) -> bool:
+        started = open_.get((target, "down"))
+        return started is not None and (started[2] is None or at < started[2])
 
     for command in sorted(timeline, key=lambda c: c.at):
-        if command.variant is not None and command.variant != variant:
+        if (command.variant is not None and command.variant != variant) or not isinstance(command, TargetCommand):
             continue
-        match command:
-            case Revive(target=target):
-                close(target, "down", command.at)
-            case Heal(target=target):
-                for kind in _HEALED:
-                    close(target, kind, command.at)
-            case Kill(target=target):
-                close(target, "hung", command.at)
-                start(target, "down", command)
-            case Restart(target=target, down_s=down_s):
-                close(target, "hung", command.at)
-                close(target, "down", command.at)
-                periods.append(Period(target, "down", command.at, command.at + down_s, command.describe()))
-            case Hang(target=target):
-                start(target, "hung", command)
-            case Latency(target=target, ms=ms, jitter_ms=jitter_ms):
-                close(target, "latency", command.at)
-                if ms or jitter_ms:
-                    start(target, "latency", command)
-            case Errors(target=target, rate=rate):
-                close(target, "errors", command.at)
-                if rate:
-                    start(target, "errors", command)
-    periods.extend(Period(target, kind, start_s, None, label) for (target, kind), (start_s, label) in open_.items())
+        row, target = effect(command), command.target
+        if row.needs_up and down_at(target, command.at):
+            continue  # refused: the part is down
+        for kind in (*row.ends, *(() if row.starts is None else (row.starts,))):
+            close(target, kind, command.at)
+        if row.starts is not None:
+            until_s = None if row.lasts_s is None else command.at + row.lasts_s
+            open_[(target, row.starts)] = (command.at, command.describe(), until_s)
+    periods.extend(Period(target, kind, start_s, until_s, label)
+                   for (target, kind), (start_s, label, until_s) in open_.items())
     return sorted(periods, key=lambda p: (p.start_s, p.target, p.kind))
 
 

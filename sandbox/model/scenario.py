@@ -14,7 +14,7 @@ from sandbox.model.commands import Command, Set, command_to_table, parse_command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import COMPARISONS, Expectation
 from sandbox.model.knobs import Knobs, resolve, validate_knob, validate_knobs
-from sandbox.model.metrics import WINDOW_METRICS
+from sandbox.model.metrics import WINDOW_METRICS, is_metric
 
 ARCHITECTURES = ("sync", "queue")
 TOP_LEVEL = ("id", "title", "summary", "duration", "seed", "load", "knobs", "variants", "timeline", "expect", "live")
@@ -273,7 +273,7 @@ def _parse_expectations(raw: Any, source: str, duration_s: float, names: set[str
                 raise ScenarioError(source, f"{where}.{key}", "is required")
         _check_variant(entry["variant"], names, source, f"{where}.variant")
         metric = entry["metric"]
-        if not isinstance(metric, str) or metric not in WINDOW_METRICS:
+        if not is_metric(metric) or metric not in WINDOW_METRICS:
             raise ScenarioError(source, f"{where}.metric",
                                 f"{metric!r} is not a metric; use one of {', '.join(WINDOW_METRICS)}")
         ops = [op for op in COMPARISONS if op in entry]

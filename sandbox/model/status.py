@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-HEALTHS = ("up", "slow", "saturated", "hung", "down", "absent")
-
 
 def health(*, down: bool, hung: bool = False, busy: int = 0, workers: int = 0, waiting: int = 0,
            degraded: bool = False) -> str:
@@ -52,8 +50,6 @@ class VariantStatus:
     queue_unacked: int = 0
     dead_letters: int = 0
     outbox_pending: int = 0
-    db_version: int = 0
-    cache_version: int | None = None
     directory: dict[str, int] = field(default_factory=dict)
     nodes: tuple[Component, ...] = ()
     """A clustered broker's nodes, broker-1 to broker-3 (empty for one node)."""

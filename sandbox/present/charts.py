@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.model.commands import Command
-from sandbox.model.metrics import METRICS, label
+from sandbox.model.metrics import METRICS, MetricName, label
 from sandbox.model.periods import Period, fault_periods
 from sandbox.model.status import VariantStatus
 from sandbox.present.diagram import HEALTH_COLOURS
@@ -40,7 +40,7 @@ class Series:
     value: Value
 
 
-def _series(metric: str) -> Series:
+def _series(metric: MetricName) -> Series:
     return Series(label(metric), _metric(metric))
 
 
@@ -105,7 +105,7 @@ def dash_encoding(field: str, names: list[str], places: list[int] | None = None)
             "scale": {"domain": names, "range": [list(DASHES[i % len(DASHES)]) for i in places]}}
 
 
-def metric_unit(metric: str) -> str:
+def metric_unit(metric: MetricName) -> str:
     return METRICS[metric].unit
 
 
@@ -180,7 +180,7 @@ def variant_specs(frames: list[Frame], variants: Iterable[str], key: str, domain
     return specs
 
 
-def comparison_spec(frames: list[Frame], metric: str, variants: list[str], domain_s: tuple[float, float],
+def comparison_spec(frames: list[Frame], metric: MetricName, variants: list[str], domain_s: tuple[float, float],
                     periods: Iterable[Period] = (), marks: Iterable[tuple[float, str]] = (),
                     height_px: int = 150) -> dict[str, Any]:
     """One per-second metric with a line per variant, to compare the architectures on one axis."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from sandbox.model.expectations import Verdict
 from sandbox.model.measurements import Measurements
-from sandbox.model.metrics import METRICS, Last, Peak, Percentile, PerSecond, Ratio, Sum
+from sandbox.model.metrics import METRICS, Last, MetricName, Peak, Percentile, PerSecond, Ratio, Sum
 from sandbox.model.periods import Period
 from sandbox.present.charts import (
     SERIES_COLOURS,
@@ -33,13 +33,13 @@ COMPARISON_SIGNS = {"above": ">", "below": "<", "at_least": "â‰¥", "at_most": "â
 BOUND_COLOUR = "#8a1c1c"
 
 
-def chart_unit(metric: str) -> tuple[str, float]:
+def chart_unit(metric: MetricName) -> tuple[str, float]:
     """The unit a metric is charted in, and the factor from its registry value: a fraction as a percentage."""
     unit = METRICS[metric].unit
     return ("%", 100.0) if unit == "fraction" else (unit, 1.0)
 
 
-def _so_far(metric: str) -> str:
+def _so_far(metric: MetricName) -> str:
     """How the line accumulates, in the words of the metric's aggregate (short: it is the chart's subtitle)."""
     match METRICS[metric].aggregate:
         case Sum():
@@ -85,7 +85,7 @@ def _digits(value: float) -> int:
 
 @dataclass(frozen=True)
 class Evidence:
-    metric: str
+    metric: MetricName
     title: str
     unit: str
     how: str
@@ -100,7 +100,7 @@ def evidence(verdicts: Iterable[Verdict], measurements: Callable[[str], Measurem
              duration_s: float) -> list[Evidence]:
     """One Evidence per metric the verdicts check, in the order the checks come; `measurements(variant)` gives the
     run's measurements of a variant, `duration_s` the window of a check that names none."""
-    by_metric: dict[str, list[Check]] = {}
+    by_metric: dict[MetricName, list[Check]] = {}
     for verdict in verdicts:
         e = verdict.expectation
         start_s, end_s = e.window(duration_s)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sandbox.model.measurements import Measurements
-from sandbox.model.metrics import label
+from sandbox.model.metrics import MetricName, label
 from sandbox.model.status import VariantStatus
 
 RECENT_S = 10.0
@@ -48,7 +48,7 @@ def headlines(measurements: Measurements, status: VariantStatus, now_s: float) -
     start = max(0.0, end - RECENT_S)
     recent = f"over the last {RECENT_S:g} s"
 
-    def observe(metric: str, since: float = start) -> float | None:
+    def observe(metric: MetricName, since: float = start) -> float | None:
         return measurements.observe(metric, since, end) if end > since else None
 
     write_errors, read_errors = observe("write.error_rate"), observe("read.error_rate")

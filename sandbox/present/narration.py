@@ -24,8 +24,8 @@ from typing import Any, Literal
 from sandbox.model.knobs import Knobs
 from sandbox.model.messages import Letters
 from sandbox.model.status import Component, VariantStatus
+from sandbox.model.theory import load_multiple, pool_loads
 from sandbox.present.names import target_label
-from sandbox.present.theory import load_multiple, pool_loads
 
 Tone = Literal["ok", "warn", "bad"]
 

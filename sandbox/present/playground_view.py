@@ -21,6 +21,7 @@ from sandbox.model.measurements import Frame
 from sandbox.model.periods import fault_periods
 from sandbox.model.scenario import Variant
 from sandbox.model.status import VariantStatus
+from sandbox.model.theory import pool_loads
 from sandbox.present.charts import (
     DASHES,
     FAULT_COLOURS,
@@ -37,7 +38,7 @@ from sandbox.present.headlines import RECENT_S, headlines
 from sandbox.present.letters import mailbag
 from sandbox.present.names import moment_words, target_label, variant_title
 from sandbox.present.narration import Recent, narrate
-from sandbox.present.theory import pool_hint, pool_loads
+from sandbox.present.queueing import pool_hint
 
 MIN_SPAN_S = 30
 """The charts' time axis spans at least this much, so the first seconds do not fill the width."""

@@ -8,10 +8,10 @@ from typing import Any
 
 from sandbox.engine import RunResult
 from sandbox.model.measurements import Measurements
-from sandbox.model.metrics import METRICS
+from sandbox.model.metrics import METRICS, MetricName
 from sandbox.model.scenario import Scenario
 
-PHASE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+PHASE_COLUMNS: tuple[tuple[str, MetricName, str], ...] = (
     # (heading, window metric, format)
     ("reads/s", "read.throughput", "rate"),
     ("read err", "read.error_rate", "pct"),
@@ -40,13 +40,13 @@ def format_value(value: float | None, kind: str) -> str:
     return f"{value:,.1f}"
 
 
-def metric_kind(metric: str) -> str:
+def metric_kind(metric: MetricName) -> str:
     """How a metric's value reads, from its unit in the registry: a fraction, milliseconds, seconds, a rate or a
     count."""
     return {"fraction": "pct", "ms": "ms", "s": "s", "per s": "rate"}.get(METRICS[metric].unit, "int")
 
 
-def format_metric(value: float | None, metric: str) -> str:
+def format_metric(value: float | None, metric: MetricName) -> str:
     return format_value(value, metric_kind(metric))
 
 

@@ -1,8 +1,11 @@
-"""The injectable fault state every simulated part carries."""
+"""The injectable fault state every simulated part carries; what each verb starts and ends is model/faults.py's."""
 
 from __future__ import annotations
 
 import random
+from typing import assert_never
+
+from sandbox.model.faults import HEALED, FaultKind
 
 UP, DOWN, HUNG = "up", "down", "hung"
 
@@ -42,9 +45,23 @@ class Faults:
             self.state = UP
 
     def heal(self) -> None:
-        """Clear latency, errors and a hang; a killed part stays down until revived.
+        """End what `heal` ends (HEALED: a hang, latency, errors); a killed part stays down until revived.
 
         Requests a hang already swallowed stay unanswered: their callers time out (or wait forever)."""
-        self.latency_ms = self.jitter_ms = self.error_rate = 0.0
-        if self.state == HUNG:
-            self.state = UP
+        for kind in HEALED:
+            self.end(kind)
+
+    def end(self, kind: FaultKind) -> None:
+        """End one kind of fault on this part."""
+        match kind:
+            case "down":
+                self.revive()
+            case "hung":
+                if self.state == HUNG:
+                    self.state = UP
+            case "latency":
+                self.latency_ms = self.jitter_ms = 0.0
+            case "errors":
+                self.error_rate = 0.0
+            case _:
+                assert_never(kind)

@@ -8,9 +8,11 @@ from itertools import chain, islice
 from typing import Any, assert_never
 
 from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, Load, Poison, Restart, Revive, Set
+from sandbox.model.faults import effect
 from sandbox.model.knobs import SERVICES, Knobs
 from sandbox.model.measurements import Measurements
 from sandbox.model.messages import SHOWN_PER_STATE, Letter, Letters, State
+from sandbox.model.metrics import POOL_GAUGES, GaugeName
 from sandbox.model.status import Component, Edge, VariantStatus, health
 from sandbox.sim.author import Author
 from sandbox.sim.blog import Blog
@@ -123,6 +125,8 @@ class World:
             where = ("a one-node broker" if self.broker is not None and command.target.startswith("broker-")
                      else f"a {self.architecture} variant")
             return f"{self.name}: no {command.target} in {where}; `{command.verb}` does nothing"
+        if effect(command).needs_up and part.state == DOWN:
+            return f"{self.name}: {command.target} is down; revive it before it can {command.verb}"
         match command:
             case Kill():
                 part.kill()
@@ -132,8 +136,6 @@ class World:
                 part.kill()
                 self.ctx.env.process(self._revive_later(part, command.target, down_s))
             case Hang():
-                if part.state == DOWN:
-                    return f"{self.name}: {command.target} is down; revive it before it can hang"
                 part.state = HUNG
             case Heal():
                 part.heal()
@@ -164,12 +166,13 @@ class World:
 
     # readings -----------------------------------------------------------------
 
-    def gauges(self) -> dict[str, float]:
+    def gauges(self) -> dict[GaugeName, float]:
         now = self.ctx.env.now
-        gauges: dict[str, float] = {"staleness.max_s": self.cache.peak_staleness_s(now)}
+        gauges: dict[GaugeName, float] = {"staleness.max_s": self.cache.peak_staleness_s(now)}
         for name, service in self.services.items():
-            gauges[f"{name}.busy"] = service.busy
-            gauges[f"{name}.waiting"] = service.waiting
+            busy, waiting = POOL_GAUGES[name]
+            gauges[busy] = service.busy
+            gauges[waiting] = service.waiting
         if self.broker is None or self.cache_worker is None or self.outbox is None:
             gauges.update({"queue.ready": 0, "queue.unacked": 0, "msg.in_flight": 0, "outbox.pending": 0,
                            "cache-worker.busy": 0, "cache-worker.waiting": 0})
@@ -241,7 +244,6 @@ class World:
             queue_unacked=broker.unacked_count if broker else 0,
             dead_letters=broker.dead_letters if broker else 0,
             outbox_pending=len(self.outbox.pending) if self.outbox else 0,
-            db_version=self.db.version, cache_version=self.cache.version,
             directory=dict(self.user.directory),
             nodes=nodes, queue_leader=leader,
         )

@@ -18,7 +18,7 @@ from sandbox.catalog import CHALLENGE_DIR, display_path, read_text
 from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs, flatten, validate_knob, validate_knobs
-from sandbox.model.metrics import FRAME_METRICS
+from sandbox.model.metrics import FRAME_METRICS, MetricName, is_frame_metric
 from sandbox.model.scenario import ARCHITECTURES, Scenario, Variant, check_budget, parse_scenario, parse_toml
 from sandbox.teach.lessons import lesson_ids
 
@@ -84,7 +84,7 @@ class Challenge:
     title: str
     brief: str
     lesson_id: str | None
-    watch: tuple[str, ...]
+    watch: tuple[MetricName, ...]
     hints: tuple[str, ...]
     start: Design
     constraints: Constraints
@@ -190,11 +190,12 @@ def _parse(doc: dict[str, Any], source: str) -> Challenge:
     lesson_id = _text(doc, "lesson", source) if "lesson" in doc else None
     if lesson_id is not None and lesson_id not in lesson_ids():
         raise ChallengeError(source, "lesson", f"{lesson_id!r} is not a lesson; use one of {', '.join(lesson_ids())}")
-    watch = _texts(doc, "watch", source, 1)
-    for i, name in enumerate(watch):
-        if name not in FRAME_METRICS:
+    watch: list[MetricName] = []
+    for i, name in enumerate(_texts(doc, "watch", source, 1)):
+        if not is_frame_metric(name):
             raise ChallengeError(source, f"watch[{i}]", f"{name!r} is not a per-second metric; use one of "
                                                          f"{', '.join(FRAME_METRICS)}")
+        watch.append(name)
     hints = _texts(doc, "hints", source, MIN_HINTS)
     start = _design(doc["start"], source, "start")
     solution_table = _table(doc["solution"], source, "solution")
@@ -223,7 +224,7 @@ def _parse(doc: dict[str, Any], source: str) -> Challenge:
     if not scenario.timeline:
         raise ChallengeError(source, "timeline", "a challenge needs something to break: at least one [[timeline]]")
 
-    challenge = Challenge(challenge_id, scenario.title, scenario.summary, lesson_id, watch, hints, start,
+    challenge = Challenge(challenge_id, scenario.title, scenario.summary, lesson_id, tuple(watch), hints, start,
                           constraints, solution, solution_why, scenario, source)
     for name, design in (("start", start), ("solution", solution)):
         broken = challenge.violations(design)

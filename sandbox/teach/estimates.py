@@ -2,7 +2,7 @@
 
 A lesson step that asks for a number names the law behind it (`estimate = {law = "utilisation", ...}`); the
 loader checks that the step's answer agrees with the law within its tolerance, and the page shows the working.
-The arithmetic is `sandbox.present.theory`'s, so the lessons and the playground's hints use one formula.
+The arithmetic is `sandbox.model.theory`'s, so the lessons and the playground's hints use one formula.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sandbox.present.theory import (
+from sandbox.model.theory import (
     PoolLoad,
     backlog_after,
     littles_law_items,

@@ -11,10 +11,9 @@ from dataclasses import replace
 from itertools import groupby
 
 from sandbox.catalog import find_scenario
-from sandbox.engine import play
+from sandbox.engine import Engine, make_engine, play
 from sandbox.model.expectations import Expectation, Verdict, check
 from sandbox.model.scenario import Scenario
-from sandbox.sim.engine import SimEngine
 from sandbox.teach.lessons import Lesson, Step
 
 
@@ -63,11 +62,11 @@ class LessonRun:
 
     def reset(self) -> None:
         """Back to the first step, on a fresh sandbox."""
-        self.sandbox = SimEngine(self.scenario, self.seed)
+        self.sandbox = make_engine("sim", self.scenario, self.seed)
         self.step_index = 0
         self.verdicts: list[Verdict] | None = None
         self.notes: list[str] = []
-        self._run: tuple[Scenario, SimEngine] | None = None
+        self._run: tuple[Scenario, Engine] | None = None
 
     @property
     def step(self) -> Step:
@@ -83,7 +82,7 @@ class LessonRun:
         return self.played and self.step_index == len(self.lesson.steps) - 1
 
     @property
-    def engine(self) -> SimEngine:
+    def engine(self) -> Engine:
         """The engine the current step's charts read: the sandbox, or a `run` step's own engine."""
         if self.step.run is None:
             return self.sandbox
@@ -96,11 +95,11 @@ class LessonRun:
             return self.scenario
         return self._run_of_step(self.step.run)[0]
 
-    def _run_of_step(self, scenario_id: str) -> tuple[Scenario, SimEngine]:
+    def _run_of_step(self, scenario_id: str) -> tuple[Scenario, Engine]:
         """The current `run` step's scenario and its own engine, made once."""
         if self._run is None:
             scenario = find_scenario(scenario_id)
-            self._run = (scenario, SimEngine(scenario, self.seed))
+            self._run = (scenario, make_engine("sim", scenario, self.seed))
         return self._run
 
     def step_window(self) -> tuple[float, float]:
@@ -139,10 +138,6 @@ class LessonRun:
             self.verdicts = None
             self.notes = []
             self._run = None
-
-    def is_correct(self, prediction: float) -> bool:
-        """Whether a prediction (the 0-based choice, or the number) is right for the current step."""
-        return self.step.is_right(prediction)
 
 
 def play_lesson(lesson: Lesson, seed: int | None = None) -> list[list[Verdict]]:

@@ -20,7 +20,7 @@ from sandbox.catalog import LESSON_DIR, display_path, load_scenario, scenario_pa
 from sandbox.model.commands import Command
 from sandbox.model.errors import ScenarioError
 from sandbox.model.expectations import Expectation
-from sandbox.model.metrics import FRAME_METRICS
+from sandbox.model.metrics import FRAME_METRICS, MetricName, is_frame_metric
 from sandbox.model.scenario import Scenario, parse_scenario
 from sandbox.teach.blocks import Block, LessonError, check_fields, read, required_text, required_texts
 from sandbox.teach.code_refs import CodeRef, parse_code_ref
@@ -65,7 +65,7 @@ class Step:
     why: str
     hint: str
     observe_s: float
-    watch: tuple[str, ...]
+    watch: tuple[MetricName, ...]
     actions: tuple[Command, ...]
     run: str | None
     code: tuple[CodeRef, ...]
@@ -211,11 +211,12 @@ def _parse_step(number: int, title: str, line: int, body: list[str], source: str
     else:
         estimate = _number(data, block)
     code = _code(data, block)
-    watch = required_texts(data, "watch", block, minimum=1)
-    for i, name in enumerate(watch):
-        if name not in FRAME_METRICS:
+    watch: list[MetricName] = []
+    for i, name in enumerate(required_texts(data, "watch", block, minimum=1)):
+        if not is_frame_metric(name):
             raise block.error(f"watch[{i}]", f"{name!r} is not a per-second metric; use one of "
                                              f"{', '.join(FRAME_METRICS)}")
+        watch.append(name)
     expect = data["expect"]
     if not isinstance(expect, list) or not expect:
         raise block.error("expect", "needs at least one [[expect]] table: the claim the step makes")
@@ -237,8 +238,8 @@ def _parse_step(number: int, title: str, line: int, body: list[str], source: str
         actions, expectations = checked.timeline, checked.expectations
     predict, why = required_text(data, "predict", block), required_text(data, "why", block)
     hint = required_text(data, "hint", block) if "hint" in data else ""
-    return Step(title, predict, choices, answer, wrong, estimate, why, hint, observe_s, watch, actions, run, code,
-                expectations, explain, line)
+    return Step(title, predict, choices, answer, wrong, estimate, why, hint, observe_s, tuple(watch), actions, run,
+                code, expectations, explain, line)
 
 
 def _choices(data: dict[str, Any], block: Block) -> tuple[tuple[str, ...], int, tuple[str, ...]]:

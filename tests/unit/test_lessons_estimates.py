@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.present.theory import backlog_after, littles_law_items, littles_law_rate_per_s, workers_needed
+from sandbox.model.theory import backlog_after, littles_law_items, littles_law_rate_per_s, workers_needed
 from sandbox.teach.estimates import EstimateError, parse_estimate
 
 

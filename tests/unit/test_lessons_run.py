@@ -148,9 +148,9 @@ def test_reset_starts_over_on_a_fresh_sandbox():
 
 def test_the_answer_is_checked_zero_based_and_a_number_within_its_tolerance():
     r = LessonRun(lesson())
-    assert r.is_correct(0) and not r.is_correct(1)
+    assert r.step.is_right(0) and not r.step.is_right(1)
     r.next_step()
-    assert r.is_correct(0) and not r.is_correct(1)
+    assert r.step.is_right(0) and not r.step.is_right(1)
 
 
 def test_stepping_gives_the_same_verdicts_as_playing_the_sandbox_scenario_at_once():

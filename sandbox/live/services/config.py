@@ -185,11 +185,6 @@ class ServiceConfig:
         return f"{self.redis_prefix}blogs:list"
 
     @property
-    def cache_pattern_prefix(self) -> str:
-        """What the cache-worker puts before each pattern of a message (`blogs:*`)."""
-        return self.redis_prefix
-
-    @property
     def generation_key(self) -> str:
         """Bumped by every invalidation; deliberately outside `blogs:*` so invalidations never delete it."""
         return f"{self.redis_prefix}cache-generation:blogs"

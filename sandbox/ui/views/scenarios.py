@@ -5,8 +5,7 @@ import json
 import streamlit as st
 
 from sandbox.catalog import load_scenario, scenario_paths
-from sandbox.engine import ENGINES, RunTooLong, live_unavailable, run_isolated
-from sandbox.live.errors import LabError
+from sandbox.engine import ENGINES, LabError, RunTooLong, live_unavailable, run_isolated
 from sandbox.model.errors import ScenarioError
 from sandbox.model.scenario import parse_scenario_text
 from sandbox.present.html_report import html_report

@@ -251,23 +251,23 @@ def test_up_says_so_when_the_port_was_taken_meanwhile(echo):
             assert echoed(sock) == b"ping"
 
 
-def test_black_hole_hangs_clients_and_heal_lets_new_connections_through(web):
+def test_black_hole_hangs_clients_and_ending_it_lets_new_connections_through(web):
     with FaultProxy(web) as proxy:
         url = f"http://127.0.0.1:{proxy.port}/hello"
         proxy.black_hole()
         with pytest.raises(httpx.ReadTimeout):
             httpx.get(url, timeout=0.5)
         assert proxy.stats().bytes_swallowed > 0
-        proxy.heal()
+        proxy.black_hole(False)
         assert httpx.get(url, timeout=TIMEOUT_S).text == "hello"
 
 
-def test_a_connection_that_lost_bytes_to_the_black_hole_stays_hung_after_heal(echo):
+def test_a_connection_that_lost_bytes_to_the_black_hole_stays_hung_after_it_ends(echo):
     with FaultProxy(echo) as proxy, connect(proxy.port, timeout_s=0.3) as hung:
         proxy.black_hole()
         hung.sendall(b"lost")
         assert settles(lambda: proxy.stats().bytes_swallowed == 4)
-        proxy.heal()
+        proxy.black_hole(False)
         with connect(proxy.port) as fresh:
             assert echoed(fresh) == b"ping"
         hung.sendall(b"still lost")

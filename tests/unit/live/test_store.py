@@ -41,7 +41,7 @@ def test_the_page_is_newest_first_with_its_version(db):
     posts, version = db.page(limit=3)
     assert [p.title for p in posts] == ["t4", "t3", "t2"]
     assert version == 5
-    assert [p.id for p in db.list_posts()] == [5, 4, 3, 2, 1]
+    assert [p.id for p in db.page()[0]] == [5, 4, 3, 2, 1]
 
 
 def test_the_outbox_row_commits_with_the_post(db):

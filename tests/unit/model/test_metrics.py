@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from sandbox.model.commands import command_to_table, parse_command
 from sandbox.model.expectations import Expectation, check
 from sandbox.model.measurements import Measurements, percentile
-from sandbox.model.metrics import FRAME_METRICS
+from sandbox.model.metrics import (
+    FRAME_METRICS,
+    METRICS,
+    POOL_GAUGES,
+    WORKERS,
+    CounterName,
+    GaugeName,
+    Last,
+    Peak,
+    PerSecond,
+    Ratio,
+    Sum,
+    WindowName,
+    is_metric,
+)
 from sandbox.model.status import health
+
+
+def test_every_typed_name_is_declared_once_with_the_kind_its_type_says():
+    """A name added to a Literal without a declaration (or declared without one: mypy) fails here."""
+    counters, gauges, windows = (set(get_args(names)) for names in (CounterName, GaugeName, WindowName))
+    assert len(counters) + len(gauges) + len(windows) == len(counters | gauges | windows), "a name in two types"
+    assert counters | gauges | windows == set(METRICS), "typed names without a declaration, or the reverse"
+    assert counters == {name for name, m in METRICS.items() if m.kind == "count" and m.aggregate == Sum(name)}
+    assert gauges == {name for name, m in METRICS.items() if m.per_second and m.aggregate == Peak((name,))}
+    assert set(POOL_GAUGES) == set(WORKERS) and {g for pair in POOL_GAUGES.values() for g in pair} <= gauges
+
+
+def test_an_aggregate_reads_counters_and_gauges_only():
+    counters, gauges = set(get_args(CounterName)), set(get_args(GaugeName))
+    for m in METRICS.values():
+        match m.aggregate:
+            case Sum(counter) | PerSecond(counter):
+                assert counter in counters, m.name
+            case Ratio(part, whole):
+                assert {part, *whole} <= counters, m.name
+            case Peak(read) | Last(read):
+                assert set(read) <= gauges, m.name
+
+
+def test_a_name_from_a_file_is_a_metric_only_when_registered():
+    assert is_metric("read.p99_ms") and is_metric("queue.ready")
+    assert not is_metric("read.p99ms") and not is_metric(99) and not is_metric(None)
 
 
 def test_percentile_is_nearest_rank():

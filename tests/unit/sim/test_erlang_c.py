@@ -23,7 +23,7 @@ import statistics
 from bench.sim_accuracy import SERVICE_MS, VARIANT, mmc_scenario_text
 from sandbox.engine import run_scenario
 from sandbox.model.scenario import parse_scenario_text
-from sandbox.present.theory import erlang_c_wait_s
+from sandbox.model.theory import erlang_c_wait_s
 from sandbox.sim.engine import SimEngine
 
 WORKERS = 4
