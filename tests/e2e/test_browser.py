@@ -139,6 +139,17 @@ def saved_timeline(page) -> list[dict]:
     return tomllib.loads(Path(download.value.path()).read_text())["timeline"]
 
 
+def three_variants(page) -> None:
+    """Restart the playground with queue-outbox as a third variant, and wait until all three are drawn."""
+    page.get_by_role("button", name="variants & seed").click()
+    page.get_by_role("combobox", name=re.compile("^variants")).click()
+    page.get_by_role("option", name="queue-outbox", exact=True).click()
+    page.keyboard.press("Escape")
+    click(page, "reset")
+    page.keyboard.press("Escape")
+    page.wait_for_function(DRAWN_JS, arg=3 * CHARTS_PER_VARIANT, timeout=30_000)
+
+
 def screenshot_main(page, path: Path) -> None:
     """The main area (no sidebar) as the viewport shows it, once the view has painted."""
     page.wait_for_timeout(400)
@@ -219,13 +230,7 @@ def test_the_story_fits_one_screen_and_nothing_is_cut_short(visit, tmp_path):
     screenshot_main(page, tmp_path / "playground-1440.png")
 
     click(page, "do_revive")
-    page.get_by_role("button", name="variants & seed").click()
-    page.get_by_role("combobox", name=re.compile("^variants")).click()
-    page.get_by_role("option", name="queue-outbox", exact=True).click()
-    page.keyboard.press("Escape")
-    click(page, "reset")
-    page.keyboard.press("Escape")
-    page.wait_for_function(DRAWN_JS, arg=3 * CHARTS_PER_VARIANT)
+    three_variants(page)
     for size in ({"width": 1440, "height": 1000}, {"width": 1280, "height": 800}):
         page.set_viewport_size(size)
         page.wait_for_timeout(800)

@@ -23,6 +23,7 @@ from tests.e2e.test_browser import (
     part_health,
     screenshot_main,
     set_speed,
+    three_variants,
     wait_for,
 )
 
@@ -197,20 +198,10 @@ def test_the_keyboard_alone_reaches_every_control_and_breaks_and_mends_a_part(vi
     visit.assert_clean()
 
 
-def _three_variants(page) -> None:
-    page.get_by_role("button", name="variants & seed").click()
-    page.get_by_role("combobox", name=re.compile("^variants")).click()
-    page.get_by_role("option", name="queue-outbox", exact=True).click()
-    page.keyboard.press("Escape")
-    click(page, "reset")
-    page.keyboard.press("Escape")
-    page.wait_for_function(DRAWN_JS, arg=15, timeout=30_000)
-
-
 def test_three_variants_sit_side_by_side_at_1280_with_every_label_inside(visit, shots):
     page = open_playground(visit)
     set_speed(page, "pause")  # a page that does not redraw under the pointer while the variants are picked
-    _three_variants(page)
+    three_variants(page)
     set_speed(page, "5×")  # three variants at 20× can outrun a busy two-core machine
     wait_for(lambda: clock_s(page) >= 30, 45, "some history")
     for _ in range(3):  # moments close together, to try the numbers' rows
