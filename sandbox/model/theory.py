@@ -31,13 +31,26 @@ class PoolLoad:
         return self.arrivals_per_s * self.hold_ms / 1000.0 / self.workers
 
     def explain(self) -> str:
+        """The working, e.g. 'blog: 20.0 req/s × 5.2 ms ÷ 8 workers = 1% of its capacity'; above 100%, the offered load
+        as a multiple of the capacity: '= 13× its capacity'."""
         hold = "forever" if math.isinf(self.hold_ms) else f"{self.hold_ms:,.1f} ms"
-        rho = self.utilisation
         text = (f"{self.service}: {self.arrivals_per_s:.1f} req/s × {hold} ÷ {self.workers} workers = "
-                + ("∞" if math.isinf(rho) else f"{rho:.0%}") + " busy")
-        if rho >= 1:
+                f"{self.load_words()}")
+        if self.utilisation >= 1:
             text += " — more work arrives than the pool can finish, so requests wait in a growing line"
         return text
+
+    def load_words(self) -> str:
+        """The offered load over the capacity, as a person says it: '80% of its capacity', '13× its capacity'."""
+        return f"{load_multiple(self.utilisation)} its capacity" if self.utilisation >= 1 else \
+            f"{self.utilisation:.0%} of its capacity"
+
+
+def load_multiple(rho: float) -> str:
+    """An offered load of 1 or more as a multiple of the capacity: '1.4×', '13×', '∞×'."""
+    if math.isinf(rho):
+        return "∞×"
+    return f"{rho:,.0f}×" if rho >= 10 else f"{rho:.1f}×"
 
 
 def _call_ms(knobs: Knobs, status: VariantStatus, callee: str, callee_work_ms: float) -> float:

@@ -26,6 +26,8 @@ class Headline:
     """The value as a number, to compare variants (a share as a fraction); None when there is none."""
     scale: Scale = "count"
     higher_is_better: bool = False
+    window: str = ""
+    """The window the value covers, said on the tile: "last 10 s", "now", "since 0 s"."""
 
 
 def _pct(value: float | None) -> str:
@@ -57,20 +59,22 @@ def headlines(measurements: Measurements, status: VariantStatus, now_s: float) -
     depth = status.queue_ready + status.queue_unacked
     queue = status.architecture == "queue"
     no_queue = f"no queue in {status.architecture}"
+    last = f"last {end - start:g} s"
     return [
         Headline(label("write.ok"), _pct(writes_ok), None if write_errors is None else write_errors < 0.01,
-                 f"POST /blogs answered 2xx, {recent}", writes_ok, "share", higher_is_better=True),
+                 f"POST /blogs answered 2xx, {recent}", writes_ok, "share", higher_is_better=True, window=last),
         Headline(label("read.ok"), _pct(reads_ok), None if read_errors is None else read_errors < 0.01,
-                 f"GET /blogs answered 2xx, {recent}", reads_ok, "share", higher_is_better=True),
+                 f"GET /blogs answered 2xx, {recent}", reads_ok, "share", higher_is_better=True, window=last),
         Headline(label("read.p99_ms"), "–" if p99 is None else f"{p99:,.0f} ms", _p99_healthy(p99, read_errors),
                  f"99% of reads finished within this, {recent}; failures count too, and a refused read fails fast, "
-                 "so while reads fail this says nothing good", p99, "ms"),
+                 "so while reads fail this says nothing good", p99, "ms", window=last),
         Headline(label("read.stale"), _pct(stale), None if stale is None else stale < 0.05,
-                 f"successful reads that returned a list older than the database, {recent}", stale, "share"),
+                 f"successful reads that returned a list older than the database, {recent}", stale, "share",
+                 window=last),
         Headline("queue depth", f"{depth:,}" if queue else "–", depth < 100 if queue else None,
                  "messages in cache-invalidation now: ready + delivered but not yet acked" if queue else no_queue,
-                 float(depth) if queue else None),
+                 float(depth) if queue else None, window="now"),
         Headline(label("msg.lost"), f"{lost:,.0f}" if queue else "–", lost == 0 if queue else None,
                  "invalidations that will never be applied, since the start" if queue else no_queue,
-                 lost if queue else None),
+                 lost if queue else None, window="since 0 s"),
     ]

@@ -10,7 +10,8 @@ from html import escape
 import vl_convert
 
 from sandbox.engine import RunResult
-from sandbox.present.charts import PANEL_KEYS, shaded_periods, variant_specs
+from sandbox.present.charts import PANEL_KEYS, moments_legend, shaded_periods, variant_specs
+from sandbox.present.names import moment_words
 from sandbox.present.report import PHASE_COLUMNS, phase_table
 from sandbox.present.verdicts import verdict_line, verdict_summary
 
@@ -34,7 +35,7 @@ def html_report(result: RunResult, prediction: list[dict] | None = None) -> str:
     """The run as HTML; with `prediction` (the simulation's frames), charts overlay it on the lab's."""
     s = result.scenario
     frames = result.engine.frames()
-    marks = [(a.at, a.describe()) for a in s.timeline]
+    marks = [(a.at, moment_words(a)) for a in s.timeline]
     parts = [f"<h1>{escape(s.title)}</h1>",
              f"<p>{escape(s.summary)}</p>",
              f"<p>scenario <code>{escape(s.id)}</code> · engine {escape(result.engine.name)} · seed {result.seed} · "
@@ -51,6 +52,9 @@ def html_report(result: RunResult, prediction: list[dict] | None = None) -> str:
     periods = shaded_periods(s.timeline, result.engine.status())
     specs = {key: variant_specs(frames, names, key, (0.0, s.duration_s), periods, marks, prediction=prediction)
              for key in PANEL_KEYS}
+    legend = moments_legend(marks, (0.0, s.duration_s))
+    if legend:
+        parts.append(f"<p>The charts number the moments: {escape(legend)}</p>")
     header = ["phase", *(h for h, _, _ in PHASE_COLUMNS), "what happened"]
     for variant in s.variants:
         knobs = ", ".join(f"{k} = {v}" for k, v in variant.knobs.items())

@@ -22,19 +22,27 @@ from sandbox.model.periods import fault_periods
 from sandbox.model.scenario import Variant
 from sandbox.model.status import VariantStatus
 from sandbox.model.theory import pool_loads
-from sandbox.present.charts import FAULT_COLOURS, MAIN_PANELS, PANELS, SERIES_COLOURS, frames_of, y_domain
-from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS, topology
+from sandbox.present.charts import (
+    DASHES,
+    FAULT_COLOURS,
+    MAIN_PANELS,
+    PANELS,
+    SERIES_COLOURS,
+    circled,
+    frames_of,
+    y_domain,
+)
+from sandbox.present.diagram import COMPACT, HEALTH_COLOURS, HEALTH_WORDS, topology
 from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import RECENT_S, headlines
 from sandbox.present.letters import mailbag
-from sandbox.present.names import variant_title
-from sandbox.present.narration import narrate
+from sandbox.present.names import moment_words, target_label, variant_title
+from sandbox.present.narration import Recent, narrate
+from sandbox.present.queueing import pool_hint
 
 MIN_SPAN_S = 30
 """The charts' time axis spans at least this much, so the first seconds do not fill the width."""
 LOG_LINES = 12
-MARK_LABELS = 6
-"""Only the latest this-many moments on a chart carry their words; the earlier ones are lines."""
 
 
 class Playing(Protocol):
@@ -77,20 +85,16 @@ def view_command(request: dict[str, Any], variants: list[str]) -> Command:
     return parse_command(entry, "the view")
 
 
-def _theory(pg: Playing, variant: str, status, at_s: float) -> dict[str, Any]:
-    loads = pool_loads(pg.knobs(variant, at_s), status)
-    busiest = max(loads, key=lambda load: load.utilisation)
-    rho = busiest.utilisation
-    text = (f"queueing theory: {busiest.service} pool {'∞' if rho == float('inf') else f'{rho:.0%}'} busy"
-            + (" — more work arrives than it can finish" if rho >= 1 else ""))
-    return {"text": text, "tone": "bad" if rho >= 1 else "warn" if rho >= 0.7 else "ok",
-            "detail": [load.explain() for load in loads]}
+def _theory(knobs: Knobs, status: VariantStatus, recent: Recent) -> dict[str, Any]:
+    hint = pool_hint(pool_loads(knobs, status), status, recent.waiting or {}, recent.window)
+    return {"text": hint.text, "tone": hint.tone, "detail": list(hint.detail)}
 
 
 def _bands(pg: Playing, variant: str, start: float, end: float, absent: set[str]) -> list[dict[str, Any]]:
     """The shaded fault periods of a variant's charts: periods of one kind that touch or overlap are one band (its
     label names each fault once), and a period that ended as it began is none; none for a part the variant lacks."""
-    clipped = sorted((max(p.start_s, start), min(end if p.end_s is None else p.end_s, end), p.kind, p.label)
+    clipped = sorted((max(p.start_s, start), min(end if p.end_s is None else p.end_s, end), p.kind,
+                      p.label.replace(f" {p.target}", f" {target_label(p.target)}", 1))
                      for p in fault_periods(pg.recorded, variant) if p.target not in absent)
     bands: list[dict[str, Any]] = []
     for first, last, kind, label in clipped:
@@ -107,18 +111,19 @@ def _bands(pg: Playing, variant: str, start: float, end: float, absent: set[str]
 
 
 def _marks(pg: Playing, variant: str, start: float, end: float, absent: set[str]) -> list[dict[str, Any]]:
-    """The recorded actions a variant's charts mark, one line per second (its words name the last action of that
-    second and how many more there were); the latest MARK_LABELS lines are labelled."""
+    """The recorded actions a variant's charts mark, one line per second, numbered in time order: a chart shows the
+    number (never words that could run past it or over another), the legend under the charts the words (the last
+    action of that second, and how many more there were)."""
     by_second: dict[int, list[Command]] = {}
     for command in pg.recorded:
         if start <= command.at <= end and command.variant in (None, variant) and getattr(
                 command, "target", None) not in absent:
             by_second.setdefault(int(command.at), []).append(command)
     marks = []
-    for index, commands in enumerate(by_second[second] for second in sorted(by_second)):
-        shown = index >= len(by_second) - MARK_LABELS
+    for number, second in enumerate(sorted(by_second), start=1):
+        commands = by_second[second]
         more = f" (+{len(commands) - 1})" if len(commands) > 1 else ""
-        marks.append({"t": commands[0].at, "text": commands[-1].describe() + more if shown else ""})
+        marks.append({"t": commands[0].at, "n": circled(number), "text": moment_words(commands[-1]) + more})
     return marks
 
 
@@ -131,8 +136,8 @@ def _charts(frames: list[dict[str, Any]], names: list[str], start: int, end: int
         charts.append({"key": chosen.key, "heading": chosen.heading, "unit": chosen.unit, "log": chosen.log_scale,
                        "main": chosen.key in MAIN_PANELS,
                        "domain": list(y_domain(chosen, mine.values())),
-                       "series": [{"name": s.name, "colour": c} for s, c in zip(chosen.series, SERIES_COLOURS,
-                                                                               strict=False)],
+                       "series": [{"name": s.name, "colour": c, "dash": list(d)}
+                                  for s, c, d in zip(chosen.series, SERIES_COLOURS, DASHES, strict=False)],
                        "start": start, "end": end, "values": values})
     return charts
 
@@ -153,16 +158,21 @@ def view_data(pg: Playing, window_s: int, at_s: int | None = None, highlight: tu
     for name in names:
         status = statuses[name]
         measurements = pg.engine.measurements(name)
-        story = narrate(status, frames_of(recent, name), pg.knobs(name, shown), measurements.lost_by_cause)
+        mine = frames_of(recent, name)
+        knobs = pg.knobs(name, shown)
+        letters = pg.engine.messages(name) if status.architecture == "queue" else None
+        story = narrate(status, mine, knobs, measurements.lost_by_cause, letters)
         variants.append({
             "name": name,
             "title": variant_title(name, status.architecture),
             "narration": {"text": story.text, "tone": story.tone},
-            "theory": _theory(pg, name, status, shown),
+            "theory": _theory(knobs, status, Recent.of(mine)),
             "diagram": topology(status),
+            "compact": topology(status, COMPACT),
             "tiles": [{"label": t.label, "value": t.value, "help": t.help, "cue": cues[name].get(t.label, ""),
-                       "tone": {True: "ok", False: "bad", None: "none"}[t.healthy]} for t in tiles[name]],
-            "messages": mailbag(pg.engine.messages(name)) if status.architecture == "queue" else None,
+                       "window": t.window, "tone": {True: "ok", False: "bad", None: "none"}[t.healthy]}
+                      for t in tiles[name]],
+            "messages": mailbag(letters) if letters is not None else None,
             "bands": _bands(pg, name, float(start), float(end), status.absent_parts()),
             "marks": _marks(pg, name, float(start), float(end), status.absent_parts()),
         })
@@ -171,7 +181,7 @@ def view_data(pg: Playing, window_s: int, at_s: int | None = None, highlight: tu
         "now_s": pg.now, "shown_s": shown, "scrubbed": shown != end, "speed": pg.speed_name,
         "span": [start, max(end, start + MIN_SPAN_S)],
         "variants": variants, "charts": _charts(frames, names, start, end), "log": log,
-        "highlight": list(highlight), "verbs": list(VIEW_VERBS),
+        "highlight": list(highlight), "verbs": list(VIEW_VERBS), "recent_s": RECENT_S,
         "palette": {"health": {k: {"fill": f, "border": b, "words": HEALTH_WORDS[k]}
                                for k, (f, b) in HEALTH_COLOURS.items()},
                     "faults": FAULT_COLOURS},

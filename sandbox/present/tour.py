@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from sandbox.model.commands import Command, Kill, Revive
 
-WATCH_S = 15.0
-"""Scenario seconds to watch the cascade before the tour asks for the revive."""
 TARGET = "user"
 WATCHED_TILE = "reads ok"
 
@@ -31,22 +29,20 @@ STEPS = (
 )
 
 
-def tour_step(recorded: Iterable[Command], now_s: float, watched: bool = False) -> int:
+def tour_step(recorded: Iterable[Command], watched: bool = False) -> int:
     """The index in STEPS of the step to do next: 0 until the User Service is killed in every variant, 1 while the
-    cascade plays (WATCH_S, or until `watched`), 2 until it is revived, then 3."""
-    killed_at = None
-    revived = False
+    cascade plays — until the learner says they have `watched` it, however fast the clock runs — 2 until it is
+    revived, then 3 (a revive before "seen it" moves on too: the learner chose to)."""
+    killed = revived = False
     for command in recorded:
         if command.variant is not None or getattr(command, "target", None) != TARGET:
             continue
         if isinstance(command, Kill):
-            killed_at, revived = command.at, False
-        elif isinstance(command, Revive) and killed_at is not None:
+            killed, revived = True, False
+        elif isinstance(command, Revive) and killed:
             revived = True
-    if killed_at is None:
+    if not killed:
         return 0
     if revived:
         return 3
-    if not watched and now_s < killed_at + WATCH_S:
-        return 1
-    return 2
+    return 2 if watched else 1

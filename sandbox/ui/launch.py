@@ -78,6 +78,7 @@ def streamlit_argv(port: int, headless: bool, address: str = HOST) -> list[str]:
         "--server.maxUploadSize", str(MAX_UPLOAD_MB),
         "--browser.serverAddress", HOST,
         "--browser.gatherUsageStats", "false",
+        "--runner.magicEnabled", "false",  # a bare string in a page is a docstring or a comment, never output
     ]
 
 

@@ -2,15 +2,24 @@
 // Streamlit calls the default export with new `data` after every run that changed it; the DOM stays, and each part
 // (a variant's header, diagram, tiles, messages, each chart, the log) is redrawn only when its own data changed.
 // Dots on the diagram's arrows are CSS animations; each costs the browser a little every frame, so there are few.
+//
+// Drawing is a set of functions of data alone (drawDiagram(holder, diagram, ...), tilesHtml(tiles), chartSvg(...)):
+// to show a click at once, before the next tick, change the part's box in `state.data` and call drawVariant.
+// Keyboard focus survives every redraw: a focusable element has an id, and the element with the focused id gets
+// the focus back after a redraw replaced it.
 
 const DOT_S = 1.4; // seconds a dot takes along an arrow
-const COLUMN_MIN_PX = 380; // narrower than this per variant, the variants stack
-const WIDE_SECTION_PX = 760; // a stacked variant this wide puts its diagram beside its tiles and charts
+const COLUMN_MIN_PX = 260; // narrower than this per variant, the variants go one per row (wide) or one per swipe
+const COMPACT_BELOW_PX = 420; // a diagram narrower than this draws its compact layout: short lines, bigger text
+const WIDE_MIN_PX = 760; // a page this wide puts each variant's diagram beside its tiles and charts
+const GAP_PX = 16;
+const MARK_LABEL_PX = 12; // the width a moment's number takes on a chart
 
 const esc = (text) => String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
   '"': "&quot;", "'": "&#39;" })[c]);
 const fmt = (value) => Math.abs(value) >= 1000 ? `${Math.round(value / 100) / 10}k`
   : Number.isInteger(value) ? String(value) : String(Math.round(value * 10) / 10);
+const slug = (text) => String(text).replace(/[^a-zA-Z0-9_-]/g, "_");
 
 function changed(cache, key, value) {
   const json = JSON.stringify(value);
@@ -21,30 +30,41 @@ function changed(cache, key, value) {
 
 // --- the diagram --------------------------------------------------------------------------------------------------
 
-function boxSvg(box, palette) {
-  const lines = [...box.title.split("\n"), ...box.lines];
-  const titleLines = box.title.split("\n").length;
+function boxSvg(box, palette, variant) {
+  const titleLines = box.title.split("\n");
+  const lines = [...titleLines, ...box.lines];
   const first = box.y - ((lines.length - 1) * 12.5) / 2 + 4.5;
   const text = lines.map((line, i) => `<text x="${box.x}" y="${first + i * 12.5}"
-    class="${i < titleLines ? "pol-title" : "pol-line"}">${esc(line)}</text>`).join("");
+    class="${i < titleLines.length ? "pol-title" : "pol-line"}">${esc(line)}</text>`).join("");
   if (box.health === "client") {
-    return `<g class="pol-box" data-part="client">${text}</g>`;
+    return `<g class="pol-box" data-part="client" aria-hidden="true">${text}</g>`;
   }
   const colours = palette.health[box.health];
   const round = box.name === "database" ? 16 : 7;
   const dash = box.health === "absent" ? ' stroke-dasharray="5 4"' : "";
   const actionable = box.health !== "absent" && box.name !== "database";
-  const role = actionable ? ` role="button" tabindex="0" aria-label="${esc(box.title)}: break or mend it"` : "";
+  const title = titleLines.join(" ").replace("- ", "-");
+  const said = `${title}: ${colours.words}${box.lines.length ? `, ${box.lines.join(", ")}` : ""}`;
+  const role = actionable
+    ? ` id="pol-box-${slug(variant)}-${slug(box.name)}" role="button" tabindex="0" aria-haspopup="menu"
+      aria-label="${esc(said)}. Enter opens what you can do to it"`
+    : ` role="img" aria-label="${esc(said)}"`;
   return `<g class="pol-box pol-${box.health}${actionable ? " pol-actionable" : ""}" data-part="${box.name}"
     data-health="${box.health}"${role}>
     <rect x="${box.x - box.w / 2}" y="${box.y - box.h / 2}" width="${box.w}" height="${box.h}" rx="${round}"
-      fill="${colours.fill}" stroke="${colours.border}" stroke-width="2"${dash}/>${text}</g>`;
+      fill="${colours.fill}" stroke="${colours.border}" stroke-width="${box.health === "up" ? 2 : 3}"${dash}/>${text}</g>`;
 }
 
-function arrowSvg(arrow) {
+function markerName(colour, palette) {
+  if (colour === palette.health.down.border) return "red";
+  if (colour === palette.health.saturated.border) return "orange";
+  return "grey";
+}
+
+function arrowSvg(arrow, palette) {
   const dash = arrow.dashed ? ' stroke-dasharray="4 3"' : "";
-  const marker = arrow.colour === "#666666" ? "grey" : arrow.colour === "#c62828" ? "red" : "orange";
-  const fill = arrow.colour === "#666666" ? "#444" : arrow.colour;
+  const marker = markerName(arrow.colour, palette);
+  const fill = marker === "grey" ? "#444" : arrow.colour;
   const top = arrow.label_y - ((arrow.label.length - 1) * 11) / 2 + 3.5;
   const label = arrow.label.map((line, i) => `<text x="${arrow.label_x}" y="${top + i * 11}" class="pol-rate"
     fill="${fill}">${esc(line)}</text>`).join("");
@@ -53,11 +73,11 @@ function arrowSvg(arrow) {
       marker-end="url(#pol-head-${marker})"/>${label}</g>`;
 }
 
-const HEADS = ["grey:#666666", "orange:#d2691e", "red:#c62828"].map((pair) => {
-  const [name, colour] = pair.split(":");
-  return `<marker id="pol-head-${name}" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7"
-    orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" fill="${colour}"/></marker>`;
-}).join("");
+function headsSvg(palette) {
+  return [["grey", "#666666"], ["orange", palette.health.saturated.border], ["red", palette.health.down.border]]
+    .map(([name, colour]) => `<marker id="pol-head-${name}" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7"
+      markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" fill="${colour}"/></marker>`).join("");
+}
 
 function ends(path) {
   const numbers = path.match(/-?[\d.]+/g).map(Number);
@@ -75,15 +95,21 @@ function dotsHtml(arrow) {
   return html;
 }
 
-function drawDiagram(holder, diagram, palette, cache, width) {
-  if (!holder.firstChild) {
-    holder.innerHTML = `<svg class="pol-svg" viewBox="0 0 ${diagram.width} ${diagram.height}" role="img"
-      aria-label="topology"><g class="pol-arrows"></g><g class="pol-boxes"></g></svg>
-      <div class="pol-dots" style="width:${diagram.width}px;height:${diagram.height}px"></div>`;
+function drawDiagram(holder, diagram, palette, cache, width, variant) {
+  const shape = `${diagram.width}x${diagram.height}`;
+  if (holder.dataset.shape !== shape) {
+    holder.querySelector(".pol-svg")?.remove();
+    holder.querySelector(".pol-dots")?.remove();
+    holder.insertAdjacentHTML("afterbegin", `<svg class="pol-svg" viewBox="0 0 ${diagram.width} ${diagram.height}"
+      role="group" aria-label="${esc(variant)}: the parts and the calls between them">
+      <g class="pol-arrows" aria-hidden="true"></g><g class="pol-boxes"></g></svg>
+      <div class="pol-dots" aria-hidden="true" style="width:${diagram.width}px;height:${diagram.height}px"></div>`);
+    holder.dataset.shape = shape;
+    for (const key of [...cache.keys()]) if (key.startsWith(`dots:${variant}:`)) cache.delete(key);
   }
   const svg = holder.querySelector("svg");
-  svg.querySelector(".pol-arrows").innerHTML = diagram.arrows.map(arrowSvg).join("");
-  svg.querySelector(".pol-boxes").innerHTML = diagram.boxes.map((b) => boxSvg(b, palette)).join("");
+  svg.querySelector(".pol-arrows").innerHTML = diagram.arrows.map((a) => arrowSvg(a, palette)).join("");
+  svg.querySelector(".pol-boxes").innerHTML = diagram.boxes.map((b) => boxSvg(b, palette, variant)).join("");
   const layer = holder.querySelector(".pol-dots");
   const wanted = new Set();
   for (const arrow of diagram.arrows) {
@@ -95,11 +121,13 @@ function drawDiagram(holder, diagram, palette, cache, width) {
       group.dataset.arrow = key;
       layer.appendChild(group);
     }
-    if (changed(cache, `dots:${key}`, [arrow.dots, arrow.failed_dots, arrow.path])) group.innerHTML = dotsHtml(arrow);
+    if (changed(cache, `dots:${variant}:${key}`, [arrow.dots, arrow.failed_dots, arrow.path])) {
+      group.innerHTML = dotsHtml(arrow);
+    }
   }
   for (const group of [...layer.children]) {
     if (!wanted.has(group.dataset.arrow)) {
-      cache.delete(`dots:${group.dataset.arrow}`);
+      cache.delete(`dots:${variant}:${group.dataset.arrow}`);
       group.remove();
     }
   }
@@ -111,11 +139,12 @@ function drawDiagram(holder, diagram, palette, cache, width) {
 function tilesHtml(tiles, highlight) {
   return tiles.map((tile) => `<div class="pol-tile pol-tone-${tile.tone}${highlight.includes(tile.label)
     ? " pol-highlight" : ""}" data-tile="${esc(tile.label)}" data-tone="${tile.tone}" title="${esc(tile.help)}">
-    <div class="pol-tile-label">${esc(tile.label)}</div><div class="pol-tile-value">${esc(tile.value)}</div>
+    <div class="pol-tile-label">${esc(tile.label)} <span class="pol-window">${esc(tile.window)}</span></div>
+    <div class="pol-tile-value">${esc(tile.value)}</div>
     ${tile.cue ? `<div class="pol-cue">${esc(tile.cue)}</div>` : ""}</div>`).join("");
 }
 
-function messagesHtml(messages, scrubbed) {
+function messagesHtml(messages, scrubbed, variant) {
   if (!messages) {
     return `<div class="pol-mail-head">messages</div><div class="pol-quiet">no queue here: the author calls the Blog
       Service to empty the cache, and that call succeeds or fails at once</div>`;
@@ -129,7 +158,16 @@ function messagesHtml(messages, scrubbed) {
   const more = messages.states.filter((s) => s.more > 0).map((s) => `<span class="pol-quiet">+${s.more
     .toLocaleString("en")} more ${esc(s.state)}</span>`).join(" ");
   return `<div class="pol-mail-head">messages${scrubbed ? " now" : ""}</div><div class="pol-counts">${counts}</div>
-    <div class="pol-letters">${letters || '<span class="pol-quiet">no message in the system</span>'} ${more}</div>`;
+    <div class="pol-letters" tabindex="0" role="region" aria-label="the messages one by one"
+      id="pol-letters-${slug(variant)}">${letters
+    || '<span class="pol-quiet">no message in the system</span>'} ${more}</div>`;
+}
+
+function legendHtml(marks, bands, recentS) {
+  const moments = marks.map((m) => `<span data-moment="${m.n}">${m.n} ${esc(m.t.toFixed(0))} s ${esc(m.text)}</span>`);
+  const shaded = bands.map((b) => `<span class="pol-band-word" data-kind="${b.kind}">shaded ${esc(b.start.toFixed(0))}–${
+    esc(b.end.toFixed(0))} s: ${esc(b.label)}</span>`);
+  return `<span class="pol-recent-key"><i></i>the tiles' last ${recentS} s</span>${[...moments, ...shaded].join("")}`;
 }
 
 // --- charts --------------------------------------------------------------------------------------------------------
@@ -145,10 +183,10 @@ function ticksFor(chart) {
 function chartSvg(chart, values, bands, marks, data, width, height) {
   const left = 34;
   const right = 6;
-  const top = 4;
+  const top = 8; // room for the top tick's label
   const bottom = 15;
   const [s0, s1] = data.span;
-  const x = (t) => left + ((t - s0) / (s1 - s0 || 1)) * (width - left - right);
+  const x = (t) => left + ((Math.min(Math.max(t, s0), s1) - s0) / (s1 - s0 || 1)) * (width - left - right);
   const [low, high] = chart.domain;
   const y = chart.log
     ? (v) => top + (1 - (Math.log10(v) - Math.log10(low)) / (Math.log10(high) - Math.log10(low))) * (height - top - bottom)
@@ -160,22 +198,33 @@ function chartSvg(chart, values, bands, marks, data, width, height) {
       height="${height - top - bottom}" fill="${palette[band.kind]}" opacity="0.13"><title>${esc(band.label)}</title>
       </rect>`;
   }
+  const recentEnd = data.shown_s;
+  svg += `<rect class="pol-recent" x="${x(recentEnd - data.recent_s)}" y="${height - bottom - 3}"
+    width="${Math.max(0, x(recentEnd) - x(recentEnd - data.recent_s))}" height="3"><title>the tiles' last ${
+    data.recent_s} s</title></rect>`;
   for (const tick of ticksFor(chart)) {
     svg += `<line x1="${left}" x2="${width - right}" y1="${y(tick)}" y2="${y(tick)}" class="pol-grid-line"/>
       <text x="${left - 3}" y="${y(tick) + 3}" class="pol-tick" text-anchor="end">${fmt(tick)}</text>`;
   }
   const step = s1 - s0 > 90 ? 30 : 10;
   for (let t = Math.ceil(s0 / step) * step; t <= s1; t += step) {
-    svg += `<text x="${x(t)}" y="${height - 3}" class="pol-tick" text-anchor="middle">${t}</text>`;
+    const anchor = x(t) < left + 8 ? "start" : x(t) > width - right - 8 ? "end" : "middle";
+    svg += `<text x="${x(t)}" y="${height - 3}" class="pol-tick" text-anchor="${anchor}">${t}</text>`;
   }
-  let labelled = 0;
+  // a moment's number goes on the first of two rows with room for it; with neither, the line stands alone (the
+  // legend under the charts says every moment in words)
+  const lastOnRow = [-Infinity, -Infinity];
   for (const mark of marks) {
-    svg += `<line x1="${x(mark.t)}" x2="${x(mark.t)}" y1="${top}" y2="${height - bottom}" class="pol-mark"/>`;
-    if (mark.text) {
-      svg += `<text x="${x(mark.t) + 2}" y="${top + 8 + (labelled % 2) * 9}" class="pol-mark-label">${esc(mark.text)}
-        </text>`;
-      labelled += 1;
-    }
+    const at = x(mark.t);
+    const late = at > width - right - MARK_LABEL_PX;
+    const [from, to] = late ? [at - MARK_LABEL_PX, at] : [at, at + MARK_LABEL_PX];
+    const row = [0, 1].find((r) => from >= lastOnRow[r] + 2);
+    svg += `<line x1="${at}" x2="${at}" y1="${top}" y2="${height - bottom}" class="pol-mark"><title>${
+      esc(`${mark.n} ${mark.text}`)}</title></line>`;
+    if (row === undefined) continue;
+    lastOnRow[row] = to;
+    svg += `<text x="${late ? at - 2 : at + 2}" y="${top + 9 + row * 10}" class="pol-mark-label"
+      text-anchor="${late ? "end" : "start"}"><title>${esc(mark.text)}</title>${mark.n}</text>`;
   }
   values.forEach((series, k) => {
     let d = "";
@@ -191,18 +240,24 @@ function chartSvg(chart, values, bands, marks, data, width, height) {
       d += open ? `V${y(clamped)}H${x1}` : `M${x0},${y(clamped)}H${x1}`;
       open = true;
     });
-    if (d) svg += `<path d="${d}" fill="none" stroke="${chart.series[k].colour}" stroke-width="1.6"/>`;
+    const dash = chart.series[k].dash.join(" ");
+    if (d) {
+      svg += `<path d="${d}" fill="none" stroke="${chart.series[k].colour}" stroke-width="1.8"
+        stroke-dasharray="${dash === "1 0" ? "none" : dash}"/>`;
+    }
   });
   if (data.scrubbed) {
     svg += `<line x1="${x(data.shown_s)}" x2="${x(data.shown_s)}" y1="${top}" y2="${height - bottom}"
       class="pol-cursor"/>`;
   }
-  return `<svg width="${width}" height="${height}" class="pol-chart-svg" data-chart="${chart.key}"
-    data-domain="${chart.domain.join(",")}">${svg}</svg>`;
+  return `<svg width="${width}" height="${height}" class="pol-chart-svg" data-chart="${chart.key}" role="img"
+    aria-label="${esc(chart.heading)}" data-domain="${chart.domain.join(",")}">${svg}</svg>`;
 }
 
 function chartHtml(chart) {
-  const legend = chart.series.map((s) => `<span><i style="background:${s.colour}"></i>${esc(s.name)}</span>`).join("");
+  const legend = chart.series.map((s) => `<span><svg width="18" height="8" aria-hidden="true"><line x1="0" x2="18"
+    y1="4" y2="4" stroke="${s.colour}" stroke-width="2" stroke-dasharray="${s.dash.join(" ") === "1 0" ? "none"
+    : s.dash.join(" ")}"/></svg>${esc(s.name)}</span>`).join("");
   return `<div class="pol-chart" data-chart="${chart.key}"><div class="pol-chart-head"><b>${esc(chart.heading)}</b>
     <span class="pol-legend">${legend}</span></div><div class="pol-chart-body"></div></div>`;
 }
@@ -210,16 +265,18 @@ function chartHtml(chart) {
 // --- the whole view ------------------------------------------------------------------------------------------------
 
 function sectionHtml(variant) {
-  return `<section class="pol-variant" data-variant="${esc(variant.name)}">
-    <div class="pol-head"><span class="pol-name"></span><span class="pol-theory"></span></div>
+  return `<section class="pol-variant" data-variant="${esc(variant.name)}" aria-label="${esc(variant.title)}">
+    <div class="pol-head"><h2 class="pol-name"></h2><span class="pol-theory"></span></div>
     <div class="pol-story"></div>
     <div class="pol-diagram"></div><div class="pol-tiles"></div><div class="pol-charts pol-main-charts"></div>
-    <div class="pol-mail"></div><div class="pol-charts pol-more-charts"></div></section>`;
+    <div class="pol-chart-key"></div><div class="pol-mail"></div><div class="pol-charts pol-more-charts"></div>
+    </section>`;
 }
 
 function layout(root, count) {
   const width = root.clientWidth;
-  const mode = width / count >= COLUMN_MIN_PX ? "columns" : width >= WIDE_SECTION_PX ? "wide" : "stacked";
+  const perColumn = (width - GAP_PX * (count - 1)) / count;
+  const mode = perColumn >= COLUMN_MIN_PX ? "columns" : width >= WIDE_MIN_PX ? "wide" : "swipe";
   root.dataset.mode = mode;
   root.style.setProperty("--pol-n", String(count));
 }
@@ -243,8 +300,50 @@ function ensureStructure(state, data) {
   layout(root, names.length);
 }
 
+function drawVariant(state, variant, section, widths) {
+  const { cache, data } = state;
+  const part = (selector) => section.querySelector(selector);
+  const key = (name) => `${variant.name}:${name}`;
+  if (changed(cache, key("head"), [variant.title, variant.narration, variant.theory])) {
+    part(".pol-name").textContent = variant.title;
+    const story = part(".pol-story");
+    story.textContent = variant.narration.text;
+    story.dataset.tone = variant.narration.tone;
+    const theory = part(".pol-theory");
+    theory.textContent = variant.theory.text;
+    theory.dataset.tone = variant.theory.tone;
+    theory.title = variant.theory.detail.join("\n");
+  }
+  const diagramWidth = widths.get(key("diagram"));
+  const diagram = diagramWidth < COMPACT_BELOW_PX ? variant.compact : variant.diagram;
+  if (changed(cache, key("diagram"), [diagram, diagramWidth])) {
+    drawDiagram(part(".pol-diagram"), diagram, data.palette, cache, diagramWidth, variant.name);
+  }
+  if (changed(cache, key("tiles"), [variant.tiles, data.highlight])) {
+    part(".pol-tiles").innerHTML = tilesHtml(variant.tiles, data.highlight);
+  }
+  if (changed(cache, key("messages"), [variant.messages, data.scrubbed])) {
+    part(".pol-mail").innerHTML = messagesHtml(variant.messages, data.scrubbed, variant.name);
+  }
+  if (changed(cache, key("legend"), [variant.marks, variant.bands, data.recent_s])) {
+    part(".pol-chart-key").innerHTML = legendHtml(variant.marks, variant.bands, data.recent_s);
+  }
+  for (const chart of data.charts) {
+    const width = Math.max(widths.get(key(chart.key)) || 0, 160);
+    const height = chart.main ? 86 : 70;
+    const values = chart.values[variant.name];
+    const signature = [chart.domain, chart.start, values, variant.bands, variant.marks, data.span, data.shown_s,
+      data.scrubbed, width];
+    if (changed(cache, key(`chart:${chart.key}`), signature)) {
+      part(`.pol-chart[data-chart="${chart.key}"] .pol-chart-body`).innerHTML =
+        chartSvg(chart, values, variant.bands, variant.marks, data, width, height);
+    }
+  }
+}
+
 function draw(state, data) {
   const { root, cache } = state;
+  const focused = root.contains(document.activeElement) ? document.activeElement.id : "";
   ensureStructure(state, data);
   // read every width first, then write: one layout per draw, not one per chart
   const sections = new Map([...root.querySelectorAll("section.pol-variant")].map((s) => [s.dataset.variant, s]));
@@ -258,64 +357,51 @@ function draw(state, data) {
   const clock = root.querySelector(".pol-clock-line");
   const at = data.scrubbed ? ` · showing the end of second ${data.shown_s.toLocaleString("en")}` : "";
   clock.innerHTML = `<strong class="pol-clock">t = ${data.now_s.toLocaleString("en", { minimumFractionDigits: 1,
-    maximumFractionDigits: 1 })} s</strong> · speed ${esc(data.speed)}${at}`;
+    maximumFractionDigits: 1 })} s</strong> · speed ${esc(data.speed)}${at} · charts: one value a second; each tile
+    names its window`;
   root.dataset.paused = String(data.speed === "pause" || data.scrubbed);
-  for (const variant of data.variants) {
-    const section = sections.get(variant.name);
-    const part = (selector) => section.querySelector(selector);
-    const key = (name) => `${variant.name}:${name}`;
-    if (changed(cache, key("head"), [variant.title, variant.narration, variant.theory])) {
-      part(".pol-name").textContent = variant.title;
-      const story = part(".pol-story");
-      story.textContent = variant.narration.text;
-      story.dataset.tone = variant.narration.tone;
-      const theory = part(".pol-theory");
-      theory.textContent = variant.theory.text;
-      theory.dataset.tone = variant.theory.tone;
-      theory.title = variant.theory.detail.join("\n");
-    }
-    const diagramWidth = widths.get(key("diagram"));
-    if (changed(cache, key("diagram"), [variant.diagram, diagramWidth])) {
-      drawDiagram(part(".pol-diagram"), variant.diagram, data.palette, cache, diagramWidth);
-    }
-    if (changed(cache, key("tiles"), [variant.tiles, data.highlight])) {
-      part(".pol-tiles").innerHTML = tilesHtml(variant.tiles, data.highlight);
-    }
-    if (changed(cache, key("messages"), [variant.messages, data.scrubbed])) {
-      part(".pol-mail").innerHTML = messagesHtml(variant.messages, data.scrubbed);
-    }
-    const marks = variant.marks;
-    for (const chart of data.charts) {
-      const width = Math.max(widths.get(key(chart.key)) || 0, 160);
-      const height = chart.main ? 86 : 70;
-      const values = chart.values[variant.name];
-      const signature = [chart.domain, chart.start, values, variant.bands, marks, data.span, data.shown_s,
-        data.scrubbed, width];
-      if (changed(cache, key(`chart:${chart.key}`), signature)) {
-        part(`.pol-chart[data-chart="${chart.key}"] .pol-chart-body`).innerHTML =
-          chartSvg(chart, values, variant.bands, marks, data, width, height);
-      }
-    }
-  }
+  for (const variant of data.variants) drawVariant(state, variant, sections.get(variant.name), widths);
   if (changed(cache, "log", data.log)) {
     root.querySelector(".pol-log").textContent = data.log.length
       ? data.log.map(([t, variant, words]) => `${t.toFixed(1).padStart(8)} s  ${variant.padStart(8)}  ${words}`)
         .join("\n")
       : "Nothing has happened yet — break something.";
   }
-  if (changed(cache, "legend", data.palette.health)) {
+  if (changed(cache, "palette", data.palette.health)) {
+    root.querySelector(".pol-defs defs").innerHTML = headsSvg(data.palette);
     root.querySelector(".pol-key").innerHTML = Object.entries(data.palette.health).map(([name, c]) =>
       `<span data-health="${name}"><i style="background:${c.fill};border-color:${c.border}"></i>${esc(c.words)}</span>`)
       .join("");
   }
+  if (focused && document.activeElement?.id !== focused) document.getElementById(focused)?.focus({ preventScroll: true });
 }
 
 // --- a click on a part: its menu ------------------------------------------------------------------------------------
 
 const VERB_ICONS = { kill: "💀", revive: "💚", hang: "🕳️", heal: "🩹" };
 
-function closeMenu(root) {
-  root.querySelector(".pol-menu")?.remove();
+function closeMenu(root, refocus = false) {
+  const menu = root.querySelector(".pol-menu");
+  if (!menu) return;
+  const owner = document.getElementById(menu.dataset.owner);
+  menu.remove();
+  if (refocus) owner?.focus({ preventScroll: true });
+}
+
+function placeMenu(menu, box, holder) {
+  // below the part, centred on it; moved left, or above the part, so that it stays inside the window
+  const place = box.getBoundingClientRect();
+  const origin = holder.getBoundingClientRect();
+  const size = menu.getBoundingClientRect();
+  const margin = 6;
+  let left = place.left + place.width / 2 - size.width / 2;
+  left = Math.min(Math.max(left, margin), window.innerWidth - size.width - margin);
+  let top = place.bottom + 4;
+  if (top + size.height > window.innerHeight - margin && place.top - size.height - 4 >= margin) {
+    top = place.top - size.height - 4;
+  }
+  menu.style.left = `${left - origin.left}px`;
+  menu.style.top = `${top - origin.top}px`;
 }
 
 function openMenu(state, box) {
@@ -323,37 +409,77 @@ function openMenu(state, box) {
   closeMenu(root);
   const section = box.closest("section.pol-variant");
   const holder = section.querySelector(".pol-diagram");
-  const title = box.querySelector(".pol-title")?.textContent ?? box.dataset.part;
-  const place = box.getBoundingClientRect();
-  const origin = holder.getBoundingClientRect();
+  const title = [...box.querySelectorAll(".pol-title")].map((t) => t.textContent).join(" ").replace("- ", "-");
+  const variant = section.dataset.variant;
   const menu = document.createElement("div");
   menu.className = "pol-menu";
   menu.setAttribute("role", "menu");
+  menu.setAttribute("aria-label", `${title} in ${variant}`);
+  menu.id = `pol-menu-${slug(variant)}`;
   menu.dataset.part = box.dataset.part;
-  menu.dataset.variant = section.dataset.variant;
-  menu.innerHTML = `<div class="pol-menu-title">${esc(title)}</div>${state.data.verbs.map((verb) =>
-    `<button type="button" role="menuitem" data-verb="${verb}">${VERB_ICONS[verb] ?? ""} ${verb}</button>`).join("")}
-    <label><input type="checkbox" class="pol-only"> only in ${esc(section.dataset.variant)}</label>`;
-  menu.style.left = `${Math.max(0, place.left - origin.left + place.width / 2 - 60)}px`;
-  menu.style.top = `${place.bottom - origin.top + 4}px`;
+  menu.dataset.variant = variant;
+  menu.dataset.owner = box.id;
+  menu.innerHTML = `<div class="pol-menu-title" aria-hidden="true">${esc(title)}</div>${state.data.verbs.map((verb) =>
+    `<button type="button" role="menuitem" tabindex="-1" id="pol-menu-${slug(variant)}-${verb}" data-verb="${verb}"
+      >${VERB_ICONS[verb] ?? ""} ${verb}</button>`).join("")}
+    <button type="button" role="menuitemcheckbox" tabindex="-1" aria-checked="false" class="pol-only"
+      id="pol-menu-${slug(variant)}-only">only in ${esc(variant)}</button>`;
+  menu.style.visibility = "hidden";
   holder.appendChild(menu);
-  menu.querySelector("button").focus();
+  placeMenu(menu, box, holder);
+  menu.style.visibility = "";
+  box.setAttribute("aria-expanded", "true");
+  menu.querySelector("button").focus({ preventScroll: true });
+}
+
+function act(state, item) {
+  const menu = item.closest(".pol-menu");
+  const only = menu.querySelector(".pol-only").getAttribute("aria-checked") === "true";
+  state.act?.("act", { id: `${Date.now()}-${Math.random().toString(36).slice(2)}`, verb: item.dataset.verb,
+    target: menu.dataset.part, variant: only ? menu.dataset.variant : null });
+  closeMenu(state.root, true);
 }
 
 function onClick(state, event) {
+  const only = event.target.closest(".pol-menu .pol-only");
+  if (only) {
+    only.setAttribute("aria-checked", String(only.getAttribute("aria-checked") !== "true"));
+    return;
+  }
   const item = event.target.closest(".pol-menu button[data-verb]");
   if (item) {
-    const menu = item.closest(".pol-menu");
-    const only = menu.querySelector(".pol-only").checked;
-    state.act?.("act", { id: `${Date.now()}-${Math.random().toString(36).slice(2)}`, verb: item.dataset.verb,
-      target: menu.dataset.part, variant: only ? menu.dataset.variant : null });
-    closeMenu(state.root);
+    act(state, item);
     return;
   }
   if (event.target.closest(".pol-menu")) return;
   const box = event.target.closest(".pol-actionable");
-  if (box && box.dataset.part !== "client") openMenu(state, box);
+  if (box) openMenu(state, box);
   else closeMenu(state.root);
+}
+
+function onKey(state, event) {
+  const { root } = state;
+  const menu = event.target.closest?.(".pol-menu");
+  if (event.key === "Escape") {
+    closeMenu(root, true);
+    return;
+  }
+  if (menu) {
+    const items = [...menu.querySelectorAll("button")];
+    const at = items.indexOf(event.target);
+    const moves = { ArrowDown: 1, ArrowUp: -1, Home: -at, End: items.length - 1 - at };
+    if (event.key in moves) {
+      event.preventDefault();
+      items[(at + moves[event.key] + items.length) % items.length].focus();
+    } else if (event.key === "Tab") {
+      closeMenu(root, true);
+    }
+    return; // Enter and Space press the focused button, which the click handler takes
+  }
+  if ((event.key === "Enter" || event.key === " ") && event.target.classList?.contains("pol-actionable")) {
+    event.preventDefault();
+    openMenu(state, event.target);
+  }
 }
 
 export default function (component) {
@@ -362,24 +488,19 @@ export default function (component) {
   if (!state) {
     const root = document.createElement("div");
     root.className = "pol-live";
-    root.innerHTML = `<svg class="pol-defs" aria-hidden="true"><defs>${HEADS}</defs></svg>
+    root.innerHTML = `<svg class="pol-defs" aria-hidden="true"><defs></defs></svg>
       <div class="pol-clock-line"></div><div class="pol-grid"></div><div class="pol-key"></div>
-      <div class="pol-log-head">What happened</div><pre class="pol-log"></pre>`;
+      <h2 class="pol-log-head">What happened</h2><pre class="pol-log" tabindex="0"></pre>`;
     parentElement.appendChild(root);
     state = { root, cache: new Map(), data: null, width: 0, act: null };
     parentElement.__polState = state;
     root.addEventListener("click", (event) => onClick(state, event));
-    root.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") closeMenu(root);
-      else if ((event.key === "Enter" || event.key === " ") && event.target.classList?.contains("pol-actionable")) {
-        event.preventDefault();
-        openMenu(state, event.target);
-      }
-    });
+    root.addEventListener("keydown", (event) => onKey(state, event));
     // redraw when the width changes: the layout, the charts and the dots' scale follow it
     new ResizeObserver(() => {
       if (state.data && root.clientWidth !== state.width) {
         state.width = root.clientWidth;
+        closeMenu(root);
         draw(state, state.data);
       }
     }).observe(root);

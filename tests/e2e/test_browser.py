@@ -139,6 +139,17 @@ def saved_timeline(page) -> list[dict]:
     return tomllib.loads(Path(download.value.path()).read_text())["timeline"]
 
 
+def three_variants(page) -> None:
+    """Restart the playground with queue-outbox as a third variant, and wait until all three are drawn."""
+    page.get_by_role("button", name="variants & seed").click()
+    page.get_by_role("combobox", name=re.compile("^variants")).click()
+    page.get_by_role("option", name="queue-outbox", exact=True).click()
+    page.keyboard.press("Escape")
+    click(page, "reset")
+    page.keyboard.press("Escape")
+    page.wait_for_function(DRAWN_JS, arg=3 * CHARTS_PER_VARIANT, timeout=30_000)
+
+
 def screenshot_main(page, path: Path) -> None:
     """The main area (no sidebar) as the viewport shows it, once the view has painted."""
     page.wait_for_timeout(400)
@@ -163,7 +174,7 @@ def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit, 
     first = clock_s(page)
     wait_for(lambda: clock_s(page) > first, 15, f"the clock to move past t = {first:g} s")
 
-    expect(sidebar.get_by_role("combobox", name="target")).to_have_value("user")
+    expect(sidebar.get_by_role("combobox", name="target")).to_have_value("User Service")  # the diagram's name
     set_speed(page, "20×")
     start = clock_s(page)
     wait_for(lambda: clock_s(page) >= start + 40, 15, "two ticks at 20× (some history for the charts)")
@@ -193,7 +204,7 @@ def test_playground_kill_user_cascades_on_sync_while_queue_keeps_serving(visit, 
     sync = reads_ok(final, "sync")
     assert sync and sync.percent is not None and sync.percent < 50 and sync.cue.endswith("pts vs queue"), final
     assert part_health(page, "sync", "user") == "down"
-    assert "every cache miss needs the User Service" in page.locator('[data-variant="sync"] .pol-story').inner_text()
+    assert page.locator('[data-variant="sync"] .pol-story').inner_text().startswith("The User Service is down")
     for snapshot in seen:  # the queue side stays green the whole time
         queue = reads_ok(snapshot, "queue")
         assert queue and queue.percent is not None and queue.percent >= 99 and queue.tone == "ok", snapshot
@@ -219,13 +230,7 @@ def test_the_story_fits_one_screen_and_nothing_is_cut_short(visit, tmp_path):
     screenshot_main(page, tmp_path / "playground-1440.png")
 
     click(page, "do_revive")
-    page.get_by_role("button", name="variants & seed").click()
-    page.get_by_role("combobox", name=re.compile("^variants")).click()
-    page.get_by_role("option", name="queue-outbox", exact=True).click()
-    page.keyboard.press("Escape")
-    click(page, "reset")
-    page.keyboard.press("Escape")
-    page.wait_for_function(DRAWN_JS, arg=3 * CHARTS_PER_VARIANT)
+    three_variants(page)
     for size in ({"width": 1440, "height": 1000}, {"width": 1280, "height": 800}):
         page.set_viewport_size(size)
         page.wait_for_timeout(800)
@@ -233,10 +238,10 @@ def test_the_story_fits_one_screen_and_nothing_is_cut_short(visit, tmp_path):
 
     page.set_viewport_size({"width": 900, "height": 800})
     page.wait_for_timeout(800)
-    assert page.locator(".pol-live").get_attribute("data-mode") == "stacked"
+    assert page.locator(".pol-live").get_attribute("data-mode") == "swipe"  # one variant a screen, side by side
     assert page.evaluate(CUT_SHORT_JS) == [], "cut short at 900 px"
     main = page.get_by_test_id("stMain")
-    assert main.evaluate("m => m.scrollWidth <= m.clientWidth"), "the stacked page scrolls sideways at 900 px"
+    assert main.evaluate("m => m.scrollWidth <= m.clientWidth"), "the page scrolls sideways at 900 px"
     screenshot_main(page, tmp_path / "playground-900.png")
     visit.assert_clean()
 
@@ -282,7 +287,9 @@ def test_a_part_of_the_diagram_is_broken_and_mended_from_its_menu(visit):
              10, "the User Service down in both variants")
     expect(menu).to_have_count(0)
     page.locator('section[data-variant="queue"] [data-part="user"]').click()
-    menu.get_by_role("checkbox").check()
+    only = menu.get_by_role("menuitemcheckbox", name="only in queue")
+    only.click()
+    expect(only).to_have_attribute("aria-checked", "true")
     menu.get_by_role("menuitem", name="revive").click()
     wait_for(lambda: part_health(page, "queue", "user") == "up", 10, "queue's User Service back")
     assert part_health(page, "sync", "user") == "down"
@@ -314,7 +321,7 @@ def test_after_a_cache_worker_kill_the_letters_count_what_the_queue_holds(visit,
     more = queue.locator(".pol-letters").inner_text()
     if ready > 12:
         assert f"+{ready - 12:,} more ready" in more
-    assert "the cache-worker is down" in queue.locator(".pol-story").inner_text()
+    assert queue.locator(".pol-story").inner_text().startswith("The cache-worker is down")
     queue.locator(".pol-mail").scroll_into_view_if_needed()
     screenshot_main(page, shots / "playground-messages.png")
     visit.assert_clean()
@@ -339,17 +346,23 @@ def test_a_paused_playground_scrubs_back_to_before_the_kill(visit):
     visit.assert_clean()
 
 
-def test_the_guided_first_run_completes(visit):
+def test_the_guided_first_run_completes_and_waits_for_the_learner(visit, shots):
     from playwright.sync_api import expect
 
     first = load_lessons()[0]
     page = open_playground(visit, query="")
     tour = page.locator(".st-key-tour")
     expect(tour).to_contain_text("1/4 · Kill the User Service")
+    screenshot_main(page, shots / "playground-tour.png")
+    set_speed(page, "20×")
     click(page, "tour_kill")
     expect(tour).to_contain_text("2/4 · Watch the two “reads ok” tiles")
+    killed_at = clock_s(page)
     wait_for(lambda: all(reads_ok(tiles(page), v).highlighted for v in ("sync", "queue")), 10, "both tiles lit")
     wait_for(lambda: reads_ok(tiles(page), "sync").tone == "bad", 30, "sync's reads ok to turn red")
+    wait_for(lambda: clock_s(page) >= killed_at + 40, 15, "40 s of scenario time, under 2 s of wall time at 20×")
+    expect(tour).to_contain_text("2/4 · Watch the two “reads ok” tiles")  # it waits for "seen it"
+    set_speed(page, "1×")
     click(page, "tour_next")
     expect(tour).to_contain_text("3/4 · Revive it")
     click(page, "tour_revive")
@@ -379,6 +392,9 @@ def test_scenarios_page_runs_user_down_and_every_expectation_holds(visit, shots)
     page = visit.page
     page.goto(visit.url + "/?tour=done")
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Scenarios").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="🎬 Scenarios")).to_be_visible()
+    assert "wall-clock time" not in main.inner_text()  # the page's comments are not drawn above its title
 
     picker = page.get_by_role("combobox", name="scenario")
     picker.click()
@@ -428,4 +444,33 @@ def test_a_lesson_opens_and_its_first_step_completes(visit, shots):
     expect(page.locator(".st-key-next_step").get_by_role("button")).to_be_visible()
     page.get_by_role("heading", name=f"1. {step.title}").evaluate("heading => heading.scrollIntoView()")
     screenshot_main(page, shots / "lesson-step.png")
+    visit.assert_clean()
+
+
+def test_a_lesson_step_charts_what_its_checks_read_with_the_bound(visit, shots):
+    """Lesson 10 step 2: the check reads the queue as ready + unacked (not a flat 'ready = 0' chart) and holds the two
+    variants' stale reads to one bound; each chart draws the checked metric in the check's unit, bound included."""
+    from playwright.sync_api import expect
+
+    lesson = next(lesson for lesson in load_lessons() if lesson.id == "poison-and-duplicates")
+    page = visit.page
+    page.goto(visit.url + "/?tour=done")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Lessons").click()
+    page.get_by_test_id("stSidebar").get_by_text(lesson.title).click()
+    expect(page.get_by_role("heading", name=lesson.title)).to_be_visible()
+    for index in (0, 1):
+        step = lesson.steps[index]
+        page.get_by_role("radiogroup", name="your prediction").get_by_text(step.choices[step.answer]).click()
+        click(page, "play_step")
+        expect(page.get_by_text(re.compile(r"^You predicted it"))).to_be_visible(timeout=30_000)
+        if index == 0:
+            click(page, "next_step")
+    charts = page.get_by_test_id("stVegaLiteChart")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg').length >= 3",
+                           timeout=ACTION_TIMEOUT_MS)
+    titles = " | ".join(charts.evaluate_all("cs => cs.map(c => c.querySelector('svg')?.textContent ?? '')"))
+    assert "messages queued at the end (messages)" in titles and "stale reads (%)" in titles, titles
+    assert "≥ 5" in titles and "> 15" in titles and "< 15" in titles, titles  # the bounds, drawn on the charts
+    page.get_by_text(re.compile(r"^Each check's chart")).evaluate("e => e.scrollIntoView()")
+    screenshot_main(page, shots / "lesson-evidence.png")
     visit.assert_clean()

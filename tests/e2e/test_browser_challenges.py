@@ -1,7 +1,9 @@
 """A challenge solved in a real browser: the learner changes a knob on the Challenges page, tries it, and every goal
 holds.
 
-Reuses the Streamlit server and the Chromium of test_browser.py (Debian's /usr/bin/chromium through Playwright,
+After each try the page brings the verdict into the window (it used to land below the fold). With
+SANDBOX_UPDATE_SCREENSHOTS=1 it writes docs/challenge-verdict.png. Reuses the Streamlit server and the Chromium of
+test_browser.py (Debian's /usr/bin/chromium through Playwright,
 never `playwright install`, every request not to 127.0.0.1 blocked).
 """
 
@@ -12,14 +14,15 @@ import re
 import pytest
 
 from sandbox.teach.challenges import load_challenges
-from tests.e2e.test_browser import app_url, browser, visit  # noqa: F401 (the fixtures this test uses)
+from tests.e2e.conftest import VIEWPORT
+from tests.e2e.test_browser import app_url, browser, screenshot_main, visit  # noqa: F401 (the fixtures it uses)
 
 pytestmark = pytest.mark.browser
 
 CHALLENGE = next(c for c in load_challenges() if c.id == "drain-the-spike")
 
 
-def test_a_challenge_is_solved_by_changing_a_knob(visit):  # noqa: F811 (the fixture)
+def test_a_challenge_is_solved_by_changing_a_knob_and_each_verdict_comes_into_view(visit, shots):  # noqa: F811
     from playwright.sync_api import expect
 
     page = visit.page
@@ -31,14 +34,22 @@ def test_a_challenge_is_solved_by_changing_a_knob(visit):  # noqa: F811 (the fix
     consumers = page.locator(".st-key-drain-the-spike__consumer_count").locator("input")
     expect(consumers).to_have_value("1")
     page.locator(".st-key-try_challenge").get_by_role("button").click()
-    expect(page.get_by_text(re.compile(r"^Not yet: 1 of 2 goals hold"))).to_be_visible(timeout=30_000)
+    verdict = page.get_by_text(re.compile(r"^Not yet: 1 of 2 goals hold"))
+    expect(verdict).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(800)  # the page scrolls the verdict into view once it is drawn
+    box = verdict.bounding_box()  # in the window without a scroll by hand: it was below the fold at y = 832
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
+    screenshot_main(page, shots / "challenge-verdict.png")
 
     consumers.fill("2")
     consumers.press("Enter")
     expect(consumers).to_have_value("2")
     page.locator(".st-key-try_challenge").get_by_role("button").click()
-    expect(page.get_by_text(re.compile(r"^Solved: all 2 goals hold with queue; consumer.count = 2"))).to_be_visible(
-        timeout=30_000)
+    solved = page.get_by_text(re.compile(r"^Solved: all 2 goals hold with queue; consumer.count = 2"))
+    expect(solved).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(800)
+    box = solved.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
     checks = page.get_by_text(re.compile(r"^✅ "))
     expect(checks).to_have_count(len(CHALLENGE.scenario.expectations))
     expect(page.get_by_text("the reference solution")).to_be_visible()

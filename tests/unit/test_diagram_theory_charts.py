@@ -9,6 +9,8 @@ from sandbox.playground import Playground
 from sandbox.present.charts import (
     PANEL_KEYS,
     PANELS,
+    moment_layers,
+    moments_legend,
     nice_ceiling,
     panel,
     panel_rows,
@@ -135,9 +137,28 @@ def test_every_variant_of_a_panel_shares_one_y_domain_and_draws_steps():
     assert _y(errors["queue"])["domain"] == [0.0, 100.0]  # a queue that never fails still reads 0–100%
     bands, rule, *labels, _ = errors["sync"]["layer"]
     assert bands["data"]["values"] == [{"start": 10, "end": 20, "fault": "kill user", "kind": "down"}]
-    assert rule["data"]["values"] == [{"t": 10, "what": "kill user", "row": 0}]
-    assert [layer["data"]["values"] for layer in labels] == [[{"t": 10, "what": "kill user", "row": 0}], []]
+    moment = {"t": 10, "what": "① kill user", "n": "①", "row": 0, "late": False}
+    assert rule["data"]["values"] == [moment]
+    # the chart carries the moment's number only; its words are in the tooltip and in the page's legend
+    assert [(layer["encoding"]["text"], layer["data"]["values"]) for layer in labels] == [({"field": "n"}, [moment])]
+    assert moments_legend([(10, "kill user"), (30, "revive user"), (99, "later")], (0, 60)) == (
+        "① 10 s kill user · ② 30 s revive user")
     assert errors["queue"]["layer"][0]["mark"]["type"] == "rule"  # no fault on queue's side: no band
+
+
+def test_a_moment_near_the_right_edge_is_numbered_on_its_left_so_it_stays_inside():
+    layers = moment_layers([(5, "kill user"), (59, "revive user")], (0, 60))
+    sides = {layer["data"]["values"][0]["t"]: layer["mark"]["align"] for layer in layers[1:]}
+    assert sides == {5: "left", 59: "right"}
+    assert all(layer["encoding"]["text"] == {"field": "n"} for layer in layers[1:])
+
+
+def test_moments_too_close_for_their_numbers_take_the_second_row_then_none():
+    layers = moment_layers([(10, "kill user"), (11, "revive user"), (12, "kill user"), (40, "hang user")], (0, 100))
+    rows = {row["n"]: row["row"] for row in layers[0]["data"]["values"]}
+    assert rows == {"①": 0, "②": 1, "③": None, "④": 0}  # ③ keeps its line and tooltip, and the legend its words
+    labelled = [row["n"] for layer in layers[1:] for row in layer["data"]["values"]]
+    assert sorted(labelled) == ["①", "②", "④"]
 
 
 def test_a_prediction_counts_in_the_shared_domain_and_is_dashed():
@@ -158,7 +179,7 @@ def test_y_domains_read_well_and_each_panel_has_one_unit():
     assert y_domain(latency, [fast, slow]) == (1.0, 10000.0)
     assert y_domain(panel("stale"), [[]]) == (0.0, 1.0)
     assert {p.unit for p in PANELS} == {"%", "ms", "messages", "s", "reads/s"}
-    assert panel("staleness").heading == "oldest unapplied write (s)"
+    assert panel("staleness").heading == "oldest unapplied write (s, each second)"
     assert [s.name for s in panel("queue").series] == ["ready messages", "unacked messages", "outbox rows"]
 
 

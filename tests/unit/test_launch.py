@@ -24,6 +24,7 @@ def test_streamlit_runs_the_packages_app_on_loopback_with_statistics_off_and_sma
     assert given["--browser.gatherUsageStats"] == "false"
     assert given["--server.maxUploadSize"] == "1"
     assert given["--server.headless"] == "true"
+    assert given["--runner.magicEnabled"] == "false"  # no docstring of a page is ever drawn on it
     assert flags(launch.streamlit_argv(8600, headless=False))["--server.headless"] == "false"
 
 

@@ -11,7 +11,7 @@ from sandbox.present.differences import difference_cues
 from sandbox.present.headlines import Headline
 from sandbox.present.letters import LISTED_PER_STATE, age, mailbag, whereabouts
 from sandbox.present.playground_view import view_command, view_data
-from sandbox.present.tour import WATCH_S, tour_step
+from sandbox.present.tour import tour_step
 
 
 def test_each_letter_says_where_it_is_and_why():
@@ -60,14 +60,13 @@ def test_a_tile_worse_than_the_best_variant_says_by_how_much():
     assert cues["queue-outbox"] == {}  # 2 points and 1.25× are too small to point at
 
 
-def test_the_guided_run_follows_what_was_recorded():
-    assert tour_step([], 0) == 0
-    assert tour_step([Kill("user", at=5, variant="sync")], 6) == 0  # only a kill in every variant counts
+def test_the_guided_run_follows_what_was_recorded_and_waits_for_the_learner():
+    assert tour_step([]) == 0
+    assert tour_step([Kill("user", at=5, variant="sync")]) == 0  # only a kill in every variant counts
     killed = [Kill("user", at=5)]
-    assert tour_step(killed, 5 + WATCH_S - 1) == 1
-    assert tour_step(killed, 5 + WATCH_S - 1, watched=True) == 2
-    assert tour_step(killed, 5 + WATCH_S) == 2
-    assert tour_step([*killed, Revive("user", at=8)], 9) == 3
+    assert tour_step(killed) == 1  # however long ago: at 20x, 15 s of scenario time pass in under a second
+    assert tour_step(killed, watched=True) == 2
+    assert tour_step([*killed, Revive("user", at=8)]) == 3
 
 
 def test_the_playground_keeps_every_second_of_the_last_two_minutes():
@@ -100,8 +99,8 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     now = view_data(pg, HISTORY_S)
     assert (now["now_s"], now["shown_s"], now["scrubbed"], now["span"]) == (40.0, 40, False, [0, 40])
     sync = now["variants"][0]
-    assert sync["marks"] == [{"t": 20.0, "text": "kill user"}]
-    assert sync["bands"] == [{"start": 20.0, "end": 40.0, "kind": "down", "label": "kill user"}]
+    assert sync["marks"] == [{"t": 20.0, "n": "①", "text": "kill User Service"}]
+    assert sync["bands"] == [{"start": 20.0, "end": 40.0, "kind": "down", "label": "kill User Service"}]
     assert next(b for b in sync["diagram"]["boxes"] if b["name"] == "user")["health"] == "down"
     errors = next(c for c in now["charts"] if c["key"] == "errors")
     assert errors["start"] == 0 and len(errors["values"]["sync"][0]) == 40
@@ -109,11 +108,11 @@ def test_a_moment_of_the_playground_and_an_earlier_one():
     assert before["scrubbed"] and before["shown_s"] == 15 and before["highlight"] == ["reads ok"]
     sync_then = before["variants"][0]
     assert next(b for b in sync_then["diagram"]["boxes"] if b["name"] == "user")["health"] == "up"
-    assert sync_then["narration"]["text"].startswith("all well")
+    assert sync_then["narration"]["text"].startswith("All well")
     assert before["charts"] == now["charts"]  # the charts stay; a cursor marks the second shown
 
 
-def test_a_busy_second_is_one_mark_and_only_the_latest_marks_carry_words():
+def test_a_busy_second_is_one_mark_numbered_in_time_order():
     pg = Playground()
     pg.speed = 1.0
     for second in range(10):
@@ -125,10 +124,10 @@ def test_a_busy_second_is_one_mark_and_only_the_latest_marks_carry_words():
     sync, queue = (v["marks"] for v in view_data(pg, HISTORY_S)["variants"])
     assert [m["t"] for m in sync] == [float(s) for s in range(10)]
     assert [m["t"] for m in queue] == [0.0, 2.0, 3.0, 4.0, 6.0, 8.0]  # the odd seconds were sync's only
-    assert [m["text"] for m in sync] == ["", "", "", "", "kill user", "kill user [sync]", "kill user",
-                                         "kill user [sync]", "kill user", "kill user [sync]"]
-    assert [m["text"] for m in queue] == ["kill user", "kill user", "kill user (+1)", "kill user", "kill user",
-                                          "kill user"]
+    assert [m["n"] for m in sync] == list("①②③④⑤⑥⑦⑧⑨⑩")  # a chart shows the number; the legend the words
+    kill = "kill User Service"
+    assert [m["text"] for m in sync][:6] == [kill, f"{kill} [sync]", kill, f"{kill} (+2)", kill, f"{kill} [sync]"]
+    assert [m["text"] for m in queue] == [kill, kill, f"{kill} (+1)", kill, kill, kill]
 
 
 def test_faults_of_one_kind_that_touch_are_one_band():
@@ -142,10 +141,11 @@ def test_faults_of_one_kind_that_touch_are_one_band():
     pg.act(Kill("user"))
     pg.act(Revive("user"))  # over as soon as it began: no band
     sync, queue = (v["bands"] for v in view_data(pg, HISTORY_S)["variants"])
-    assert sync == [{"start": 0.0, "end": 1.0, "kind": "down", "label": "kill user"},
-                    {"start": 2.0, "end": 3.0, "kind": "down", "label": "kill user"},
-                    {"start": 4.0, "end": 5.0, "kind": "down", "label": "kill user"}]
-    assert queue[-1] == {"start": 4.0, "end": 6.0, "kind": "down", "label": "kill user; kill blog [queue]"}
+    assert sync == [{"start": 0.0, "end": 1.0, "kind": "down", "label": "kill User Service"},
+                    {"start": 2.0, "end": 3.0, "kind": "down", "label": "kill User Service"},
+                    {"start": 4.0, "end": 5.0, "kind": "down", "label": "kill User Service"}]
+    assert queue[-1] == {"start": 4.0, "end": 6.0, "kind": "down",
+                         "label": "kill User Service; kill Blog Service [queue]"}
 
 
 def test_a_fault_on_a_part_a_variant_lacks_is_neither_shaded_nor_marked_there():

@@ -10,7 +10,7 @@ from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS
 before, after = (Path(__file__).parent.parent / "about.md").read_text(encoding="utf-8").split("<!-- colours -->")
 st.title("📮 About Post Office Lab")
 st.markdown(before)
-st.markdown("### Colours on the diagram")
+st.markdown("## Colours on the diagram")
 st.markdown("\n".join(
     f"- <span style='display:inline-block;width:1.6em;height:1em;vertical-align:-0.1em;border-radius:4px;"
     f"background:{fill};border:2px solid {border}'></span> {HEALTH_WORDS[name]}"

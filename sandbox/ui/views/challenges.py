@@ -5,6 +5,7 @@ import streamlit as st
 from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import fault_periods
 from sandbox.present.charts import comparison_spec
+from sandbox.present.names import knob_label
 from sandbox.teach.challenge_run import Attempt, attempt
 from sandbox.teach.challenges import VARIANT, Challenge, ChallengeError, load_challenges
 from sandbox.teach.lessons import lesson_ids
@@ -59,15 +60,16 @@ def _editor(challenge: Challenge) -> None:
         knob = KNOBS[name]
         key = _key(challenge, name)
         if knob.choices:
-            st.selectbox(name, knob.choices, key=key, help=knob.doc)
+            st.selectbox(knob_label(name), knob.choices, key=key, help=f"{knob.doc} (`{name}`)")
         elif knob.range is None:
-            st.toggle(name, key=key, help=knob.doc)
+            st.toggle(knob_label(name), key=key, help=f"{knob.doc} (`{name}`)")
         else:
             allowed = constraints.input_range(name)
             kind = int if allowed.whole else float
             low, high = kind(allowed.minimum), kind(allowed.maximum)
-            st.number_input(f"{name} ({allowed.unit})" if allowed.unit else name, min_value=low, max_value=high,
-                            step=_step(allowed), key=key, help=f"{knob.doc}. Allowed here: {allowed}.")
+            st.number_input(knob_label(name), min_value=low, max_value=high, step=_step(allowed), key=key,
+                            format=None if allowed.whole else "%g",
+                            help=f"{knob.doc} (`{name}`). Allowed here: {allowed}.")
 
 
 def _try(challenge: Challenge) -> None:
@@ -159,6 +161,7 @@ if shown < len(challenge.hints):
 last = st.session_state.get("challenge_attempt")
 tries = st.session_state.get("challenge_tries", {}).get(challenge.id, 0)
 if last is not None and last[0] == challenge.id:
+    widgets.scroll_here(f"{challenge.id}:{tries}", key="verdict_scroll")
     st.subheader(f"Try {tries}")
     _result(challenge, last[1])
 if challenge.id in solved or shown == len(challenge.hints):

@@ -50,9 +50,9 @@ def _study(cards: list[Card]) -> None:
     if not revealed:
         st.button("show the model answer", type="primary", on_click=_reveal, args=(card.id,), key="reveal")
     else:
-        st.markdown("#### Model answer")
+        st.markdown("### Model answer")
         st.markdown(card.answer)
-        st.markdown("#### Key points — tick the ones your answer covered")
+        st.markdown("### Key points — tick the ones your answer covered")
         covered = set(saved.covered) if saved is not None else set()
         for i, point in enumerate(card.key_points):
             key = f"point:{card.id}:{i}"
@@ -100,7 +100,7 @@ def _summary(interview: mock_interview.MockInterview) -> None:
         for point in turn.missed:
             st.markdown(f"  - to review: {point}")
     if summary.review:
-        st.markdown("#### Lessons to review")
+        st.markdown("### Lessons to review")
         titles = lesson_ids()
         for lesson_id in summary.review:
             if st.button(f"📚 {titles[lesson_id]}", key=f"review:{lesson_id}"):
@@ -137,9 +137,9 @@ def _mock(cards: list[Card]) -> None:
         st.button("answer", type="primary", on_click=_answer_follow_up, args=(interview,), key="mock_follow")
         return
     st.markdown(f"> {turn.follow_up_answer or '(no answer)'}")
-    st.markdown("#### Model answer")
+    st.markdown("### Model answer")
     st.markdown(turn.card.answer)
-    st.markdown("#### Key points — tick the ones your answers covered")
+    st.markdown("### Key points — tick the ones your answers covered")
     for i, point in enumerate(turn.card.key_points):
         st.checkbox(point, key=f"mock_point:{n}:{i}")
     last = n == len(interview.turns) - 1

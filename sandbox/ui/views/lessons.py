@@ -4,8 +4,11 @@ import secrets
 
 import streamlit as st
 
+from sandbox.model.metrics import label
 from sandbox.model.periods import fault_periods
-from sandbox.present.charts import comparison_spec
+from sandbox.present.charts import comparison_spec, moments_legend
+from sandbox.present.evidence import evidence, evidence_spec
+from sandbox.present.names import moment_words
 from sandbox.teach.choices import choice_order
 from sandbox.teach.code_refs import CodeRefError, excerpt
 from sandbox.teach.lesson_run import LessonRun
@@ -58,20 +61,28 @@ def _reset(lesson, run: LessonRun) -> None:
 
 
 def _observe(run: LessonRun) -> None:
+    """The evidence: a chart of each metric the step checks, as its check reads it with its bound drawn; then what
+    the step watches, second by second. Both over the step's own seconds."""
     step = run.step
     engine = run.engine
     start_s, end_s = run.step_window()
-    scenario = run.step_scenario
-    timeline = scenario.timeline
-    frames = [f for f in engine.frames() if f["t"] < end_s]
-    variants = [v.name for v in scenario.variants]
-    marks = [(a.at, a.describe()) for a in timeline if a.at < end_s]  # the next step's actions start at end_s
+    timeline = run.step_scenario.timeline
+    marks = [(a.at, moment_words(a)) for a in timeline if start_s <= a.at < end_s]
     periods = fault_periods([a for a in timeline if a.at < end_s])
-    for column, metric in zip(st.columns(min(len(step.watch), 2)) * 2, step.watch, strict=False):
-        with column:
-            spec = comparison_spec(frames, metric, variants, (0.0, end_s), periods, marks)
-            st.vega_lite_chart(spec, width="stretch")
-    st.caption(f"this step ran from {start_s:g} s to {end_s:g} s; earlier seconds are the steps before it")
+    items = evidence(run.verdicts or [], engine.measurements, end_s)
+    st.caption("Each check's chart: the line is the value the check reads, as its window fills second by second — "
+               "its last point is what the check read; the red dashes are the check's bound.")
+    variants = [v.name for v in run.step_scenario.variants]
+    for column, item in zip(st.columns(2) * len(items), items, strict=False):
+        column.vega_lite_chart(evidence_spec(item, (start_s, end_s), periods, marks, all_variants=variants),
+                               width="stretch")
+    legend = moments_legend(marks, (start_s, end_s))
+    st.caption(f"This step ran from {start_s:g} s to {end_s:g} s" + (f"; on the charts: {legend}" if legend else ""))
+    frames = [f for f in engine.frames() if start_s <= f["t"] < end_s]
+    with st.expander("second by second: " + ", ".join(label(metric) for metric in step.watch)):
+        for column, metric in zip(st.columns(2) * len(step.watch), step.watch, strict=False):
+            column.vega_lite_chart(comparison_spec(frames, metric, variants, (start_s, end_s), periods, marks),
+                                   width="stretch")
 
 
 def _restore(key: str, step, saved) -> None:
@@ -164,16 +175,15 @@ def _step(lesson, run: LessonRun) -> None:
         if step.run:
             act = f"play the scenario `{step.run}`"
         else:
-            act = "; ".join(a.describe() for a in step.actions) or "change nothing"
+            act = "; ".join(moment_words(a) for a in step.actions) or "change nothing"
         st.markdown(f"**Act.** {act}, then watch for {step.observe_s:g} s.")
         st.button("▶ lock in my prediction and run it", type="primary", disabled=chosen is None,
                   on_click=_predict, args=(lesson, run), key="play_step")
         return
     _verdict(step, chosen)
-    st.markdown("**Observe.**")
-    _observe(run)
-    st.markdown("**What the run shows** (checked on every run):")
+    st.markdown("**Observe: what the run shows** (checked on every run), and each check's chart:")
     widgets.verdicts(verdicts, run.step_window()[1])
+    _observe(run)
     for note in sorted(set(run.notes)):
         st.caption(f"note: {note}")
     st.markdown("**Explain.**")

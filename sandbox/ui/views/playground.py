@@ -6,7 +6,6 @@ fragment; either applies it and redraws without moving time: only the timer's ru
 """
 
 import time
-from pathlib import Path
 
 import streamlit as st
 
@@ -15,6 +14,7 @@ from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, READS_PER_S, WRITES_PER_S
 from sandbox.model.scenario import SEED
 from sandbox.playground import HISTORY_S, MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPEEDS, Playground
+from sandbox.present.names import knob_label, target_label
 from sandbox.present.playground_view import view_command, view_data
 from sandbox.present.tour import STEPS, TARGET, WATCHED_TILE, tour_step
 from sandbox.ui import session
@@ -24,9 +24,9 @@ from sandbox.ui.playground_view import draw as draw_view
 TICK_S = 1.0
 ALL = "every variant"
 TOUR = "tour"  # session state of the guided first run: {"open": bool, "watched": bool}
+TO_LESSON = "tour_to_lesson"  # the tour's "open lesson 1" was clicked
 
 pg = session.playground()
-st.html(f"<style>{(Path(__file__).parent.parent / 'page.css').read_text(encoding='utf-8')}</style>")
 
 
 def _scope() -> str | None:
@@ -109,47 +109,52 @@ def _knob_input(key: str) -> None:
     scope = _scope()
     current = pg.knobs(pg.variants[0].name if scope is None else scope).get(key)
     widget_key = f"knob_value:{key}"
+    name = knob_label(key)
     if knob.choices:
-        st.selectbox("value", knob.choices, index=knob.choices.index(current), key=widget_key)
+        st.selectbox(name, knob.choices, index=knob.choices.index(current), key=widget_key, help=knob.doc)
     elif knob.kind is bool:
-        st.toggle("value", value=current, key=widget_key)
+        st.toggle(name, value=current, key=widget_key, help=knob.doc)
     elif knob.range is not None and knob.range.whole:
-        st.number_input(f"value ({knob.range})", value=int(current), min_value=int(knob.range.minimum),
-                        max_value=int(knob.range.maximum), step=1, key=widget_key)
+        st.number_input(name, value=int(current), min_value=int(knob.range.minimum),
+                        max_value=int(knob.range.maximum), step=1, key=widget_key,
+                        help=f"{knob.doc}; {knob.range}")
     elif knob.range is not None:
-        st.number_input(f"value ({knob.range})", value=float(current), min_value=float(knob.range.minimum),
-                        max_value=float(knob.range.maximum), key=widget_key)
+        st.number_input(name, value=float(current), min_value=float(knob.range.minimum),
+                        max_value=float(knob.range.maximum), format="%g", key=widget_key,
+                        help=f"{knob.doc}; {knob.range}")
 
 
 def _more_faults() -> None:
     st.subheader("Slow, fail, restart, poison")
-    st.number_input(f"latency ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 2000.0, 100.0,
-                    key="latency_ms")
-    st.number_input(f"jitter ({LATENCY})", float(LATENCY.minimum), float(LATENCY.maximum), 200.0, 50.0,
-                    key="jitter_ms")
+    st.number_input("latency (ms)", int(LATENCY.minimum), int(LATENCY.maximum), 2000, 100, key="latency_ms",
+                    help=f"added to every call the target answers; {LATENCY}")
+    st.number_input("jitter (ms)", int(LATENCY.minimum), int(LATENCY.maximum), 200, 50, key="jitter_ms",
+                    help=f"each call's added latency varies by up to this much; {LATENCY}")
     st.button("🐢 add latency", on_click=_act, args=("latency",), key="do_latency")
-    st.slider("error rate (%)", int(RATE.minimum * 100), int(RATE.maximum * 100), 50, key="error_pct")
+    st.slider("error rate (%)", int(RATE.minimum * 100), int(RATE.maximum * 100), 50, key="error_pct",
+              help="the share of the target's calls that fail")
     st.button("💥 inject errors", on_click=_act, args=("errors",), key="do_errors")
-    st.number_input(f"down for ({DOWN})", float(DOWN.minimum), float(DOWN.maximum), 10.0, 1.0, key="down_s")
+    st.number_input("down for (s)", float(DOWN.minimum), float(DOWN.maximum), 10.0, 1.0, format="%g", key="down_s",
+                    help=f"a restart: the target is down this long, then back; {DOWN}")
     st.button("🔁 restart (a deploy)", on_click=_act, args=("restart",), key="do_restart")
-    st.number_input(f"malformed messages ({POISON})", int(POISON.minimum), int(POISON.maximum), 5,
-                    key="poison_count")
+    st.number_input("malformed messages", int(POISON.minimum), int(POISON.maximum), 5, key="poison_count",
+                    help=f"published to cache-invalidation, where the cache-worker cannot handle them; {POISON}")
     st.button("☠️ publish poison", on_click=_poison, key="do_poison")
 
 
 def _load_and_knobs() -> None:
     st.subheader("Load")
     knobs = pg.knobs(pg.variants[0].name)
-    st.number_input(f"reads ({READS_PER_S})", float(READS_PER_S.minimum), float(READS_PER_S.maximum),
-                    float(knobs.load.reads_per_s), 5.0, key="reads_per_s")
-    st.number_input(f"writes ({WRITES_PER_S})", float(WRITES_PER_S.minimum), float(WRITES_PER_S.maximum),
-                    float(knobs.load.writes_per_s), 1.0, key="writes_per_s")
+    st.number_input(knob_label("load.reads_per_s"), float(READS_PER_S.minimum), float(READS_PER_S.maximum),
+                    float(knobs.load.reads_per_s), 5.0, format="%g", key="reads_per_s", help=str(READS_PER_S))
+    st.number_input(knob_label("load.writes_per_s"), float(WRITES_PER_S.minimum), float(WRITES_PER_S.maximum),
+                    float(knobs.load.writes_per_s), 1.0, format="%g", key="writes_per_s", help=str(WRITES_PER_S))
     st.button("📈 apply load", on_click=_load, key="do_load")
     st.subheader("Knobs")
-    others = sorted(k for k in KNOBS if k not in MAIN_KNOBS and not k.startswith("load."))
-    key = st.selectbox("knob", [*MAIN_KNOBS, *others], key="knob_key",
-                       help="the main knobs first; `python -m sandbox knobs` lists them all")
-    st.caption(KNOBS[key].doc)
+    others = sorted((k for k in KNOBS if k not in MAIN_KNOBS and not k.startswith("load.")), key=knob_label)
+    key = st.selectbox("knob", [*MAIN_KNOBS, *others], key="knob_key", format_func=knob_label,
+                       help="the main knobs first; `python -m sandbox knobs` lists them all by their keys")
+    st.caption(f"{KNOBS[key].doc} (in a scenario file: `{key}`)")
     _knob_input(key)
     st.button("⚙️ set knob", on_click=_set_knob, key="do_set")
 
@@ -159,8 +164,8 @@ def controls() -> None:
     to read on a first visit)."""
     with st.sidebar:
         st.subheader("Break something")
-        st.selectbox("on", [ALL, *(v.name for v in pg.variants)], key="scope")
-        st.selectbox("target", TARGETS, key="target", index=TARGETS.index("user"))
+        st.selectbox("in", [ALL, *(v.name for v in pg.variants)], key="scope")
+        st.selectbox("target", TARGETS, key="target", index=TARGETS.index("user"), format_func=target_label)
         a, b = st.columns(2)
         for column, verb, icon in ((a, "kill", "💀"), (b, "revive", "💚"), (a, "hang", "🕳️"), (b, "heal", "🩹")):
             column.button(f"{icon} {verb}", on_click=_act, args=(verb,), width="stretch", key=f"do_{verb}")
@@ -175,7 +180,8 @@ def _variants_popover() -> None:
         st.multiselect(f"variants (1 to {MAX_VARIANTS})", list(PRESETS), default=list(pg.presets),
                        max_selections=MAX_VARIANTS, key="presets",
                        help="\n".join(f"- **{n}**: {p[2]}" for n, p in PRESETS.items()))
-        st.number_input(f"seed ({SEED})", int(SEED.minimum), int(SEED.maximum), pg.base.seed, key="seed")
+        st.number_input("seed", int(SEED.minimum), int(SEED.maximum), pg.base.seed, key="seed",
+                        help=f"the same seed replays the same run; {SEED}")
         chosen = tuple(st.session_state.get("presets") or ())
         changed = chosen != pg.presets or st.session_state.get("seed", pg.base.seed) != pg.base.seed
         st.button("↺ restart with these", on_click=_restart, key="reset", disabled=not chosen,
@@ -218,10 +224,17 @@ def _tour_act(command_type: type) -> None:
     session.touched()
 
 
+@session.page_click
+def _want_lesson() -> None:
+    """The tour's last button, as a callback (a click that lands in a timer's run of the view is applied once, by the
+    page's run); the page then leaves for the lesson."""
+    st.session_state[TO_LESSON] = True
+
+
 def tour_highlight() -> tuple[str, ...]:
     """The tiles the guided first run points at now."""
     state = _tour_state()
-    if not state["open"] or tour_step(pg.recorded, pg.now, state["watched"]) != 1:
+    if not state["open"] or tour_step(pg.recorded, state["watched"]) != 1:
         return ()
     return (WATCHED_TILE,)
 
@@ -231,7 +244,7 @@ def tour() -> None:
     state = _tour_state()
     if not state["open"]:
         return
-    index = tour_step(pg.recorded, pg.now, state["watched"])
+    index = tour_step(pg.recorded, state["watched"])
     st.session_state["tour_step"] = index
     step = STEPS[index]
     with st.container(border=True, key="tour", horizontal=True, vertical_alignment="center", gap="small"):
@@ -244,13 +257,15 @@ def tour() -> None:
         elif index == 2:
             st.button("💚 revive the User Service", type="primary", on_click=_tour_act,
                       args=(Revive,), key="tour_revive")
-        elif st.button("📚 open lesson 1", type="primary", key="tour_lesson"):
-            _close_tour()
-            lessons = session.lessons()
-            if isinstance(lessons, list) and lessons:
-                st.session_state["lesson_id"] = lessons[0].id
-            st.switch_page("views/lessons.py")
+        else:
+            st.button("📚 open lesson 1", type="primary", on_click=_want_lesson, key="tour_lesson")
         st.button("skip the tour", on_click=_close_tour, key="tour_skip", type="tertiary")
+    if st.session_state.pop(TO_LESSON, False):
+        _close_tour()
+        lessons = session.lessons()
+        if isinstance(lessons, list) and lessons:
+            st.session_state["lesson_id"] = lessons[0].id
+        st.switch_page("views/lessons.py")
 
 
 def _scrub_window() -> tuple[int, int] | None:
@@ -318,7 +333,7 @@ def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
                        "restart.")
         draw_view(view_data(pg, HISTORY_S, at_s, highlight), on_act=_view_act)
         tour = _tour_state()
-        tour_moved = tour["open"] and tour_step(pg.recorded, pg.now, tour["watched"]) != st.session_state.get(
+        tour_moved = tour["open"] and tour_step(pg.recorded, tour["watched"]) != st.session_state.get(
             "tour_step")
     if fragment_run and (paused_now or (ticking and pg.at_limit) or tour_moved):
         st.rerun(scope="app")  # the page around the view changes too: the timer stops, or the tour moves on

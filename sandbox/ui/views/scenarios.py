@@ -1,7 +1,6 @@
 """Scenarios: pick or upload one, read it, run it on either engine, check its expectations."""
 
 import json
-from pathlib import Path
 
 import streamlit as st
 
@@ -16,11 +15,10 @@ from sandbox.ui import widgets
 from sandbox.ui.launch import MAX_UPLOAD_MB
 
 RUN = "scenario_run"
+# a simulated run on this server stops after this much wall-clock time (the catalogue's take well under 1 s)
 SIM_WALL_CAP_S = 60.0
-"""A simulated run on this server stops after this much wall-clock time (the catalogue's take well under 1 s)."""
+# a live run stops after this much: its `[live] duration` plus a minute to start the lab fits every catalogue scenario
 LIVE_WALL_CAP_S = 600.0
-"""A live run stops after this much: its `[live] duration` plus a minute to start the lab fits for every
-catalogue scenario."""
 
 
 def _chosen_scenario():
@@ -110,7 +108,6 @@ def _show(result, prediction) -> None:
                       mime="text/html", on_click="ignore", key="download_html")
 
 
-st.html(f"<style>{(Path(__file__).parent.parent / 'page.css').read_text(encoding='utf-8')}</style>")
 st.title("🎬 Scenarios")
 st.caption("A scenario is data: a load, variants, a timeline of faults and the expectations it must meet. "
            "Run one and check the claims yourself.")

@@ -1,6 +1,11 @@
 """The lessons and interview pages in AppTest: a whole lesson stepped through, a number predicted, one card
 answered, and a mock interview sat to its summary."""
 
+import json
+
+from sandbox.model.metrics import label
+from sandbox.present.evidence import chart_unit
+from sandbox.present.verdicts import verdict_line
 from sandbox.teach.cards import load_cards
 from sandbox.teach.choices import choice_order
 from sandbox.teach.lesson_run import play_lesson
@@ -40,7 +45,13 @@ def test_walking_a_whole_lesson_predicts_runs_and_explains_every_step():
         checks = [m.value for m in at.markdown if m.value.startswith(("✅", "❌"))]
         assert len(checks) == len(expected[index])
         for shown, verdict in zip(checks, expected[index], strict=True):
-            assert verdict.passed and shown.startswith(f"✅ **{verdict.expectation.describe(0)}**")
+            assert verdict.passed and shown.startswith(f"✅ **{verdict_line(verdict, 0).claim}**")
+        checked = {verdict.expectation.metric for verdict in expected[index]}
+        charts = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+        titles = [chart["title"]["text"] for chart in charts]
+        for metric in checked:  # a chart of each checked metric, in its unit, before the per-second ones
+            assert any(t == f"{label(metric)} ({chart_unit(metric)[0]})" for t in titles[:len(checked)]), (metric,
+                                                                                                         titles)
         if index < len(lesson.steps) - 1:
             at.button(key="next_step").click().run()
     assert any("Lesson complete" in s.value for s in at.success)

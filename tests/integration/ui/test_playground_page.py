@@ -29,8 +29,9 @@ def test_killing_user_fails_sync_reads_and_leaves_queue_reads_healthy():
     assert sync["cue"].startswith("−") and sync["cue"].endswith("pts vs queue") and queue["cue"] == ""
     assert _part(at, "sync", "user")["health"] == "down"
     story = variant_view(at, "sync")["narration"]
-    assert story["tone"] == "bad" and "every cache miss needs the User Service, which is down" in story["text"]
-    assert variant_view(at, "queue")["narration"]["text"].startswith("all well")
+    assert story["tone"] == "bad" and story["text"].startswith("The User Service is down: a read that misses the cache")
+    queue_story = variant_view(at, "queue")["narration"]
+    assert queue_story["tone"] == "ok" and "no read or write waits on it here" in queue_story["text"]
     log = "\n".join(words for _, _, words in view_data(at)["log"])
     assert "kill user" in log and "blog → user" in log
 
@@ -47,7 +48,7 @@ def test_every_chart_has_one_y_domain_for_all_variants():
         for series in (s for values in chart["values"].values() for s in values):
             assert all(low <= v <= high for v in series if v is not None and not (chart["log"] and v <= 0)), chart
     errors = next(c for c in charts if c["key"] == "errors")
-    assert errors["domain"] == [0.0, 100.0] and errors["heading"] == "failed requests (%)"
+    assert errors["domain"] == [0.0, 100.0] and errors["heading"] == "failed requests (%, each second)"
 
 
 def test_controls_change_the_sandbox():
@@ -57,7 +58,8 @@ def test_controls_change_the_sandbox():
     at.toggle(key="more_controls").set_value(True).run()
     at.selectbox(key="knob_key").set_value("http.timeout_s").run()
     timeout = at.number_input(key="knob_value:http.timeout_s")
-    assert timeout.label == "value (0 to 600 s)" and (timeout.min, timeout.max) == (0.0, 600.0)
+    assert timeout.label == "service-to-service HTTP: timeout (s)" and (timeout.min, timeout.max) == (0.0, 600.0)
+    assert "0 to 600 s" in timeout.help
     timeout.set_value(0.25).run()
     at.selectbox(key="scope").set_value("sync").run()
     at.button(key="do_set").click().run()
@@ -89,7 +91,7 @@ def test_each_click_is_recorded_once():
     pg = at.session_state["playground"]
     assert [a.verb for a in pg.recorded] == ["kill", "revive", "kill", "hang", "heal", "revive"]
     [mark] = variant_view(at, "sync")["marks"]  # all at 0 s: one line, the last action's words and how many more
-    assert mark == {"t": 0.0, "text": "revive user (+5)"}
+    assert mark == {"t": 0.0, "n": "①", "text": "revive User Service (+5)"}
 
 
 def test_a_click_a_timers_fragment_run_also_hears_is_applied_by_the_pages_run_only(monkeypatch):
@@ -130,7 +132,8 @@ def test_the_message_view_counts_what_the_queue_metrics_count_after_a_cache_work
     ready = [letter for letter in mail["letters"] if letter["state"] == "ready"]
     assert ready and all(letter["where"] == "ready" and letter["id"].startswith("m") for letter in ready)
     assert variant_view(at, "sync")["messages"] is None
-    assert "wait in the queue (the cache-worker is down)" in variant_view(at, "queue")["narration"]["text"]
+    assert variant_view(at, "queue")["narration"]["text"].startswith(
+        f"The cache-worker is down: {counts['ready'] + counts['unacked']} invalidations wait in the queue")
 
 
 def test_a_poison_message_can_be_followed_as_it_bounces():
@@ -146,7 +149,8 @@ def test_a_poison_message_can_be_followed_as_it_bounces():
     step(at, 1)
     [later] = [letter for letter in variant_view(at, "queue")["messages"]["letters"] if letter["poison"]]
     assert later["id"] == first_id and later["deliveries"] > first_deliveries
-    assert "redeliveries in the last" in variant_view(at, "queue")["narration"]["text"]
+    story = variant_view(at, "queue")["narration"]["text"]
+    assert story.startswith("The same 1 message keeps coming back") and "— poison" in story
 
 
 def test_a_paused_playground_scrubs_back_over_its_last_seconds():

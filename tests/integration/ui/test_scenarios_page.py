@@ -51,9 +51,10 @@ def test_the_scenario_charts_share_one_y_axis_per_panel_and_label_the_timeline()
     assert titles[0] == "failed requests (%)" and _y_domain(specs[0]) == [0.0, 100.0]
     line = next(layer for layer in specs[0]["layer"] if layer["mark"]["type"] == "line")
     assert line["mark"]["interpolate"] == "step-before"
-    labels = [row["what"] for layer in specs[0]["layer"] if layer["mark"]["type"] == "text"
-              for row in layer["data"]["values"]]
-    assert "kill user" in labels
+    numbers = [row["n"] for layer in specs[0]["layer"] if layer["mark"]["type"] == "text"
+               for row in layer["data"]["values"]]
+    assert sorted(numbers) == ["①", "②"]  # the charts number the moments; the caption says them
+    assert any("① 10 s kill User Service · ② 30 s revive User Service" in c.value for c in at.caption)
 
 
 def test_a_failing_expectation_shows_a_cross(tmp_path):
