@@ -36,7 +36,7 @@ from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
 from sandbox.present.report import format_run, run_document
 from sandbox.teach.cards import load_cards
-from sandbox.teach.challenge_run import attempt
+from sandbox.teach.challenge_run import attempt, judged_seeds
 from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
 from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
@@ -199,27 +199,33 @@ def _check_cards() -> int:
 
 
 def _check_challenges() -> int:
-    """Every challenge's start must fail its goal and its reference solution must reach it."""
+    """Every challenge's start must fail its goal and its reference solution must reach it on every judged seed."""
     paths = challenge_paths()
     challenges, status = _load_each(paths, load_challenge)
     proven = 0
     for path, challenge in challenges:
         started = time.perf_counter()
-        start, reference = attempt(challenge, challenge.start), attempt(challenge, challenge.solution)
+        start = attempt(challenge, challenge.start, until_failure=True)
+        reference = attempt(challenge, challenge.solution)
         goal = len(challenge.scenario.expectations)
         ok = not start.passed and reference.passed
         proven += ok
         print(f"{'✓' if ok else '✗'} {path.stem:28} start holds {start.held}/{goal}, reference {reference.held}/{goal}"
-              f"  ({time.perf_counter() - started:.2f} s)")
+              f" on seeds {_seeds(judged_seeds(challenge))}  ({time.perf_counter() - started:.2f} s)")
         if start.passed:
-            print("    ✗ the start already reaches the goal: there is nothing to solve")
+            print("    ✗ the start already reaches the goal on every judged seed: there is nothing to solve")
         for verdict in reference.result.verdicts if reference.result else ():
             if not verdict.passed:
-                print(f"    ✗ reference: {_failed(verdict, challenge.scenario.duration_s)}")
+                print(f"    ✗ reference at seed {reference.seed}: {_failed(verdict, challenge.scenario.duration_s)}")
         if not ok:
             status = max(status, EXIT_FAILED)
-    print(f"{len(paths)} challenges, {proven} proven (the start fails, the reference passes)")
+    print(f"{len(paths)} challenges, {proven} proven (the start fails, the reference passes on every judged seed)")
     return status
+
+
+def _seeds(seeds: tuple[int, ...]) -> str:
+    """Consecutive seeds as a range: 7–12."""
+    return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
 
 def _check_tasks() -> int:

@@ -1,8 +1,9 @@
-"""Trying a design on a challenge: the constraints first, then the challenge's run on the simulation.
+"""Trying a design on a challenge: the constraints first, then the challenge's run on several seeds.
 
 The page, `python -m sandbox check` and the tests judge the same way: a design that breaks a constraint is
 refused with the reasons and never runs; one that keeps them plays the challenge's timeline with the design
-as its one variant, and the goal's expectations decide.
+as its one variant on every judged seed (`judged_seeds`), and it passes only when every goal holds on every
+seed — a design that works on a lucky seed is not solved.
 """
 
 from __future__ import annotations
@@ -12,31 +13,73 @@ from dataclasses import dataclass
 from sandbox.engine import RunResult, make_engine, run_scenario
 from sandbox.teach.challenges import Challenge, Design
 
+JUDGED_SEEDS = 6
+"""How many seeds every try runs: the challenge's own seed and the ones after it."""
+
+
+def judged_seeds(challenge: Challenge) -> tuple[int, ...]:
+    """The seeds every try runs, derived from the challenge's seed (the same for every learner and for check)."""
+    return tuple(challenge.scenario.seed + i for i in range(JUDGED_SEEDS))
+
 
 @dataclass(frozen=True)
 class Attempt:
     design: Design
     violations: tuple[str, ...]
     """Why the design was refused; empty when it ran."""
-    result: RunResult | None
-    """The run; None when the design was refused."""
+    runs: tuple[tuple[int, RunResult], ...]
+    """(seed, run) for each judged seed that ran; empty when the design was refused."""
 
     @property
     def passed(self) -> bool:
-        return self.result is not None and self.result.passed
+        return bool(self.runs) and all(run.passed for _, run in self.runs)
+
+    @property
+    def result(self) -> RunResult | None:
+        """The run to show: the first seed that failed, else the first seed; None when the design was refused."""
+        failed = [run for _, run in self.runs if not run.passed]
+        shown = failed or [run for _, run in self.runs]
+        return shown[0] if shown else None
+
+    @property
+    def seed(self) -> int | None:
+        """The seed of `result`."""
+        return next((seed for seed, run in self.runs if run is self.result), None)
+
+    @property
+    def failed_seeds(self) -> tuple[int, ...]:
+        return tuple(seed for seed, run in self.runs if not run.passed)
 
     @property
     def held(self) -> int:
-        """How many of the goal's expectations held (0 when refused)."""
-        return 0 if self.result is None else sum(v.passed for v in self.result.verdicts)
+        """How many of the goal's expectations held on every seed that ran (0 when refused)."""
+        if not self.runs:
+            return 0
+        return sum(all(verdicts) for verdicts in zip(*([v.passed for v in run.verdicts] for _, run in self.runs),
+                                                      strict=True))
+
+    def broken_goals(self) -> dict[int, tuple[int, ...]]:
+        """For each goal (its index in the challenge's expectations) that failed: the seeds it failed on."""
+        broken: dict[int, list[int]] = {}
+        for seed, run in self.runs:
+            for index, verdict in enumerate(run.verdicts):
+                if not verdict.passed:
+                    broken.setdefault(index, []).append(seed)
+        return {index: tuple(seeds) for index, seeds in broken.items()}
 
 
-def attempt(challenge: Challenge, design: Design, seed: int | None = None) -> Attempt:
-    """Judge `design`: refused with reasons when it breaks a constraint, otherwise run and checked.
-    `seed` None uses the challenge's own seed."""
+def attempt(challenge: Challenge, design: Design, seeds: tuple[int, ...] | None = None, *,
+            until_failure: bool = False) -> Attempt:
+    """Judge `design`: refused with reasons when it breaks a constraint, otherwise run on `seeds` (None: the
+    judged seeds) and checked. `until_failure` stops at the first seed that fails (the verdict is the same)."""
     violations = tuple(challenge.violations(design))
     if violations:
-        return Attempt(design, violations, None)
+        return Attempt(design, violations, ())
     scenario = challenge.scenario_for(design)
-    seed = scenario.seed if seed is None else seed
-    return Attempt(design, (), run_scenario(scenario, make_engine("sim", scenario, seed), seed))
+    runs = []
+    for seed in judged_seeds(challenge) if seeds is None else seeds:
+        run = run_scenario(scenario, make_engine("sim", scenario, seed), seed)
+        runs.append((seed, run))
+        if until_failure and not run.passed:
+            break
+    return Attempt(design, (), tuple(runs))

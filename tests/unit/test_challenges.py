@@ -126,7 +126,7 @@ def test_a_refused_design_never_runs_and_an_allowed_one_is_judged():
     start, solution = attempt(c, c.start), attempt(c, c.solution)
     assert not start.passed and start.result.verdicts[0].observed > 0.5
     assert solution.passed and solution.held == 1 and solution.violations == ()
-    assert attempt(c, c.start, seed=3).result.engine.frames() == start.result.engine.frames()
+    assert attempt(c, c.start, (3,)).result.engine.frames() == start.result.engine.frames()
 
 
 @pytest.mark.parametrize(("edit", "message"), [

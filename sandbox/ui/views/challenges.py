@@ -6,7 +6,7 @@ from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import fault_periods
 from sandbox.present.charts import comparison_spec
 from sandbox.present.names import knob_label
-from sandbox.teach.challenge_run import Attempt, attempt
+from sandbox.teach.challenge_run import JUDGED_SEEDS, Attempt, attempt
 from sandbox.teach.challenges import VARIANT, Challenge, ChallengeError, load_challenges
 from sandbox.teach.lessons import lesson_ids
 from sandbox.ui import code_challenge, widgets
@@ -94,11 +94,15 @@ def _result(challenge: Challenge, tried: Attempt) -> None:
                  icon="🚫")
         return
     result = tried.result
-    goals = len(result.verdicts)
-    if result.passed:
-        st.success(f"Solved: all {goals} goals hold with {tried.design.describe()}.", icon="🏆")
+    assert result is not None
+    goals, seeds = len(result.verdicts), len(tried.runs)
+    if tried.passed:
+        st.success(f"Solved: all {goals} goals hold on all {seeds} seeds with {tried.design.describe()}.", icon="🏆")
     else:
-        st.error(f"Not yet: {tried.held} of {goals} goals hold with {tried.design.describe()}.", icon="🔧")
+        failed = ", ".join(str(seed) for seed in tried.failed_seeds)
+        st.error(f"Not yet: {tried.held} of {goals} goals hold on every seed with {tried.design.describe()}. "
+                 f"It failed on {len(tried.failed_seeds)} of {seeds} seeds ({failed}); below is seed {tried.seed}.",
+                 icon="🔧")
     widgets.verdicts(result.verdicts, challenge.scenario.duration_s)
     frames = result.engine.frames()
     timeline = challenge.scenario.timeline
@@ -148,6 +152,8 @@ with rules:
 st.subheader("Your design")
 _editor(challenge)
 left, right = st.columns([1, 1])
+st.caption(f"Every try runs the challenge on {JUDGED_SEEDS} seeds (different timings and failures); it is solved "
+           "only when every goal holds on all of them.")
 left.button("▶ try it", type="primary", on_click=_try, args=(challenge,), key="try_challenge")
 right.button("↺ back to the start design", on_click=_start_values, args=(challenge,), key="reset_design")
 
