@@ -36,7 +36,7 @@ from sandbox.model.expectations import Verdict
 from sandbox.model.knobs import KNOBS
 from sandbox.present.report import format_run, run_document
 from sandbox.teach.cards import load_cards
-from sandbox.teach.challenge_run import attempt, judged_seeds
+from sandbox.teach.challenge_run import attempt, judge_tempting, judged_seeds, spent
 from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
 from sandbox.teach.choices import key_balance
 from sandbox.teach.lesson_run import play_lesson
@@ -199,7 +199,8 @@ def _check_cards() -> int:
 
 
 def _check_challenges() -> int:
-    """Every challenge's start must fail its goal and its reference solution must reach it on every judged seed."""
+    """Every challenge's start must fail its goal, every tempting wrong design must break the goal it names, and
+    the reference solution must reach the goal on every judged seed."""
     paths = challenge_paths()
     challenges, status = _load_each(paths, load_challenge)
     proven = 0
@@ -207,19 +208,34 @@ def _check_challenges() -> int:
         started = time.perf_counter()
         start = attempt(challenge, challenge.start, until_failure=True)
         reference = attempt(challenge, challenge.solution)
-        goal = len(challenge.scenario.expectations)
-        ok = not start.passed and reference.passed
+        caught = [judge_tempting(challenge, tempting) for tempting in challenge.tempting]
+        goal, seeds = len(challenge.scenario.expectations), judged_seeds(challenge)
+        ok = not start.passed and reference.passed and all(c.proven for c in caught)
         proven += ok
         print(f"{'✓' if ok else '✗'} {path.stem:28} start holds {start.held}/{goal}, reference {reference.held}/{goal}"
-              f" on seeds {_seeds(judged_seeds(challenge))}  ({time.perf_counter() - started:.2f} s)")
+              f" on seeds {_seeds(seeds)}, {sum(c.proven for c in caught)}/{len(caught)} tempting designs fail"
+              f"  ({time.perf_counter() - started:.2f} s)")
         if start.passed:
             print("    ✗ the start already reaches the goal on every judged seed: there is nothing to solve")
         for verdict in reference.result.verdicts if reference.result else ():
             if not verdict.passed:
                 print(f"    ✗ reference at seed {reference.seed}: {_failed(verdict, challenge.scenario.duration_s)}")
+        for c in caught:
+            name = f"“{c.tempting.name}”"
+            if c.proven:
+                print(f"    ✓ {name} breaks {c.tempting.fails} on {len(c.seeds)}/{len(seeds)} seeds")
+            elif c.tried.passed:
+                print(f"    ✗ {name} passes on every judged seed: it is not wrong here")
+            else:
+                broke = sorted({challenge.scenario.expectations[i].metric for i in c.tried.broken_goals()})
+                print(f"    ✗ {name} fails, but {c.tempting.fails} holds on every seed; it breaks {', '.join(broke)}")
+        for cost in challenge.costs:
+            par = spent(challenge, cost, reference)
+            print(f"    par: {'nothing measured' if par is None else format(par, ',g')} {cost.name}")
         if not ok:
             status = max(status, EXIT_FAILED)
-    print(f"{len(paths)} challenges, {proven} proven (the start fails, the reference passes on every judged seed)")
+    print(f"{len(paths)} challenges, {proven} proven (the start fails, each tempting wrong design breaks the goal it "
+          "names, the reference passes on every judged seed)")
     return status
 
 

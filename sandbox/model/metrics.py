@@ -22,7 +22,7 @@ WORKERS = (*SERVICES, "cache-worker")
 CounterName = Literal[
     "write.ok", "write.errors", "write.duplicates", "read.ok", "read.errors", "read.stale", "cache.hits",
     "cache.misses", "msg.published", "msg.consumed", "msg.lost", "msg.lost_taken", "msg.redelivered",
-    "msg.dead_lettered",
+    "msg.dead_lettered", "user.calls",
 ]
 """What an engine counts as it happens (`Measurements.count`, or `read`, `write` and `lose`)."""
 GaugeName = Literal[
@@ -163,6 +163,9 @@ _ALL = (
     _count("msg.redelivered", "redeliveries", "messages",
            "deliveries of a message a consumer had already been given", expect=True),
     _count("msg.dead_lettered", "dead-lettered", "messages", "messages moved to the dead-letter queue", expect=True),
+    _count("user.calls", "calls to the User Service", "calls",
+           "requests the other services sent the User Service, every retry included (refused ones too): the "
+           "load their callers put on it", per_second=False, expect=True, sim_only=True),
     _gauge("msg.in_flight", "messages in flight", "messages",
            "published, not yet in the queue, or held by an auto-ack consumer"),
     _gauge("outbox.pending", "outbox rows", "rows", "invalidations waiting in the author's outbox"),

@@ -284,13 +284,13 @@ def _parse_expectations(raw: Any, source: str, duration_s: float, names: set[str
             raise ScenarioError(source, f"{where}.{ops[0]}", f"{bound!r} is not a finite number")
         during = entry.get("during")
         if during is not None:
-            during = _parse_window(during, source, f"{where}.during", duration_s)
+            during = parse_window(during, source, f"{where}.during", duration_s)
         why = _require_str(entry, "why", source, where=f"{where}.why")
         out.append(Expectation(entry["variant"], metric, ops[0], float(bound), during, why))
     return out
 
 
-def _parse_window(raw: Any, source: str, where: str, duration_s: float) -> tuple[float, float]:
+def parse_window(raw: Any, source: str, where: str, duration_s: float) -> tuple[float, float]:
     if (not isinstance(raw, list) or len(raw) != 2
             or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in raw)):
         raise ScenarioError(source, where, "must be [start, end] in seconds")

@@ -66,6 +66,8 @@ class Http:
                 outcome: Outcome = BREAKER_OPEN
             else:
                 before = breaker.state if breaker is not None else None
+                if callee == "user":
+                    ctx.measurements.count(env.now, "user.calls")
                 outcome = yield from self.send(callee, handler, ctx.knobs.http.timeout_s)
                 if breaker is not None:
                     breaker.record(env.now, outcome.ok)

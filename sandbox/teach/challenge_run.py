@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandbox.engine import RunResult, make_engine, run_scenario
-from sandbox.teach.challenges import Challenge, Design
+from sandbox.teach.challenges import VARIANT, Challenge, Cost, Design, Tempting
 
 JUDGED_SEEDS = 6
 """How many seeds every try runs: the challenge's own seed and the ones after it."""
@@ -83,3 +83,61 @@ def attempt(challenge: Challenge, design: Design, seeds: tuple[int, ...] | None 
         if until_failure and not run.passed:
             break
     return Attempt(design, (), tuple(runs))
+
+
+@dataclass(frozen=True)
+class Spent:
+    """One cost of a tried design next to the reference's: its par."""
+
+    cost: Cost
+    yours: float
+    par: float
+
+    def describe(self) -> str:
+        worst = " (the worst seed)" if self.cost.metric is not None else ""
+        return f"you used {self.yours:,g} {self.cost.name}{worst}; par is {self.par:,g}"
+
+
+def spent(challenge: Challenge, cost: Cost, tried: Attempt) -> float | None:
+    """What `tried` spent of `cost`: the knob's value, or the metric's worst over the seeds that ran."""
+    if cost.knob is not None:
+        return float(challenge.knobs_of(tried.design).get(cost.knob))
+    assert cost.metric is not None
+    start, end = cost.during or (0.0, challenge.scenario.duration_s)
+    observed = [run.engine.measurements(VARIANT).observe(cost.metric, start, end) for _, run in tried.runs]
+    values = [value for value in observed if value is not None]
+    return max(values) if values else None
+
+
+def against_par(challenge: Challenge, tried: Attempt, reference: Attempt) -> list[Spent]:
+    """Each of the challenge's costs, `tried`'s against the reference's (empty for a refused design)."""
+    lines = []
+    for cost in challenge.costs:
+        yours, par = spent(challenge, cost, tried), spent(challenge, cost, reference)
+        if yours is not None and par is not None:
+            lines.append(Spent(cost, yours, par))
+    return lines
+
+
+@dataclass(frozen=True)
+class Caught:
+    """A tempting wrong design, judged: the seeds on which the goal it names broke."""
+
+    tempting: Tempting
+    tried: Attempt
+    seeds: tuple[int, ...]
+
+    @property
+    def proven(self) -> bool:
+        """It fails, and the goal it names breaks on at least one judged seed (a try fails on any seed's failure;
+        a knife-edge design that breaks on some seeds only is exactly what multi-seed judging catches)."""
+        return not self.tried.passed and bool(self.seeds)
+
+
+def judge_tempting(challenge: Challenge, tempting: Tempting) -> Caught:
+    """Run a tempting design on every judged seed; note where the goal it names broke."""
+    tried = attempt(challenge, tempting.design)
+    expectations = challenge.scenario.expectations
+    seeds = {seed for index, broken in tried.broken_goals().items() if expectations[index].metric == tempting.fails
+             for seed in broken}
+    return Caught(tempting, tried, tuple(sorted(seeds)))

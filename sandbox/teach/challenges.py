@@ -5,6 +5,12 @@ A challenge is a scenario with one variant, the learner's: its load, fixed knobs
 constraints let the learner change) is the learner's. `[start]` is the broken design the learner begins from,
 `[solution]` the reference design. A design is checked against the constraints before it runs: a violation is
 a message, never a run. Every error names the file and the field.
+
+`[[cost]]` names what a design spends — a knob (`knob = "consumer.count"`: consumers used) or a metric
+(`metric = "msg.redelivered"`, optionally `during`) — and the page compares the learner's with the reference's,
+its par. `[[tempting]]` lists the wrong designs a learner is tempted by: a name, why it tempts, its design keys
+(exactly like `[solution]`) and `fails`, the metric of the goal that catches it; `python -m sandbox check` proves
+each one fails.
 """
 
 from __future__ import annotations
@@ -18,16 +24,26 @@ from sandbox.catalog import CHALLENGE_DIR, display_path, read_text
 from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs, flatten, validate_knob, validate_knobs
-from sandbox.model.metrics import FRAME_METRICS, MetricName, is_frame_metric
-from sandbox.model.scenario import ARCHITECTURES, Scenario, Variant, check_budget, parse_scenario, parse_toml
+from sandbox.model.metrics import FRAME_METRICS, WINDOW_METRICS, MetricName, is_frame_metric, is_metric
+from sandbox.model.scenario import (
+    ARCHITECTURES,
+    Scenario,
+    Variant,
+    check_budget,
+    parse_scenario,
+    parse_toml,
+    parse_window,
+)
 from sandbox.teach.lessons import lesson_ids
 
 VARIANT = "yours"
 """The one variant a challenge runs: the learner's design."""
 TOP_LEVEL = ("id", "title", "brief", "lesson", "duration", "seed", "watch", "hints", "load", "knobs", "start",
-             "constraints", "solution", "timeline", "expect")
+             "constraints", "solution", "timeline", "expect", "cost", "tempting")
 REQUIRED = ("id", "title", "brief", "duration", "watch", "hints", "start", "constraints", "solution", "expect")
 CONSTRAINT_FIELDS = ("architectures", "knobs", "at_most", "at_least")
+COST_FIELDS = ("name", "knob", "metric", "during")
+TEMPTING_TEXT = ("name", "why", "fails")
 MIN_HINTS = 2
 
 
@@ -79,6 +95,27 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What a design spends: a knob's value, or a metric over a window (the worst of the judged seeds)."""
+
+    name: str
+    """What is counted, plural: "consumers", "redeliveries"."""
+    knob: str | None = None
+    metric: MetricName | None = None
+    during: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Tempting:
+    """A wrong design that looks right, why it tempts, and the metric of the goal that catches it."""
+
+    name: str
+    why: str
+    design: Design
+    fails: MetricName
+
+
+@dataclass(frozen=True)
 class Challenge:
     id: str
     title: str
@@ -93,6 +130,8 @@ class Challenge:
     scenario: Scenario
     """The challenge run with the start design as its one variant."""
     source: str
+    costs: tuple[Cost, ...] = ()
+    tempting: tuple[Tempting, ...] = ()
 
     def scenario_for(self, design: Design) -> Scenario:
         """The challenge's run with `design` as its one variant."""
@@ -224,13 +263,68 @@ def _parse(doc: dict[str, Any], source: str) -> Challenge:
     if not scenario.timeline:
         raise ChallengeError(source, "timeline", "a challenge needs something to break: at least one [[timeline]]")
 
+    costs = tuple(_cost(entry, source, f"cost[{i}]", scenario) for i, entry in enumerate(_list(doc, "cost", source)))
+    goal_metrics = {e.metric for e in scenario.expectations}
+    tempting = tuple(_tempting(entry, source, f"tempting[{i}]", goal_metrics)
+                     for i, entry in enumerate(_list(doc, "tempting", source)))
     challenge = Challenge(challenge_id, scenario.title, scenario.summary, lesson_id, tuple(watch), hints, start,
-                          constraints, solution, solution_why, scenario, source)
-    for name, design in (("start", start), ("solution", solution)):
+                          constraints, solution, solution_why, scenario, source, costs, tempting)
+    designs = [("start", start), ("solution", solution),
+               *((f"tempting[{i}]", t.design) for i, t in enumerate(tempting))]
+    for name, design in designs:
         broken = challenge.violations(design)
         if broken:
             raise ChallengeError(source, name, f"breaks the challenge's own constraints: {'; '.join(broken)}")
     return challenge
+
+
+def _list(doc: dict[str, Any], key: str, source: str) -> list[Any]:
+    value = doc.get(key, [])
+    if not isinstance(value, list):
+        raise ChallengeError(source, key, f"must be a list of [[{key}]] tables")
+    return value
+
+
+def _cost(raw: Any, source: str, where: str, scenario: Scenario) -> Cost:
+    table = _table(raw, source, where)
+    for key in table:
+        if key not in COST_FIELDS:
+            raise ChallengeError(source, f"{where}.{key}", f"unknown field; allowed: {', '.join(COST_FIELDS)}")
+    if "name" not in table:
+        raise ChallengeError(source, f"{where}.name", "is required: what is counted, e.g. \"consumers\"")
+    name = _text(table, "name", source, f"{where}.name")
+    if ("knob" in table) == ("metric" in table):
+        raise ChallengeError(source, where, "needs exactly one of knob (a design's number) or metric (measured)")
+    if "knob" in table:
+        knob = table["knob"]
+        if knob not in KNOBS or KNOBS[knob].range is None:
+            raise ChallengeError(source, f"{where}.knob",
+                                 f"{knob!r} is not a number knob; see `python -m sandbox knobs`")
+        if "during" in table:
+            raise ChallengeError(source, f"{where}.during", "a knob's cost has no window; leave during out")
+        return Cost(name, knob=knob)
+    metric = table["metric"]
+    if not is_metric(metric) or metric not in WINDOW_METRICS:
+        raise ChallengeError(source, f"{where}.metric", f"{metric!r} is not a metric a goal may name; use one of "
+                                                        f"{', '.join(WINDOW_METRICS)}")
+    during = None
+    if "during" in table:
+        during = parse_window(table["during"], source, f"{where}.during", scenario.duration_s)
+    return Cost(name, metric=metric, during=during)
+
+
+def _tempting(raw: Any, source: str, where: str, goal_metrics: set[MetricName]) -> Tempting:
+    table = _table(raw, source, where)
+    for key in TEMPTING_TEXT:
+        if key not in table:
+            raise ChallengeError(source, f"{where}.{key}", "is required")
+    name, why, fails = (_text(table, key, source, f"{where}.{key}") for key in TEMPTING_TEXT)
+    if not is_metric(fails) or fails not in goal_metrics:
+        raise ChallengeError(source, f"{where}.fails", f"{fails!r} names no goal of this challenge; use the metric "
+                                                       f"of the [[expect]] that catches it: "
+                                                       f"{', '.join(sorted(goal_metrics))}")
+    design = _design({k: v for k, v in table.items() if k not in TEMPTING_TEXT}, source, where)
+    return Tempting(name, why, design, fails)
 
 
 def _design(raw: Any, source: str, where: str) -> Design:

@@ -48,7 +48,7 @@ def test_challenges_lists_each_with_what_it_lets_you_change():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines[:-1:2]] == [p.stem for p in PATHS]
-    assert "you may change: architecture: queue; consumer.count: 1 to 2 consumers" in result.stdout
+    assert "you may change: architecture: queue; consumer.count: 1 to 8 consumers" in result.stdout
     assert lines[-1] == f"{len(PATHS)} challenges in challenges/; try them on the Challenges page"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.model.errors import ScenarioError
-from sandbox.teach.challenge_run import attempt
+from sandbox.teach.challenge_run import against_par, attempt, judge_tempting, judged_seeds, spent
 from sandbox.teach.challenges import VARIANT, ChallengeError, Design, parse_challenge_text
 
 CHALLENGE = '''
@@ -176,3 +176,60 @@ def test_each_mistake_is_one_message_naming_file_and_field(edit, message):
 def test_a_missing_required_field_is_named():
     text = CHALLENGE.replace('brief = "The User Service dies."\n', "")
     assert error_of(text) == "challenges/01-demo.toml: brief: is required"
+
+
+COSTED = CHALLENGE + '''
+[[cost]]
+name = "consumers"
+knob = "consumer.count"
+
+[[cost]]
+name = "calls to the User Service"
+metric = "user.calls"
+during = [6, 29]
+
+[[tempting]]
+name = "retry harder"
+why = "more retries look like more reliability, but a dead service answers no retry"
+architecture = "sync"
+http.retries = 3
+fails = "read.error_rate"
+'''
+
+
+def test_costs_are_compared_with_the_references_par_and_a_tempting_design_names_its_goal():
+    c = parse_challenge_text(COSTED, "demo.toml")
+    assert [(k.name, k.knob, k.metric, k.during) for k in c.costs] == [
+        ("consumers", "consumer.count", None, None), ("calls to the User Service", None, "user.calls", (6.0, 29.0))]
+    [tempting] = c.tempting
+    assert (tempting.name, tempting.design, tempting.fails) == (
+        "retry harder", Design("sync", {"http.retries": 3}), "read.error_rate")
+    reference = attempt(c, c.solution, (3, 4))
+    mine = attempt(c, c.with_changes("queue", {"consumer.count": 2}), (3, 4))
+    consumers, calls = against_par(c, mine, reference)
+    assert consumers.describe() == "you used 2 consumers; par is 1"
+    assert calls.describe() == "you used 0 calls to the User Service (the worst seed); par is 0"
+    start = attempt(c, c.start, (3,))
+    assert spent(c, c.costs[1], start) > 0, "the sync start calls the dead User Service on every miss"
+    caught = judge_tempting(c, tempting)
+    assert caught.proven and caught.seeds == judged_seeds(c)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (('fails = "read.error_rate"', 'fails = "msg.lost"'),
+     "demo.toml: tempting[0].fails: 'msg.lost' names no goal of this challenge; use the metric of the [[expect]] "
+     "that catches it: read.error_rate"),
+    (('http.retries = 3\nfails', 'consumer.count = 5\nfails'),
+     "demo.toml: tempting[0]: breaks the challenge's own constraints: consumer.count = 5 is more than the 2 allowed"),
+    (('why = "more retries', 'whyy = "more retries'), "demo.toml: tempting[0].why: is required"),
+    (('knob = "consumer.count"', 'knob = "consumer.count"\nmetric = "msg.lost"'),
+     "demo.toml: cost[0]: needs exactly one of knob (a design's number) or metric (measured)"),
+    (('metric = "user.calls"', 'metric = "read.p99"'), "demo.toml: cost[1].metric: 'read.p99' is not a metric"),
+    (('during = [6, 29]\n', 'during = [6, 31]\n'), "demo.toml: cost[1].during: [6, 31] must satisfy"),
+])
+def test_a_bad_cost_or_tempting_design_is_one_message(edit, message):
+    old, new = edit
+    assert old in COSTED
+    with pytest.raises(ChallengeError) as info:
+        parse_challenge_text(COSTED.replace(old, new, 1), "demo.toml")
+    assert message in str(info.value)

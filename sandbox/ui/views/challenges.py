@@ -6,12 +6,19 @@ from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import fault_periods
 from sandbox.present.charts import comparison_spec
 from sandbox.present.names import knob_label
-from sandbox.teach.challenge_run import JUDGED_SEEDS, Attempt, attempt
+from sandbox.teach.challenge_run import JUDGED_SEEDS, Attempt, against_par, attempt
 from sandbox.teach.challenges import VARIANT, Challenge, ChallengeError, load_challenges
 from sandbox.teach.lessons import lesson_ids
 from sandbox.ui import code_challenge, widgets
 
 OPEN_LESSON = "open_lesson"  # the lessons page opens the lesson whose id it finds here
+
+
+@st.cache_resource
+def _reference(challenge_id: str) -> Attempt:
+    """The reference design's try on the judged seeds: the par every cost is compared with (the same for all)."""
+    challenge = next(c for c in load_challenges() if c.id == challenge_id)
+    return attempt(challenge, challenge.solution)
 
 
 @st.cache_resource
@@ -103,6 +110,12 @@ def _result(challenge: Challenge, tried: Attempt) -> None:
         st.error(f"Not yet: {tried.held} of {goals} goals hold on every seed with {tried.design.describe()}. "
                  f"It failed on {len(tried.failed_seeds)} of {seeds} seeds ({failed}); below is seed {tried.seed}.",
                  icon="🔧")
+    spent = against_par(challenge, tried, _reference(challenge.id)) if challenge.costs else []
+    if spent:
+        st.markdown("**What it cost**, against par (the reference design):")
+        for line in spent:
+            verdict = "at par" if line.yours == line.par else "under par" if line.yours < line.par else "over par"
+            st.markdown(f"- ⛳ {line.describe()} — **{verdict}**")
     widgets.verdicts(result.verdicts, challenge.scenario.duration_s)
     frames = result.engine.frames()
     timeline = challenge.scenario.timeline
