@@ -11,7 +11,7 @@ import pytest
 
 from sandbox import cli
 from sandbox.model.knobs import KNOBS
-from sandbox.teach.challenge_run import attempt, judged_seeds
+from sandbox.teach.challenge_run import attempt, judge_tempting, judged_seeds
 from sandbox.teach.challenges import challenge_paths, load_challenge, load_challenges
 from sandbox.teach.lessons import lesson_ids
 
@@ -36,6 +36,20 @@ def test_the_start_fails_and_the_reference_passes_on_every_judged_seed(path):
     assert start.runs and not start.passed, "the start already reaches the goal on every judged seed"
     assert [seed for seed, _ in reference.runs] == list(judged_seeds(c)) and len(reference.runs) >= 5
     assert reference.passed, f"the reference fails on seeds {reference.failed_seeds}: {reference.broken_goals()}"
+    for tempting in c.tempting:
+        caught = judge_tempting(c, tempting)
+        assert caught.proven, f"“{tempting.name}” does not break {tempting.fails}: {caught.tried.broken_goals()}"
+
+
+def test_every_challenge_lists_tempting_wrong_designs_and_counts_a_cost_where_one_is_spent():
+    challenges = {c.id: c for c in load_challenges()}
+    assert all(c.tempting for c in challenges.values()), [i for i, c in challenges.items() if not c.tempting]
+    for challenge_id, knob in (("size-the-pool", "services.blog.workers"), ("drain-the-spike", "consumer.count")):
+        c = challenges[challenge_id]
+        assert [cost.knob for cost in c.costs] == [knob]
+        assert c.knobs_of(c.solution).get(knob) < c.constraints.at_most[knob], "the answer is not the maximum"
+    assert {cost.metric for cost in challenges["poison-aside"].costs} >= {"msg.redelivered"}
+    assert {cost.metric for cost in challenges["retry-storm"].costs} == {"user.calls"}
 
 
 def sandbox(*args: str) -> subprocess.CompletedProcess[str]:
