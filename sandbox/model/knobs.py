@@ -135,6 +135,9 @@ class BrokerKnobs:
     persistent: bool = _switch(True, "messages are written to disk (delivery mode 2)")
     rtt_ms: float = _number(1.5, "network round trip to RabbitMQ", "ms", 10_000)
     fsync_ms: float = _number(1.0, "time to write a persistent message before its confirm", "ms", 10_000)
+    sync_interval_ms: float = _number(200.0, "how often a busy queue writes its new persistent messages to disk "
+                                             "in one batch (an idle queue writes at once); a crash loses what "
+                                             "the last batch has not reached", "ms", 10_000)
     nodes: int = _choice_of_numbers(1, "RabbitMQ nodes: 1, or a cluster of 3 (targets broker-1, broker-2, broker-3)",
                                     (1, 3))
     queue_type: str = _choice("classic", "cache-invalidation's type: classic (lives on broker-1) or quorum "

@@ -12,7 +12,8 @@ UNROUTABLE = "published without confirms while the classic queue's node was down
 NO_QUORUM = "published without confirms to a quorum queue that had lost its majority"
 NO_QUEUE = "published while the exclusive transient queue did not exist (no consumer connected): unroutable, dropped"
 EXCLUSIVE_GONE = "exclusive transient queue deleted with its consumer's connection"
+NOT_ON_DISK = "published without confirms; the broker crashed before its batch reached the disk"
 
-TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE})
+TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE, NOT_ON_DISK})
 """Causes of losing a message the broker had taken (queued, and confirmed when confirms were on): the ones a
 producer cannot know about. The others fail, or are dropped, before the queue ever holds the message."""

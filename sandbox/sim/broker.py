@@ -1,8 +1,12 @@
 """RabbitMQ as the simulation sees it: the cache-invalidation queue, publishing, delivery, acks.
 
 What a broker restart loses is what RabbitMQ loses: a transient queue with all
-its messages, and the non-persistent messages of a durable queue (a quorum queue
-is always durable and keeps every message). Unacked messages go back to the head
+its messages, the non-persistent messages of a durable queue (a quorum queue
+is always durable and keeps every message), and the persistent messages not yet
+on disk. A busy queue writes new persistent messages in batches every
+`broker.sync_interval_ms` (an idle one at once, after `fsync_ms`); with confirms a
+message is confirmed (and queued, here) only once it is on disk, so a publisher
+learns of every loss, while without confirms the crash loses it silently. Unacked messages go back to the head
 of the queue with the redelivered flag when their consumer's channel closes;
 auto-acked ones are the consumer's alone. With `broker.nodes = 3` the broker is a
 cluster (sim/cluster.py) and its nodes fail one by one.
@@ -10,6 +14,7 @@ cluster (sim/cluster.py) and its nodes fail one by one.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Generator
 from typing import Any, Protocol
@@ -24,7 +29,7 @@ from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 class Message:
     """One `{"action": "invalidateCache", "keys": ["blogs:*"]}` (or a malformed one)."""
 
-    __slots__ = ("counted", "created_s", "deliveries", "id", "persistent", "poison", "returns")
+    __slots__ = ("counted", "created_s", "deliveries", "id", "on_disk_s", "persistent", "poison", "returns")
 
     def __init__(self, id: int, created_s: float, persistent: bool, poison: bool = False):
         self.id = id
@@ -34,6 +39,8 @@ class Message:
         self.deliveries = 0
         self.returns = 0
         self.counted = False
+        self.on_disk_s = 0.0
+        """When the broker has it on disk (0: already, or never: see `Broker._store`)."""
 
 
 class Subscriber(Protocol):
@@ -138,7 +145,18 @@ class Broker(Faults):
         elif not self.queue_exists():
             self.lose(msg, losses.NO_QUEUE)
         else:
+            self._write_later(msg)
             self.enqueue(msg)
+
+    def _write_later(self, msg: Message) -> None:
+        """An unconfirmed message that reached the queue: when its batch is on disk. An idle queue (nothing
+        waiting) writes it at once; a busy one at the next tick of `sync_interval_ms`."""
+        knobs = self.ctx.knobs.broker
+        now = self.ctx.env.now
+        msg.on_disk_s = now + knobs.fsync_ms / 1000.0
+        interval_s = knobs.sync_interval_ms / 1000.0
+        if self.ready and interval_s > 0:
+            msg.on_disk_s = max(msg.on_disk_s, math.ceil(now / interval_s) * interval_s)
 
     def queue_exists(self) -> bool:
         """A durable queue always does; a transient one is exclusive to the cache-worker's connection (RabbitMQ 4.x
@@ -237,13 +255,14 @@ class Broker(Faults):
         returns (kept, lost)."""
         kept = []
         held = (*unacked, *self.ready)
+        now = self.ctx.env.now
         for msg in held:
-            if self.quorum:
-                kept.append(msg)
-            elif not self.durable:
+            if not self.quorum and not self.durable:
                 self.lose(msg, losses.TRANSIENT_QUEUE)
-            elif not msg.persistent:
+            elif not self.quorum and not msg.persistent:
                 self.lose(msg, losses.TRANSIENT_MESSAGE)
+            elif msg.on_disk_s > now:
+                self.lose(msg, losses.NOT_ON_DISK)
             else:
                 kept.append(msg)
         self.ready.clear()

@@ -12,7 +12,9 @@ from sandbox.sim.faults import DOWN
 
 
 class OutboxRelay:
-    """Rows written in the author's transaction; a relay publishes them with confirms, in order."""
+    """Rows written in the author's transaction; a relay publishes them in order and deletes a row once the
+    publish succeeded: confirmed with `publish.confirms`, written to the connection without (then a broker crash
+    before the message reaches the disk loses the row's message, see `Broker._store`)."""
 
     def __init__(self, ctx: Context, broker: Broker):
         self.ctx = ctx
@@ -30,7 +32,7 @@ class OutboxRelay:
             yield env.timeout(self.ctx.knobs.outbox.poll_ms / 1000.0)
             while self.pending and self.broker.state != DOWN:
                 self._sending = self.pending[0]
-                sent = yield from self.broker.publish(self._sending, confirm=True)
+                sent = yield from self.broker.publish(self._sending, confirm=self.ctx.knobs.publish.confirms)
                 self._sending = None
                 if not sent:
                     break

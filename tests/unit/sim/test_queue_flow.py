@@ -72,6 +72,23 @@ def test_a_broker_restart_keeps_durable_persistent_messages_only():
     assert set(lost(transient_messages)) == {losses.TRANSIENT_MESSAGE}
 
 
+def test_a_crash_loses_the_unconfirmed_batch_not_yet_on_disk_and_confirms_make_the_outbox_retry_it():
+    def crash(confirms: bool, sync_interval_ms: float = 500.0):
+        return run(scenario(duration=40, **queue(**{"publish.confirms": confirms, "publish.on_error": "outbox",
+                                                     "broker.sync_interval_ms": sync_interval_ms}),
+                            load={"reads_per_s": 2, "writes_per_s": 40},
+                            timeline=[{"at": 5, "do": "hang", "target": "cache-worker"},  # a backlog: a busy queue
+                                      {"at": 10.9, "do": "kill", "target": "broker"},
+                                      {"at": 12, "do": "revive", "target": "broker"},
+                                      {"at": 13, "do": "heal", "target": "cache-worker"}]))
+    unconfirmed, confirmed = crash(False), crash(True)
+    lost_batch = lost(unconfirmed).get(losses.NOT_ON_DISK, 0)
+    assert 10 <= lost_batch <= 25, "the writes of the last 0.4 s of the 0.5 s batch (40 a second) were not on disk"
+    assert lost(unconfirmed) == {losses.NOT_ON_DISK: lost_batch}
+    assert observe(confirmed, "queue", "msg.lost") == 0, "unconfirmed rows stay in the outbox and are sent again"
+    assert observe(crash(False, 0.0), "queue", "msg.lost") <= 2, "syncing at once leaves only the fsync's 1 ms"
+
+
 def test_a_transient_queue_is_exclusive_to_the_workers_connection_and_dies_with_it():
     def worker_dies(on_error: str):
         return run(scenario(duration=40, **queue(**{"broker.durable": False, "publish.on_error": on_error,
