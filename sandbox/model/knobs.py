@@ -117,8 +117,8 @@ class SyncKnobs:
 @dataclass(frozen=True)
 class CacheKnobs:
     ttl_s: float = _number(0.0, "lifetime of a blogs:* key; 0 keeps it until invalidated", "s", 86_400)
-    guarded_set: bool = _switch(True, "the blog fills the cache only if no invalidation ran during its rebuild "
-                                      "(closes the read/invalidate race that leaves an old list cached)")
+    guarded_set: bool = _switch(True, "the blog writes a rebuilt list into Redis only if no invalidation ran "
+                                      "while it was rebuilding")
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,17 @@ class Attempt:
         return {index: tuple(seeds) for index, seeds in broken.items()}
 
 
+def is_real_attempt(challenge: Challenge, tried: Attempt) -> bool:
+    """A try that counts towards opening the reference: it ran (kept the rules) and changed the start design."""
+    return bool(tried.runs) and challenge.knobs_of(tried.design) != challenge.knobs_of(challenge.start)
+
+
+def reference_opens(solved: bool, real_attempts: int, hints_shown: int, hints: int) -> bool:
+    """The reference solution shows once the challenge is solved, or after at least one real attempt and every
+    hint: reading it before trying anything teaches nothing."""
+    return solved or (real_attempts >= 1 and hints_shown >= hints)
+
+
 def attempt(challenge: Challenge, design: Design, seeds: tuple[int, ...] | None = None, *,
             until_failure: bool = False) -> Attempt:
     """Judge `design`: refused with reasons when it breaks a constraint, otherwise run on `seeds` (None: the

@@ -111,3 +111,15 @@ def test_check_fails_a_challenge_whose_start_already_passes_and_names_a_bad_file
     monkeypatch.setattr(cli, "challenge_paths", lambda: [solved, bad])
     assert cli._check_challenges() == 2
     assert f"✗ 02-bad: INVALID — {bad}: expect[0].metric: 'read.errs' is not a metric" in capsys.readouterr().out
+
+
+OUTCOME_WORDS = ("closes", "fixes", "prevents", "avoids", "solves", "race", "stale", "storm", "poison")
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_a_knobs_tooltip_explains_what_it_does_not_what_it_solves(path):
+    """The page shows each knob's doc as its tooltip: a mechanism, never the challenge's failure or its cure."""
+    c = load_challenge(path)
+    for key in c.constraints.knobs:
+        doc = KNOBS[key].doc.lower()
+        assert not [word for word in OUTCOME_WORDS if word in doc], f"{key}: {KNOBS[key].doc}"

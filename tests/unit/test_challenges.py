@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from sandbox.model.errors import ScenarioError
-from sandbox.teach.challenge_run import against_par, attempt, judge_tempting, judged_seeds, spent
+from sandbox.teach.challenge_run import (
+    against_par,
+    attempt,
+    is_real_attempt,
+    judge_tempting,
+    judged_seeds,
+    reference_opens,
+    spent,
+)
 from sandbox.teach.challenges import VARIANT, ChallengeError, Design, parse_challenge_text
 
 CHALLENGE = '''
@@ -233,3 +241,16 @@ def test_a_bad_cost_or_tempting_design_is_one_message(edit, message):
     with pytest.raises(ChallengeError) as info:
         parse_challenge_text(COSTED.replace(old, new, 1), "demo.toml")
     assert message in str(info.value)
+
+
+def test_the_reference_opens_only_after_a_real_attempt_and_every_hint_or_a_solve():
+    c = parse_challenge_text(CHALLENGE, "demo.toml")
+    start = attempt(c, c.start, (3,))
+    unchanged = attempt(c, Design("sync", {"http.retries": 1, "http.rtt_ms": 2.0}), (3,))
+    refused = attempt(c, Design("queue", {"consumer.count": 5}))
+    changed = attempt(c, c.with_changes("sync", {"http.retries": 2}), (3,))
+    assert [is_real_attempt(c, t) for t in (start, unchanged, refused, changed)] == [False, False, False, True]
+    hints = len(c.hints)
+    assert not reference_opens(False, 0, hints, hints), "every hint read, nothing tried: still closed"
+    assert not reference_opens(False, 1, hints - 1, hints)
+    assert reference_opens(False, 1, hints, hints) and reference_opens(True, 0, 0, hints)

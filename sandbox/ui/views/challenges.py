@@ -6,7 +6,14 @@ from sandbox.model.knobs import KNOBS
 from sandbox.model.periods import fault_periods
 from sandbox.present.charts import comparison_spec
 from sandbox.present.names import knob_label
-from sandbox.teach.challenge_run import JUDGED_SEEDS, Attempt, against_par, attempt
+from sandbox.teach.challenge_run import (
+    JUDGED_SEEDS,
+    Attempt,
+    against_par,
+    attempt,
+    is_real_attempt,
+    reference_opens,
+)
 from sandbox.teach.challenges import VARIANT, Challenge, ChallengeError, load_challenges
 from sandbox.teach.lessons import lesson_ids
 from sandbox.ui import code_challenge, widgets
@@ -59,8 +66,8 @@ def _editor(challenge: Challenge) -> None:
         _start_values(challenge)
     if len(constraints.architectures) > 1:
         st.radio("architecture", constraints.architectures, key=_key(challenge, "architecture"), horizontal=True,
-                 help="sync: services call each other over HTTP and wait; queue: the author publishes and a "
-                      "worker consumes, and the blog keeps its own directory of author names")
+                 help="sync: services call each other over HTTP and wait for the answer; queue: services "
+                      "exchange messages through RabbitMQ and a worker consumes them")
     else:
         st.caption(f"architecture: {constraints.architectures[0]} (fixed by the rules)")
     for name in constraints.knobs:
@@ -86,6 +93,9 @@ def _try(challenge: Challenge) -> None:
     st.session_state["challenge_attempt"] = (challenge.id, result)
     tries = st.session_state.setdefault("challenge_tries", {})
     tries[challenge.id] = tries.get(challenge.id, 0) + 1
+    if is_real_attempt(challenge, result):
+        real = st.session_state.setdefault("challenge_real_tries", {})
+        real[challenge.id] = real.get(challenge.id, 0) + 1
     if result.passed:
         st.session_state.setdefault("challenges_solved", set()).add(challenge.id)
 
@@ -183,7 +193,11 @@ if last is not None and last[0] == challenge.id:
     widgets.scroll_here(f"{challenge.id}:{tries}", key="verdict_scroll")
     st.subheader(f"Try {tries}")
     _result(challenge, last[1])
-if challenge.id in solved or shown == len(challenge.hints):
+real_tries = st.session_state.get("challenge_real_tries", {}).get(challenge.id, 0)
+if reference_opens(challenge.id in solved, real_tries, shown, len(challenge.hints)):
     with st.expander("the reference solution"):
         st.markdown(f"**{challenge.solution.describe()}**")
         st.markdown(challenge.solution_why)
+else:
+    st.caption("The reference solution opens once you have tried a design of your own (changed from the start, "
+               "within the rules) and read every hint, or solved the challenge.")
