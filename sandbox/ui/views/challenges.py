@@ -21,7 +21,7 @@ from sandbox.ui import code_challenge, widgets
 OPEN_LESSON = "open_lesson"  # the lessons page opens the lesson whose id it finds here
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="working out par: the reference design on every seed…")
 def _reference(challenge_id: str) -> Attempt:
     """The reference design's try on the judged seeds: the par every cost is compared with (the same for all)."""
     challenge = next(c for c in load_challenges() if c.id == challenge_id)
@@ -120,7 +120,7 @@ def _result(challenge: Challenge, tried: Attempt) -> None:
         st.error(f"Not yet: {tried.held} of {goals} goals hold on every seed with {tried.design.describe()}. "
                  f"It failed on {len(tried.failed_seeds)} of {seeds} seeds ({failed}); below is seed {tried.seed}.",
                  icon="🔧")
-    spent = against_par(challenge, tried, _reference(challenge.id)) if challenge.costs else []
+    spent = against_par(challenge, tried, _reference(challenge.id)) if tried.passed and challenge.costs else []
     if spent:
         st.markdown("**What it cost**, against par (the reference design):")
         for line in spent:
@@ -148,12 +148,15 @@ if isinstance(challenges, str):
 by_id = {c.id: c for c in challenges}
 ids = list(by_id)
 solved = st.session_state.get("challenges_solved", set())
+# the labels never change (a ✅ in one would make the browser see new options and fall back to the first)
 chosen_id = st.sidebar.radio("challenge", ids, key="challenge_id",
-                             format_func=lambda i: f"{ids.index(i) + 1}. {'✅ ' if i in solved else ''}"
-                                                   f"{by_id[i].title}")
-st.sidebar.caption(f"{len(solved)} of {len(ids)} solved in this session")
+                             format_func=lambda i: f"{ids.index(i) + 1}. {by_id[i].title}")
+numbers = ", ".join(str(ids.index(i) + 1) for i in ids if i in solved)
+st.sidebar.caption(f"{len(solved)} of {len(ids)} solved in this session" + (f": ✅ {numbers}" if numbers else ""))
 challenge = by_id[chosen_id]
 st.header(challenge.title)
+if challenge.id in solved:
+    st.caption("solved in this session ✅")
 st.markdown(challenge.brief)
 if challenge.lesson_id and st.button(f"📚 the lesson behind it: {lesson_ids()[challenge.lesson_id]}",
                                     key="challenge_lesson"):
