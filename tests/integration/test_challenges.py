@@ -108,6 +108,15 @@ def test_check_fails_a_challenge_whose_start_already_passes_and_names_a_bad_file
     out = capsys.readouterr().out
     assert "✗ 01-already-solved            start holds 1/1, reference 1/1 on seeds 1–6" in out
     assert "the start already reaches the goal on every judged seed: there is nothing to solve" in out
+    harmless = tmp_path / "03-harmless-tempting.toml"
+    harmless.write_text(BROKEN.replace("reads_per_s = 10", "reads_per_s = 400").replace(
+        'why = "reads work"', 'why = "reads work"\n\n[[tempting]]\nname = "two consumers"\nwhy = "w"\n'
+                              'architecture = "queue"\nconsumer.count = 2\nfails = "read.error_rate"'))
+    monkeypatch.setattr(cli, "challenge_paths", lambda: [harmless])
+    assert cli._check_challenges() == 1
+    out = capsys.readouterr().out
+    assert "0/1 tempting designs fail" in out
+    assert "✗ “two consumers” passes on every judged seed: it is not wrong here" in out
     monkeypatch.setattr(cli, "challenge_paths", lambda: [solved, bad])
     assert cli._check_challenges() == 2
     assert f"✗ 02-bad: INVALID — {bad}: expect[0].metric: 'read.errs' is not a metric" in capsys.readouterr().out
