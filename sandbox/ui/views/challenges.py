@@ -201,6 +201,11 @@ if reference_opens(challenge.id in solved, real_tries, shown, len(challenge.hint
     with st.expander("the reference solution"):
         st.markdown(f"**{challenge.solution.describe()}**")
         st.markdown(challenge.solution_why)
+        if challenge.tempting:
+            st.markdown("**Tempting, and wrong** (each fails the goal named; `python -m sandbox check` proves it):")
+            for tempting in challenge.tempting:
+                st.markdown(f"- *{tempting.name}* ({tempting.design.describe()}): {tempting.why} — "
+                            f"caught by `{tempting.fails}`")
 else:
     st.caption("The reference solution opens once you have tried a design of your own (changed from the start, "
                "within the rules) and read every hint, or solved the challenge.")

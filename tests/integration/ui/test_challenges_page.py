@@ -38,6 +38,9 @@ def test_solving_a_challenge_by_changing_two_knobs():
     assert at.session_state["challenge_tries"][challenge.id] == 2
     assert challenge.id in at.session_state["challenges_solved"]
     assert any(e.label == "the reference solution" for e in at.expander)
+    tempting = [m.value for m in at.markdown if m.value.startswith("- *")]
+    assert [t.split("*")[1] for t in tempting] == [t.name for t in challenge.tempting]
+    assert tempting[0].endswith(f"caught by `{challenge.tempting[0].fails}`")
     assert at.radio(key="challenge_id").options[6] == f"7. {challenge.title}", "a label never changes"
     assert at.sidebar.caption[0].value == f"1 of {len(CHALLENGES)} solved in this session: ✅ 7"
 
