@@ -12,6 +12,7 @@ from sandbox.present.names import moment_words
 from sandbox.teach.choices import choice_order
 from sandbox.teach.code_refs import CodeRefError, excerpt
 from sandbox.teach.lesson_run import LessonRun
+from sandbox.teach.measures import measured_words
 from sandbox.ui import session, widgets
 
 OPEN_LESSON = "open_lesson"  # another page (a challenge, the mock interview) asks for a lesson by its id here
@@ -181,6 +182,10 @@ def _step(lesson, run: LessonRun) -> None:
                   on_click=_predict, args=(lesson, run), key="play_step")
         return
     _verdict(step, chosen)
+    if step.number is not None:
+        words = measured_words(run.measured(), step.number.answer, step.number.unit)
+        if words:
+            st.caption(words)
     st.markdown("**Observe: what the run shows** (checked on every run), and each check's chart:")
     widgets.verdicts(verdicts, run.step_window()[1])
     _observe(run)
