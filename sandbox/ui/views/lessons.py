@@ -13,6 +13,7 @@ from sandbox.teach.choices import choice_order
 from sandbox.teach.code_refs import CodeRefError, excerpt
 from sandbox.teach.lesson_run import LessonRun
 from sandbox.teach.measures import measured_words
+from sandbox.teach.review import to_review
 from sandbox.ui import session, widgets
 
 OPEN_LESSON = "open_lesson"  # another page (a challenge, the mock interview) asks for a lesson by its id here
@@ -201,6 +202,23 @@ def _step(lesson, run: LessonRun) -> None:
         st.button("next step →", type="primary", on_click=_next, args=(lesson, run), key="next_step")
 
 
+def _open(lesson_id: str) -> None:
+    st.session_state["lesson_id"] = lesson_id
+
+
+def _to_review(known: list) -> None:
+    """What to go over again: the lessons behind this learner's wrong predictions and short interview answers."""
+    cards = session.cards()
+    items = to_review(progress, known, [] if isinstance(cards, str) else cards)
+    with st.sidebar:
+        st.subheader("To review")
+        if not items:
+            st.caption("Nothing yet: a wrong prediction, or an interview card graded short, brings its lesson here.")
+        for item in items:
+            st.button(f"🔁 {item.title}", key=f"to_review:{item.lesson_id}", on_click=_open, args=(item.lesson_id,))
+            st.caption("; ".join(item.reasons))
+
+
 def _progress_files() -> None:
     with st.sidebar:
         st.subheader("Your progress")
@@ -222,6 +240,7 @@ if isinstance(lessons, str):
     st.error(lessons)
     st.stop()
 _progress_files()
+_to_review(lessons)
 by_id = {lesson.id: lesson for lesson in lessons}
 ids = list(by_id)
 if st.session_state.get(OPEN_LESSON) in by_id:
