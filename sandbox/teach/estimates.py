@@ -57,20 +57,6 @@ def _drain_s(i: Mapping[str, float]) -> float:
     return i["backlog"] / (_capacity_per_s(i) - i["arrivals_per_s"])
 
 
-def _workers_for_wait(i: Mapping[str, float]) -> float:
-    """The fewest workers for which at most `share_pct`% of messages wait longer than `wait_ms`: in M/M/c,
-    P(wait > t) = C(c, a) · e^(−(cμ − λ)t)."""
-    workers = workers_needed(i["arrivals_per_s"], i["hold_ms"])
-    while _tail(i, workers) > i["share_pct"] / 100.0:
-        workers += 1
-    return float(workers)
-
-
-def _tail(i: Mapping[str, float], workers: int) -> float:
-    spare_per_s = workers * 1000.0 / i["hold_ms"] - i["arrivals_per_s"]
-    return erlang_c(workers, i["arrivals_per_s"] * i["hold_ms"] / 1000.0) * math.exp(-spare_per_s * i["wait_ms"] / 1000)
-
-
 def _load_words(i: Mapping[str, float]) -> str:
     a = i["arrivals_per_s"] * i["hold_ms"] / 1000.0
     return (f"offered load a = {_g(i['arrivals_per_s'])}/s × {_g(i['hold_ms'])} ms = {a:.3g} workers' worth, "
@@ -98,12 +84,6 @@ LAWS: dict[str, Law] = {
         lambda i, v: (f"peak depth = (λ − cμ) × spike = ({_g(i['arrivals_per_s'])} − {_g(i['workers'])} × 1000/"
                       f"{_g(i['hold_ms'])} ms)/s × {_g(i['seconds'])} s = ({_g(i['arrivals_per_s'])} − "
                       f"{_capacity_per_s(i):.3g})/s × {_g(i['seconds'])} s = {v:.3g}")),
-    "workers_for_wait": Law(
-        ("arrivals_per_s", "hold_ms", "wait_ms", "share_pct"), _workers_for_wait,
-        lambda i, v: (f"in M/M/c, P(wait > t) = C(c, a) · e^(−(cμ − λ)t); with {_g(i['arrivals_per_s'])}/s at "
-                      f"{_g(i['hold_ms'])} ms it is {100 * _tail(i, int(v) - 1):.2g}% at {v - 1:.0f} workers and "
-                      f"{100 * _tail(i, int(v)):.2g}% at {v:.0f} for t = {_g(i['wait_ms'])} ms, so {v:.0f} keep it "
-                      f"at {_g(i['share_pct'])}% or less")),
     "utilisation": Law(
         ("arrivals_per_s", "hold_ms", "workers"), _utilisation,
         lambda i, v: (f"utilisation = arrival rate × hold time ÷ workers = {_g(i['arrivals_per_s'])}/s × "
@@ -129,7 +109,7 @@ LAWS: dict[str, Law] = {
 }
 
 
-QUEUEING = ("wait_share", "mean_wait", "drain_time", "spike_peak", "workers_for_wait")
+QUEUEING = ("wait_share", "mean_wait", "drain_time", "spike_peak")
 """The laws that need a hold time above 0; those with `workers` also a whole number of them."""
 STABLE = ("wait_share", "mean_wait", "drain_time")
 """The laws that hold only for a pool that keeps up: arrivals below the workers' capacity."""
@@ -184,6 +164,4 @@ def parse_estimate(table: Mapping[str, object]) -> Estimate:
     if law in STABLE and not _stable(inputs):
         raise EstimateError("arrivals_per_s", f"{law} needs the arrivals below the workers' capacity "
                                               f"({_capacity_per_s(inputs):.3g}/s): a queue above it never settles")
-    if law == "workers_for_wait" and not 0 < inputs["share_pct"] < 100:
-        raise EstimateError("share_pct", "must be between 0 and 100 (a percentage)")
     return Estimate(law, inputs)
