@@ -39,6 +39,7 @@ from sandbox.teach.cards import load_cards
 from sandbox.teach.challenge_run import attempt, judge_tempting, judged_seeds, spent
 from sandbox.teach.challenges import CHALLENGE_DIR, challenge_paths, load_challenge
 from sandbox.teach.choices import key_balance
+from sandbox.teach.guessers import MAX_OVER_CHANCE, guess_scores
 from sandbox.teach.lesson_run import play_lesson
 from sandbox.teach.lessons import lesson_paths, load_lesson
 from sandbox.ui import launch
@@ -278,6 +279,8 @@ def _cmd_lessons() -> int:
         print(f"{path.stem:28} {len(lesson.steps):>2} steps  {lesson.title}")
     balance = key_balance(lessons)
     print(f"{'✓' if balance.balanced else '✗'} the key: {balance.describe()}")
+    for score in guess_scores(lessons):
+        print(f"  {'✓' if score.over_chance <= MAX_OVER_CHANCE else '✗'} {score.describe()}")
     try:
         cards = f"{len(load_cards())} interview cards"
     except ScenarioError as exc:

@@ -83,15 +83,20 @@ class RunResult:
         return all(v.passed for v in self.verdicts)
 
 
-def live_unavailable(timeout_s: float = 2.0) -> str | None:
-    """Why the live lab cannot run here (RabbitMQ unreachable or refusing us), or None when it can."""
+def live_broker(timeout_s: float = 2.0) -> tuple[str | None, str]:
+    """Why the live lab cannot run here (RabbitMQ unreachable or refusing us) or None when it can, and the broker
+    it would measure as its server properties name it ("RabbitMQ 3.10.8"; "" when it cannot run)."""
     from sandbox.live.servers import LabUnavailable, check_rabbitmq, rabbitmq_url
 
     try:
-        check_rabbitmq(rabbitmq_url(), timeout_s)
+        return None, check_rabbitmq(rabbitmq_url(), timeout_s)
     except LabUnavailable as exc:
-        return str(exc)
-    return None
+        return str(exc), ""
+
+
+def live_unavailable(timeout_s: float = 2.0) -> str | None:
+    """Why the live lab cannot run here (RabbitMQ unreachable or refusing us), or None when it can."""
+    return live_broker(timeout_s)[0]
 
 
 def make_engine(name: str, scenario: Scenario, seed: int | None = None) -> Engine:

@@ -105,8 +105,8 @@ class LiveEngine:
         self.labs: dict[str, VariantLab] = {}
         self.meters: dict[str, Meter] = {}
         own_nodes = self._own_nodes(broker_nodes(scenario))
-        if not own_nodes:
-            check_rabbitmq(self.rabbitmq_url)
+        self.broker = check_rabbitmq(self.rabbitmq_url) if not own_nodes else ""
+        """The broker measured, as its server properties name it ("RabbitMQ 3.10.8")."""
         self.run_id = new_run_id()
         self.workdir = run_folder(self.run_id)
         self.record = RunRecord.begin(self.run_id, str(CHECKOUT or self.workdir))
@@ -166,9 +166,11 @@ class LiveEngine:
                           + ", ".join(f"{each.label} {each.name} on 127.0.0.1:{each.amqp_port}"
                                       for each in self.cluster.nodes))
             urls = self.cluster.urls
+            self.broker = check_rabbitmq(urls)
         else:
             self.record.rabbitmq_url, self.record.management_url = self.rabbitmq_url, self.management_url
             urls = (self.rabbitmq_url,)
+        self._log("", f"measured on {self.broker}, as the server properties it sent on connecting say")
         self.site = self._site(urls, redis.url, standing)
         self.faults = FaultInjector(self.supervisor, self.meters, self.labs, urls, redis.url, lambda: self.now,
                                     self.cluster)

@@ -130,9 +130,22 @@ def _user(params: pika.URLParameters) -> str:
     return credentials.username if isinstance(credentials, pika.PlainCredentials) else "(external)"
 
 
-def check_rabbitmq(urls: Urls, timeout_s: float = 3.0) -> None:
-    """Open and close one AMQP connection (to the first of a cluster's `urls` that answers); raise LabUnavailable
-    saying why it failed."""
+def broker_identity(server_properties: Mapping[str, object]) -> str:
+    """The product and version a broker reports in its AMQP server properties (connection.start), e.g.
+    "RabbitMQ 3.10.8"; what is missing is said as unknown."""
+
+    def text(key: str) -> str:
+        value = server_properties.get(key)
+        return value.decode() if isinstance(value, bytes) else str(value) if value else ""
+
+    product, version = text("product") or "an AMQP broker", text("version") or "of an unknown version"
+    return f"{product} {version}"
+
+
+def check_rabbitmq(urls: Urls, timeout_s: float = 3.0) -> str:
+    """Open and close one AMQP connection (to the first of a cluster's `urls` that answers) and return the broker's
+    product and version from its server properties ("RabbitMQ 3.10.8"); raise LabUnavailable saying why it
+    failed."""
     urls = each_url(urls)
     every = [pika.URLParameters(url) for url in urls]
     for params in every:
@@ -141,7 +154,11 @@ def check_rabbitmq(urls: Urls, timeout_s: float = 3.0) -> None:
         params.blocked_connection_timeout = timeout_s
     params, where = every[0], ", ".join(_where(url) for url in urls)
     try:
-        pika.BlockingConnection(every).close()
+        connection = pika.BlockingConnection(every)
+        # pika keeps connection.start's server properties on the connection underneath BlockingConnection, and
+        # its stubs leave that out
+        identity = broker_identity(connection._impl.server_properties or {})  # type: ignore[attr-defined]
+        connection.close()
     except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
         raise LabUnavailable(
             f"RabbitMQ at {where} refused the credentials of user {_user(params)!r}; "
@@ -152,6 +169,7 @@ def check_rabbitmq(urls: Urls, timeout_s: float = 3.0) -> None:
             f"{params.virtual_host!r}; grant it (rabbitmqctl set_permissions) or fix RABBITMQ_URL") from None
     except pika.exceptions.AMQPError:
         raise LabUnavailable(f"RabbitMQ is not reachable at {where}; start it: {START_RABBITMQ}") from None
+    return identity
 
 
 @dataclass

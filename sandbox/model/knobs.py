@@ -130,8 +130,10 @@ class RedisKnobs:
 @dataclass(frozen=True)
 class BrokerKnobs:
     durable: bool = _switch(True, "the cache-invalidation queue survives a broker restart; false: a transient queue, "
-                                  "exclusive to the cache-worker's connection (the only kind RabbitMQ 4.x allows), "
-                                  "gone with a restart or with the worker")
+                                  "exclusive to the cache-worker's connection (3.13 accepts a transient non-exclusive "
+                                  "queue, 4.0–4.2 with a deprecation warning, 4.3 refuses one unless "
+                                  "deprecated_features.permit.transient_nonexcl_queues is set), gone with a restart "
+                                  "or with the worker")
     persistent: bool = _switch(True, "messages are written to disk (delivery mode 2)")
     rtt_ms: float = _number(1.5, "network round trip to RabbitMQ", "ms", 10_000)
     fsync_ms: float = _number(1.0, "time to write a persistent message before its confirm", "ms", 10_000)

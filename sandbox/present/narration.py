@@ -389,6 +389,19 @@ def _poison(m: Moment) -> Narration | None:
     return Narration(text, "warn")
 
 
+def _acks_at_work(m: Moment) -> bool:
+    """Redeliveries that are manual ack doing its job: no more of them than the consumers could hold unacked
+    (prefetch × consumers), and every message queued now delivered at most twice (a worker, or its connection,
+    that stopped holding it, then the next one): nothing is coming back again and again."""
+    consumer = m.knobs.consumer
+    if consumer.ack != "manual" or m.letters is None or not consumer.prefetch:
+        return False
+    if m.recent.redelivered > consumer.prefetch * consumer.count:
+        return False
+    queued = [letter for letter in m.letters.shown if letter.state in ("ready", "unacked")]
+    return all(letter.deliveries <= 2 for letter in queued)
+
+
 def _messages(m: Moment) -> Narration | None:
     recent = m.recent
     poison = _poison(m)
@@ -413,6 +426,11 @@ def _messages(m: Moment) -> Narration | None:
                          f"{recent.window}: returned more than {m.knobs.consumer.delivery_limit:,} times, so RabbitMQ "
                          "moved them aside to the dead-letter queue", "warn")
     if recent.redelivered:
+        if _acks_at_work(m):
+            return Narration(f"{recent.redelivered:,} deliveries {recent.window} were redeliveries: manual ack at "
+                             "work — RabbitMQ kept the messages a worker (or its connection) held unacked when it "
+                             "stopped and delivers each again once, not in a loop, so nothing is lost; the work must "
+                             "be safe to repeat", "ok")
         return Narration(f"{recent.redelivered:,} deliveries {recent.window} were redeliveries: RabbitMQ delivers "
                          "again what a worker did not ack (it stopped, or returned it), so the work must be safe to "
                          "repeat", "warn")

@@ -23,7 +23,8 @@ class TourStep:
 STEPS = (
     TourStep("Kill the User Service", "in both variants at once; only sync needs it to serve a read"),
     TourStep("Watch the two “reads ok” tiles",
-             "sync's reads fail on every cache miss; queue's are still served: author names came with the messages"),
+             "sync's reads fail on every cache miss; queue's are still served: the blog keeps its own directory "
+             "of author names, fed by the user.updated events"),
     TourStep("Revive it", "sync recovers as soon as the User Service answers again"),
     TourStep("Open lesson 1", "the lessons take this flow apart: predict, act, observe, explain"),
 )

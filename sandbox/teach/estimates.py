@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sandbox.model.theory import (
     PoolLoad,
     backlog_after,
+    erlang_c,
+    erlang_c_wait_s,
     littles_law_items,
     littles_law_rate_per_s,
     workers_needed,
@@ -35,7 +37,53 @@ def _utilisation(i: Mapping[str, float]) -> float:
     return 100.0 * PoolLoad("", i["arrivals_per_s"], i["hold_ms"], int(i["workers"])).utilisation
 
 
+def _capacity_per_s(i: Mapping[str, float]) -> float:
+    return i["workers"] * 1000.0 / i["hold_ms"]
+
+
+def _stable(i: Mapping[str, float]) -> bool:
+    return i["arrivals_per_s"] < _capacity_per_s(i)
+
+
+def _wait_share(i: Mapping[str, float]) -> float:
+    return 100.0 * erlang_c(int(i["workers"]), i["arrivals_per_s"] * i["hold_ms"] / 1000.0)
+
+
+def _mean_wait_ms(i: Mapping[str, float]) -> float:
+    return 1000.0 * erlang_c_wait_s(int(i["workers"]), i["arrivals_per_s"], i["hold_ms"] / 1000.0)
+
+
+def _drain_s(i: Mapping[str, float]) -> float:
+    return i["backlog"] / (_capacity_per_s(i) - i["arrivals_per_s"])
+
+
+def _load_words(i: Mapping[str, float]) -> str:
+    a = i["arrivals_per_s"] * i["hold_ms"] / 1000.0
+    return (f"offered load a = {_g(i['arrivals_per_s'])}/s × {_g(i['hold_ms'])} ms = {a:.3g} workers' worth, "
+            f"{100 * a / i['workers']:.0f}% of {_g(i['workers'])}")
+
+
 LAWS: dict[str, Law] = {
+    "wait_share": Law(
+        ("arrivals_per_s", "hold_ms", "workers"), _wait_share,
+        lambda i, v: (f"Erlang C: {_load_words(i)}; the share of arrivals that find every worker busy and wait "
+                      f"= C({_g(i['workers'])}, {i['arrivals_per_s'] * i['hold_ms'] / 1000:.3g}) = {v:.0f}%")),
+    "mean_wait": Law(
+        ("arrivals_per_s", "hold_ms", "workers"), _mean_wait_ms,
+        lambda i, v: (f"Erlang C: {_load_words(i)}; mean wait W_q = C ÷ (cμ − λ) = "
+                      f"{_wait_share(i) / 100:.3g} ÷ ({_capacity_per_s(i):.3g} − {_g(i['arrivals_per_s'])})/s "
+                      f"= {v:,.0f} ms")),
+    "drain_time": Law(
+        ("backlog", "arrivals_per_s", "hold_ms", "workers"), _drain_s,
+        lambda i, v: (f"drain time = backlog ÷ (cμ − λ) = {_g(i['backlog'])} ÷ ({_g(i['workers'])} × 1000/"
+                      f"{_g(i['hold_ms'])} ms − {_g(i['arrivals_per_s'])})/s = {_g(i['backlog'])} ÷ "
+                      f"{_capacity_per_s(i) - i['arrivals_per_s']:.3g}/s = {v:.3g} s")),
+    "spike_peak": Law(
+        ("arrivals_per_s", "hold_ms", "workers", "seconds"),
+        lambda i: backlog_after(i["arrivals_per_s"], _capacity_per_s(i), i["seconds"]),
+        lambda i, v: (f"peak depth = (λ − cμ) × spike = ({_g(i['arrivals_per_s'])} − {_g(i['workers'])} × 1000/"
+                      f"{_g(i['hold_ms'])} ms)/s × {_g(i['seconds'])} s = ({_g(i['arrivals_per_s'])} − "
+                      f"{_capacity_per_s(i):.3g})/s × {_g(i['seconds'])} s = {v:.3g}")),
     "utilisation": Law(
         ("arrivals_per_s", "hold_ms", "workers"), _utilisation,
         lambda i, v: (f"utilisation = arrival rate × hold time ÷ workers = {_g(i['arrivals_per_s'])}/s × "
@@ -59,6 +107,12 @@ LAWS: dict[str, Law] = {
         lambda i, v: (f"backlog = (arrivals − served) × time = ({_g(i['arrivals_per_s'])} − "
                       f"{_g(i['served_per_s'])})/s × {_g(i['seconds'])} s = {_g(v)}")),
 }
+
+
+QUEUEING = ("wait_share", "mean_wait", "drain_time", "spike_peak")
+"""The laws that need a hold time above 0; those with `workers` also a whole number of them."""
+STABLE = ("wait_share", "mean_wait", "drain_time")
+"""The laws that hold only for a pool that keeps up: arrivals below the workers' capacity."""
 
 
 class EstimateError(ValueError):
@@ -102,4 +156,12 @@ def parse_estimate(table: Mapping[str, object]) -> Estimate:
         raise EstimateError("workers", "must be a whole number of workers, 1 or more")
     if law == "arrival_rate" and inputs["time_s"] == 0:
         raise EstimateError("time_s", "must be more than 0")
+    if "hold_ms" in inputs and law in QUEUEING and inputs["hold_ms"] == 0:
+        raise EstimateError("hold_ms", "must be more than 0")
+    whole = inputs.get("workers", 1.0)
+    if law in QUEUEING and (whole < 1 or whole != int(whole)):
+        raise EstimateError("workers", "must be a whole number of workers, 1 or more")
+    if law in STABLE and not _stable(inputs):
+        raise EstimateError("arrivals_per_s", f"{law} needs the arrivals below the workers' capacity "
+                                              f"({_capacity_per_s(inputs):.3g}/s): a queue above it never settles")
     return Estimate(law, inputs)

@@ -129,6 +129,16 @@ class LessonRun:
         self.verdicts = [check(e, engine.measurements(e.variant), end_s) for e in expectations]
         return self.verdicts
 
+    def measured(self) -> float | None:
+        """What the played step's run measured for its numeric prediction (None: no measure, or not played)."""
+        number = self.step.number
+        if not self.played or number is None or number.measure is None:
+            return None
+        measure = number.measure
+        start_s, end_s = self.step_window()
+        frames = [f for f in self.engine.frames() if f.get("variant") == measure.variant]
+        return measure.observe(self.engine.measurements(measure.variant), frames, start_s, end_s)
+
     def next_step(self) -> None:
         """Move to the next step; the current one is played first if it was not, so the sandbox's clock
         always matches the steps taken. Does nothing after the last step."""

@@ -25,13 +25,15 @@ from sandbox.model.scenario import Scenario, parse_scenario
 from sandbox.teach.blocks import Block, LessonError, check_fields, read, required_text, required_texts
 from sandbox.teach.code_refs import CodeRef, parse_code_ref
 from sandbox.teach.estimates import Estimate, EstimateError, parse_estimate
+from sandbox.teach.measures import Measure, MeasureError, parse_measure
 
 DEFAULT_SCENARIO = "happy-path"
 FRONT_FIELDS = ("id", "title", "goal", "scenario")
-STEP_FIELDS = ("predict", "answer", "choice", "number", "tolerance", "unit", "estimate", "why", "hint", "observe_s",
-               "watch", "actions", "run", "code", "expect")
+STEP_FIELDS = ("predict", "answer", "choice", "number", "tolerance", "unit", "estimate", "measure", "why", "hint",
+               "observe_s", "watch", "actions", "run", "code", "expect")
 CHOICE_FIELDS = ("text", "wrong")
-NUMBER_FIELDS = ("number", "tolerance", "unit", "estimate")
+NUMBER_FIELDS = ("number", "tolerance", "unit", "estimate", "measure")
+NUMBER_REQUIRED = ("number", "tolerance", "unit", "estimate")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -44,6 +46,8 @@ class Number:
     tolerance: float
     unit: str
     estimate: Estimate
+    measure: Measure | None = None
+    """What the step's run measured for the same number (`measures.py`)."""
 
     def is_right(self, value: float) -> bool:
         return abs(value - self.answer) <= self.tolerance * (1 + 1e-9)
@@ -276,7 +280,7 @@ def _choices(data: dict[str, Any], block: Block) -> tuple[tuple[str, ...], int, 
 def _number(data: dict[str, Any], block: Block) -> Number:
     if "answer" in data:
         raise block.error("answer", "belongs to a choice; a numeric step's answer is `number`")
-    for key in NUMBER_FIELDS:
+    for key in NUMBER_REQUIRED:
         if key not in data:
             raise block.error("", f"`{key}` is required for a numeric prediction")
     number, tolerance = data["number"], data["tolerance"]
@@ -293,7 +297,15 @@ def _number(data: dict[str, Any], block: Block) -> Number:
         raise block.error("estimate", f"{exc.field}: {exc.problem}") from None
     if abs(estimate.value() - number) > tolerance:
         raise block.error("number", f"{number!r} ± {tolerance!r} disagrees with its estimate: {estimate.explain()}")
-    return Number(float(number), float(tolerance), required_text(data, "unit", block), estimate)
+    measure = None
+    if "measure" in data:
+        if not isinstance(data["measure"], dict):
+            raise block.error("measure", 'must be a table, e.g. {variant = "queue", what = "queue.depth_max"}')
+        try:
+            measure = parse_measure(data["measure"], float(tolerance))
+        except MeasureError as exc:
+            raise block.error("measure", f"{exc.field}: {exc.problem}") from None
+    return Number(float(number), float(tolerance), required_text(data, "unit", block), estimate, measure)
 
 
 def _code(data: dict[str, Any], block: Block) -> tuple[CodeRef, ...]:

@@ -1,15 +1,17 @@
 """A mock interview: five random cards, each answered in writing, then the interviewer's follow-up, then
-self-grading against the card's key points; at the end, what to review and which lessons teach it."""
+self-grading against the card's key points; a card that missed a key point comes back once, a few questions later
+(`review.GAP`); at the end, what to review and which lessons teach it."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sandbox.teach.cards import Card
+from sandbox.teach.review import GAP, missed_card, repeat_at
 
 QUESTIONS = 5
 Stage = Literal["answer", "follow_up", "grade"]
@@ -22,6 +24,8 @@ class Turn:
     follow_up_answer: str = ""
     covered: tuple[int, ...] = ()
     """The key points (by index) the learner says their answers covered."""
+    repeat: bool = False
+    """The second asking of a card the learner missed earlier in this interview."""
 
     @property
     def missed(self) -> tuple[str, ...]:
@@ -34,6 +38,10 @@ class MockInterview:
     position: int = 0
     stage: Stage = "answer"
     finished: bool = False
+    deck: list[Card] = field(default_factory=list)
+    """Cards not asked yet, in their drawn order: they fill the gap before a repeat near the end."""
+    extra: int = 0
+    """Questions added from the deck so far (at most GAP)."""
 
     @property
     def turn(self) -> Turn:
@@ -53,20 +61,36 @@ class MockInterview:
         """The key points the learner covered; on to the next question, or the end."""
         count = len(self.turn.card.key_points)
         self.turn.covered = tuple(sorted({i for i in covered if 0 <= i < count}))
+        if not self.turn.repeat and missed_card(self.turn.covered, self.turn.card):
+            self._bring_back(self.turn.card)
         if self.position == len(self.turns) - 1:
             self.finished = True
         else:
             self.position += 1
             self.stage = "answer"
 
+    def _bring_back(self, card: Card) -> None:
+        """Ask the missed card again after GAP other questions, drawing new ones when too few are left."""
+        at = repeat_at(self.position)
+        while len(self.turns) < at and self.deck and self.extra < GAP:
+            self.turns.append(Turn(self.deck.pop(0)))
+            self.extra += 1
+        self.turns.insert(min(at, len(self.turns)), Turn(card, repeat=True))
+
+    @property
+    def first_asked(self) -> list[Turn]:
+        return [t for t in self.turns if not t.repeat]
+
     def summary(self) -> Summary:
-        covered = sum(len(t.covered) for t in self.turns)
-        total = sum(len(t.card.key_points) for t in self.turns)
-        weak = [t for t in self.turns if len(t.covered) < len(t.card.key_points)]
+        firsts = self.first_asked
+        covered = sum(len(t.covered) for t in firsts)
+        total = sum(len(t.card.key_points) for t in firsts)
+        weak = [t for t in firsts if len(t.covered) < len(t.card.key_points)]
         votes = Counter(lesson for t in weak for lesson in t.card.review)
         order = {lesson: i for i, lesson in enumerate(lesson for t in weak for lesson in t.card.review)}
         review = tuple(sorted(votes, key=lambda lesson: (-votes[lesson], order[lesson])))
-        return Summary(covered, total, tuple(weak), review)
+        recovered = tuple(t for t in self.turns if t.repeat and not t.missed)
+        return Summary(covered, total, tuple(weak), review, recovered)
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,8 @@ class Summary:
     """The turns whose answers missed a key point, in the order they were asked."""
     review: tuple[str, ...]
     """Lesson ids to review, those behind the most missed cards first."""
+    recovered: tuple[Turn, ...] = ()
+    """Missed cards that came back and were answered in full the second time."""
 
     @property
     def share(self) -> float:
@@ -84,6 +110,8 @@ class Summary:
 
 
 def start(cards: Sequence[Card], seed: int, questions: int = QUESTIONS) -> MockInterview:
-    """Five cards (fewer if there are fewer), drawn at random from `seed`: the same seed, the same interview."""
-    picked = random.Random(seed).sample(list(cards), min(questions, len(cards)))
-    return MockInterview([Turn(card) for card in picked])
+    """Five cards (fewer if there are fewer), drawn at random from `seed`: the same seed, the same interview; the rest
+    of the draw waits in the deck."""
+    order = random.Random(seed).sample(list(cards), len(cards))
+    picked, rest = order[:questions], order[questions:]
+    return MockInterview([Turn(card) for card in picked], deck=rest)

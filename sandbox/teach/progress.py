@@ -33,6 +33,8 @@ class CardProgress:
     answer: str = ""
     covered: list[int] = field(default_factory=list)
     """Indexes of the key points the learner says their answer covered."""
+    graded: bool = False
+    """The learner has seen the model answer and graded theirs against its key points."""
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Progress:
             "format": FORMAT,
             "lessons": {k: {"step": p.step, "answers": {str(i): c for i, c in p.answers.items()},
                             "completed": p.completed} for k, p in self.lessons.items()},
-            "cards": {k: {"answer": p.answer, "covered": p.covered} for k, p in self.cards.items()},
+            "cards": {k: {"answer": p.answer, "covered": p.covered, "graded": p.graded} for k, p in self.cards.items()},
             "code": {k: {"source": p.source, "solved": p.solved} for k, p in self.code.items()},
         }, indent=1)
 
@@ -125,7 +127,7 @@ def parse_progress(text: str, lesson_steps: dict[str, int], card_points: dict[st
         if not isinstance(covered, list) or any(_whole(i, f"cards.{card_id}.covered") >= card_points[card_id]
                                                 for i in covered):
             raise ProgressError(f"cards.{card_id}.covered: must list key-point numbers of this card")
-        progress.cards[card_id] = CardProgress(answer, sorted(set(covered)))
+        progress.cards[card_id] = CardProgress(answer, sorted(set(covered)), raw.get("graded") is True)
     for task_id, raw in _table(doc.get("code", {}), "code").items():
         if task_id not in task_ids:
             raise ProgressError(f"code.{task_id}: no such code task")

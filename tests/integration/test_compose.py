@@ -26,7 +26,7 @@ def published(service: str) -> dict[int, str]:
 
 def test_rabbitmq_with_management_on_loopback_and_a_healthcheck():
     rabbit = COMPOSE["services"]["rabbitmq"]
-    assert rabbit["image"] == "rabbitmq:3-management"
+    assert rabbit["image"] == "rabbitmq:4-management", "4.x: what users run today, and what the lessons teach"
     assert published("rabbitmq") == {5672: "127.0.0.1", 15672: "127.0.0.1"}
     assert rabbit["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
     config = rabbit["volumes"][0].split(":")[0]
@@ -213,12 +213,12 @@ def cookie(service: str) -> str:
     return args[args.index(COOKIE_FLAG) + 1]
 
 
-def test_the_cluster_profile_has_three_rabbitmq_3_nodes_named_by_their_hosts_and_only_in_that_profile():
+def test_the_cluster_profile_has_three_rabbitmq_4_nodes_named_by_their_hosts_and_only_in_that_profile():
     services = COMPOSE["services"]
     for name in CLUSTER:
         node = services[name]
         assert node["profiles"] == ["cluster"], f"{name} starts only with --profile cluster"
-        assert node["image"] == "rabbitmq:3-management", "3.x: the lab is tested against 3.10 only"
+        assert node["image"] == COMPOSE["services"]["rabbitmq"]["image"], "the cluster runs the single node's 4.x"
         assert node["hostname"] == name, "the node is rabbit@<hostname>, the name its peers look for"
     assert all("profiles" not in services[name] for name in ("rabbitmq", "redis", "app")), "the default stays as is"
 
@@ -255,3 +255,19 @@ def test_the_cluster_nodes_publish_amqp_and_management_on_loopback_ports_of_thei
         assert not seen & set(mappings.values()), "each node has host ports of its own"
         seen |= set(mappings.values())
     assert not seen & {"5672", "15672"}, "the cluster runs beside the one-node rabbitmq service"
+
+
+
+def test_the_compose_broker_is_4x_and_the_lab_avoids_what_4x_deprecates_or_refuses():
+    """4.3 refuses transient non-exclusive queues and global QoS; 4.0 made 20 a quorum queue's delivery limit."""
+    from sandbox.live.rabbitmq.broker import Topology
+    from sandbox.live.rabbitmq.policies import invalidation_policy
+
+    assert COMPOSE["services"]["rabbitmq"]["image"].startswith("rabbitmq:4")
+    quorum = Topology("q", queue_type="quorum")
+    assert invalidation_policy(quorum, 0, "4.3.0").definition["delivery-limit"] == -1, "no limit on 4.x is -1"
+    assert "delivery-limit" not in invalidation_policy(quorum, 0, "3.13.7").definition, "3.x has no default limit"
+    assert Topology("q", durable=False).exclusive, "a transient queue is exclusive: 4.3 refuses any other"
+    live = "".join(path.read_text() for path in (ROOT / "sandbox/live").rglob("*.py"))
+    assert "global_qos=True" not in live and "x-queue-version" not in live, "refused or removed in 4.3"
+    assert "4.x" in (ROOT / "docker-compose.yml").read_text().split("services:")[0], "the differences are stated"

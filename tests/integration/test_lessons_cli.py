@@ -10,6 +10,7 @@ import pytest
 
 from sandbox import cli
 from sandbox.teach.challenges import challenge_paths
+from sandbox.teach.guessers import GUESSERS
 from sandbox.teach.lessons import lesson_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,9 @@ def test_lessons_lists_every_lesson_and_counts_the_cards():
     result = sandbox("lessons")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    guesses = [line for line in lines if line.startswith("  ✓ guessing ")]
+    assert len(guesses) == len(GUESSERS) and "against a chance of" in guesses[0], "every guesser, none over +5"
+    lines = [line for line in lines if line not in guesses]
     assert [line.split()[0] for line in lines[:-2]] == [p.stem for p in lesson_paths()]
     assert "02-cascade" in lines[1] and "steps" in lines[1]
     assert lines[-2].startswith("✓ the key: ") and "the right choice is the longest in " in lines[-2]

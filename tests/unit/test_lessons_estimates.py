@@ -55,3 +55,30 @@ def test_a_bad_estimate_names_its_field(table, field, problem):
     with pytest.raises(EstimateError, match=problem) as info:
         parse_estimate(table)
     assert info.value.field == field
+
+
+def test_the_laws_that_need_reasoning_agree_with_erlang_c_and_the_spike_arithmetic():
+    # M/M/2 at a = 1 (λ = 10/s, h = 100 ms): C = 1/3, W_q = C / (2μ − λ) = (1/3) / 10 s
+    assert parse_estimate({"law": "wait_share", "arrivals_per_s": 10, "hold_ms": 100, "workers": 2}).value() == (
+        pytest.approx(100 / 3))
+    assert parse_estimate({"law": "mean_wait", "arrivals_per_s": 10, "hold_ms": 100, "workers": 2}).value() == (
+        pytest.approx(1000 / 30))
+    drain = parse_estimate({"law": "drain_time", "backlog": 100, "arrivals_per_s": 2, "hold_ms": 250, "workers": 3})
+    assert drain.value() == pytest.approx(10.0)  # 100 ÷ (12 − 2)/s
+    assert drain.explain() == ("drain time = backlog ÷ (cμ − λ) = 100 ÷ (3 × 1000/250 ms − 2)/s = 100 ÷ 10/s "
+                               "= 10 s")
+    peak = parse_estimate({"law": "spike_peak", "arrivals_per_s": 30, "hold_ms": 250, "workers": 3, "seconds": 5})
+    assert peak.value() == pytest.approx(90.0)  # (30 − 12)/s × 5 s
+    assert "(30 − 12)/s × 5 s = 90" in peak.explain()
+
+
+@pytest.mark.parametrize(("table", "field"), [
+    ({"law": "wait_share", "arrivals_per_s": 10, "hold_ms": 300, "workers": 2}, "arrivals_per_s"),  # 150%
+    ({"law": "drain_time", "backlog": 10, "arrivals_per_s": 8, "hold_ms": 250, "workers": 2}, "arrivals_per_s"),
+    ({"law": "mean_wait", "arrivals_per_s": 1, "hold_ms": 0, "workers": 2}, "hold_ms"),
+    ({"law": "spike_peak", "arrivals_per_s": 30, "hold_ms": 250, "workers": 1.5, "seconds": 5}, "workers"),
+])
+def test_a_queueing_law_refuses_inputs_it_does_not_hold_for(table, field):
+    with pytest.raises(EstimateError) as caught:
+        parse_estimate(table)
+    assert caught.value.field == field

@@ -12,6 +12,7 @@ from sandbox.teach.choices import (
     choice_order,
     key_balance,
 )
+from sandbox.teach.guessers import GUESSERS, MAX_OVER_CHANCE, guess_scores, opens_absolute
 from sandbox.teach.lessons import lesson_paths, load_lesson, load_lessons, parse_lesson_text
 from tests.unit.test_lessons_loader import LESSON
 
@@ -64,3 +65,33 @@ def test_each_learner_has_an_order_of_their_own_that_stays_put():
     assert len(orders) == 6  # every order of three turns up for some learner
     firsts = [choice_order(seed, "cascade", 2, 3)[0] for seed in range(600)]
     assert all(150 < firsts.count(i) < 250 for i in range(3))  # and none is favoured
+
+
+def test_no_guesser_beats_chance_by_more_than_five_points_over_the_whole_key():
+    """Length (longest, shortest, middle), position (first, second, last) and word cues (absolute words, hedges,
+    words echoed from the question): a learner who guesses by any of them does no better than chance."""
+    scores = guess_scores(load_lessons())
+    assert {score.name for score in scores} == set(GUESSERS)
+    assert len(GUESSERS) >= 10
+    for score in scores:
+        assert score.over_chance <= MAX_OVER_CHANCE, score.describe()
+
+
+def _step(right: str, *wrong: str) -> str:
+    choices = "".join(f'\n[[choice]]\ntext = "{text}"\nwrong = "{text} is not it, for a reason of its own."\n'
+                      for text in wrong)
+    return (f'## Step\n\n```toml\npredict = "What happens?"\nanswer = {len(wrong) + 1}\nwhy = "w"\n'
+            f'watch = ["read.ok"]\nobserve_s = 1\nactions = []\n{choices}\n[[choice]]\ntext = "{right}"\n\n'
+            '[[expect]]\nvariant = "sync"\nmetric = "read.error_rate"\nat_most = 1\nwhy = "w"\n```\n\nExplained.\n')
+
+
+def test_the_guessers_catch_a_key_that_avoids_absolute_words_and_favours_the_last_choice():
+    """A planted pattern scores far over chance: the right choice is always last and never opens with 'Never'."""
+    text = '+++\nid = "planted"\ntitle = "t"\ngoal = "g"\n+++\n\nIntro.\n\n' + "".join(
+        _step(f"It recovers {n}", f"Never {n}", f"Always {n}") for n in range(6))
+    lesson = parse_lesson_text(text, "planted.md")
+    scores = {score.name: score for score in guess_scores([lesson])}
+    assert opens_absolute("Never again") and opens_absolute("at once, it is") and not opens_absolute("Nowhere")
+    assert scores["not opening with an absolute word"].score == 1.0
+    assert scores["the last"].over_chance > MAX_OVER_CHANCE
+    assert scores["the first"].score == 0.0

@@ -225,8 +225,8 @@ def test_an_action_after_the_step_ends():
     ("answer = 1\nwhy = \"Sync", "why = \"Sync", 'predict = "What happens',
      "step 1: `answer` is required: the number of the right [[choice]]"),
     ("hint = ", "hints = ", "hints =",
-     "step 1 hints: unknown field; allowed: predict, answer, choice, number, tolerance, unit, estimate, why, hint, "
-     "observe_s, watch, actions, run, code, expect"),
+     "step 1 hints: unknown field; allowed: predict, answer, choice, number, tolerance, unit, estimate, measure, "
+     "why, hint, observe_s, watch, actions, run, code, expect"),
     ("tolerance = 10", "tolerance = -1", "tolerance = -1", "step 2 tolerance: -1: use 0 or more"),
     ("number = 150", "number = 120", "number = 120", "step 2 number: 120 ± 10 disagrees with its estimate: "
      "utilisation = arrival rate × hold time ÷ workers = 5/s × 300 ms ÷ 1 = 150%"),

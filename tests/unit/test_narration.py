@@ -173,11 +173,23 @@ def test_redeliveries_during_a_redis_outage_are_an_outage_not_poison():
     assert "an outage, not a poison message" in story.text
 
 
-def test_a_crashed_workers_messages_delivered_once_more_are_not_poison():
+def test_a_crashed_workers_messages_delivered_once_more_are_manual_ack_working_not_poison():
     story = narrate(_status("queue"), _frames(**{"msg.redelivered": 1}), DEFAULT_KNOBS, letters=_bouncing(2))
-    assert "poison" not in story.text
-    assert story.text.startswith("10 deliveries in the last 10 s were redeliveries: RabbitMQ delivers again what a "
-                                 "worker did not ack")
+    assert "poison" not in story.text and "delivery limit" not in story.text
+    assert story.text.startswith("10 deliveries in the last 10 s were redeliveries: manual ack at work — RabbitMQ "
+                                 "kept the messages a worker (or its connection) held unacked")
+    assert story.tone == "ok"
+
+
+def test_redeliveries_beyond_what_the_consumers_could_hold_are_not_called_manual_ack_at_work():
+    """More redeliveries than prefetch × consumers, or a message delivered three times: something returns them."""
+    many = narrate(_status("queue"), _frames(**{"msg.redelivered": 2}), DEFAULT_KNOBS, letters=_bouncing(2))
+    thrice = narrate(_status("queue"), _frames(**{"msg.redelivered": 1}), DEFAULT_KNOBS, letters=_bouncing(3))
+    auto = narrate(_status("queue"), _frames(**{"msg.redelivered": 1}),
+                   DEFAULT_KNOBS.with_values({"consumer.ack": "auto"}), letters=_bouncing(2))
+    for story in (many, thrice, auto):
+        assert "manual ack at work" not in story.text
+        assert "were redeliveries: RabbitMQ delivers again what a worker did not ack" in story.text
 
 
 def test_an_outbox_that_fills_keeps_writes_succeeding():
@@ -356,7 +368,9 @@ def test_the_stories_that_used_to_mislead():
     assert blog and all(r.text.startswith("The Blog Service is down: it refuses GET /blogs") for r in blog)
 
     crash = [r for r in _find("consumer-crash") if r.variant == "manual-ack" and "redeliver" in r.text]
-    assert crash and all("poison" not in r.text for r in crash)
+    assert crash and all("poison" not in r.text and "delivery limit" not in r.text for r in crash)
+    after = [r for r in _find("consumer-crash") if r.variant == "manual-ack" and 36 <= r.t <= 45]
+    assert after and all("manual ack at work" in r.text for r in after)
 
     poison = [r for r in _find("poison-message") if r.variant == "no-limit" and r.t >= 13]
     assert poison and all("— poison" in r.text for r in poison)

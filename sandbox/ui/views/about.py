@@ -4,7 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from sandbox.engine import live_unavailable
+from sandbox.engine import live_broker
+from sandbox.present.broker_version import broker_note
 from sandbox.present.diagram import HEALTH_COLOURS, HEALTH_WORDS
 
 before, after = (Path(__file__).parent.parent / "about.md").read_text(encoding="utf-8").split("<!-- colours -->")
@@ -17,8 +18,10 @@ st.markdown("\n".join(
     for name, (fill, border) in HEALTH_COLOURS.items()),
     unsafe_allow_html=True)
 st.markdown(after)
-reason = live_unavailable()
+reason, broker = live_broker()
 if reason:
     st.warning(f"Live lab here: unavailable — {reason}", icon="🔌")
 else:
-    st.success("Live lab here: RabbitMQ answers; the Scenarios page can run scenarios for real.", icon="🔌")
+    st.success(f"Live lab here: {broker} answers (the version its server properties report on connecting); the "
+               "Scenarios page can run scenarios for real on it.", icon="🔌")
+    st.caption(broker_note(broker))

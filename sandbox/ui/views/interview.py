@@ -6,7 +6,7 @@ import streamlit as st
 
 from sandbox.catalog import find_scenario
 from sandbox.engine import run_scenario
-from sandbox.teach import mock_interview
+from sandbox.teach import mock_interview, review
 from sandbox.teach.cards import Card
 from sandbox.teach.lessons import lesson_ids
 from sandbox.ui import session, widgets
@@ -20,6 +20,7 @@ progress = session.progress()
 
 def _reveal(card_id: str) -> None:
     progress.card(card_id).answer = st.session_state.get(f"answer:{card_id}", "")
+    progress.card(card_id).graded = True  # the key points are shown now: what is not ticked was missed
     st.session_state[f"revealed:{card_id}"] = True
 
 
@@ -86,8 +87,11 @@ def _answer_follow_up(interview: mock_interview.MockInterview) -> None:
 
 
 def _grade(interview: mock_interview.MockInterview) -> None:
-    count = len(interview.turn.card.key_points)
+    turn = interview.turn
+    count = len(turn.card.key_points)
     interview.grade([i for i in range(count) if st.session_state.get(f"mock_point:{interview.position}:{i}")])
+    mine = progress.card(turn.card.id)  # the lessons page's "to review" reads the latest grade
+    mine.answer, mine.covered, mine.graded = turn.answer, list(turn.covered), True
 
 
 def _summary(interview: mock_interview.MockInterview) -> None:
@@ -96,9 +100,13 @@ def _summary(interview: mock_interview.MockInterview) -> None:
     st.markdown(f"You covered **{summary.covered} of {summary.total}** key points ({summary.share:.0%}).")
     for turn in interview.turns:
         mark = "✅" if not turn.missed else "◐"
-        st.markdown(f"{mark} **{turn.card.question}** — {len(turn.covered)} of {len(turn.card.key_points)}")
+        again = " (asked again)" if turn.repeat else ""
+        st.markdown(f"{mark} **{turn.card.question}**{again} — {len(turn.covered)} of {len(turn.card.key_points)}")
         for point in turn.missed:
             st.markdown(f"  - to review: {point}")
+    if summary.recovered:
+        st.markdown(f"🔁 {len(summary.recovered)} missed card{'s' if len(summary.recovered) != 1 else ''} answered "
+                    f"in full when {'they' if len(summary.recovered) != 1 else 'it'} came back.")
     if summary.review:
         st.markdown("### Lessons to review")
         titles = lesson_ids()
@@ -124,6 +132,9 @@ def _mock(cards: list[Card]) -> None:
         return
     turn, n = interview.turn, interview.position
     st.progress(n / len(interview.turns), text=f"question {n + 1} of {len(interview.turns)}")
+    if turn.repeat:
+        st.info(f"🔁 Back again: you missed key points here {review.GAP} questions ago. Answer it from memory.",
+                icon="🔁")
     st.caption(turn.card.topic)
     st.header(turn.card.question)
     if interview.stage == "answer":

@@ -12,6 +12,8 @@ from sandbox.present.names import moment_words
 from sandbox.teach.choices import choice_order
 from sandbox.teach.code_refs import CodeRefError, excerpt
 from sandbox.teach.lesson_run import LessonRun
+from sandbox.teach.measures import measured_words
+from sandbox.teach.review import to_review
 from sandbox.ui import session, widgets
 
 OPEN_LESSON = "open_lesson"  # another page (a challenge, the mock interview) asks for a lesson by its id here
@@ -181,6 +183,10 @@ def _step(lesson, run: LessonRun) -> None:
                   on_click=_predict, args=(lesson, run), key="play_step")
         return
     _verdict(step, chosen)
+    if step.number is not None:
+        words = measured_words(run.measured(), step.number.answer, step.number.unit)
+        if words:
+            st.caption(words)
     st.markdown("**Observe: what the run shows** (checked on every run), and each check's chart:")
     widgets.verdicts(verdicts, run.step_window()[1])
     _observe(run)
@@ -194,6 +200,23 @@ def _step(lesson, run: LessonRun) -> None:
                    icon="🎉")
     else:
         st.button("next step →", type="primary", on_click=_next, args=(lesson, run), key="next_step")
+
+
+def _open(lesson_id: str) -> None:
+    st.session_state["lesson_id"] = lesson_id
+
+
+def _to_review(known: list) -> None:
+    """What to go over again: the lessons behind this learner's wrong predictions and short interview answers."""
+    cards = session.cards()
+    items = to_review(progress, known, [] if isinstance(cards, str) else cards)
+    with st.sidebar:
+        st.subheader("To review")
+        if not items:
+            st.caption("Nothing yet: a wrong prediction, or an interview card graded short, brings its lesson here.")
+        for item in items:
+            st.button(f"🔁 {item.title}", key=f"to_review:{item.lesson_id}", on_click=_open, args=(item.lesson_id,))
+            st.caption("; ".join(item.reasons))
 
 
 def _progress_files() -> None:
@@ -217,6 +240,7 @@ if isinstance(lessons, str):
     st.error(lessons)
     st.stop()
 _progress_files()
+_to_review(lessons)
 by_id = {lesson.id: lesson for lesson in lessons}
 ids = list(by_id)
 if st.session_state.get(OPEN_LESSON) in by_id:

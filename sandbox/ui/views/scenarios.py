@@ -5,9 +5,10 @@ import json
 import streamlit as st
 
 from sandbox.catalog import load_scenario, scenario_paths
-from sandbox.engine import ENGINES, LabError, RunTooLong, live_unavailable, run_isolated
+from sandbox.engine import ENGINES, LabError, RunTooLong, live_broker, run_isolated
 from sandbox.model.errors import ScenarioError
 from sandbox.model.scenario import parse_scenario_text
+from sandbox.present.broker_version import broker_note
 from sandbox.present.html_report import html_report
 from sandbox.present.markdown import inert_markdown
 from sandbox.present.report import run_document
@@ -73,12 +74,13 @@ def _engine_choice() -> str:
     engine = st.segmented_control("engine", list(ENGINES), format_func=ENGINES.__getitem__, default="sim",
                                   key="engine", required=True) or "sim"  # required: never None
     if engine == "live":
-        reason = live_unavailable()
+        reason, broker = live_broker()
         if reason:
             st.warning(f"The live lab is unavailable: {reason}", icon="🔌")
             return ""
-        st.caption("The lab runs real processes, RabbitMQ and Redis on the wall clock"
-                   " (the scenario's `[live] duration`); the simulation's prediction is drawn dashed beside it.")
+        st.caption(f"The lab runs real processes, {broker} (as its server properties say) and Redis on the wall "
+                   "clock (the scenario's `[live] duration`); the simulation's prediction is drawn dashed beside it. "
+                   + broker_note(broker))
     return engine
 
 

@@ -127,3 +127,14 @@ def test_an_unreachable_management_api_is_a_warning_that_says_what_the_lab_does_
 def rabbitmqctl_policies() -> str:
     return subprocess.run(["rabbitmqctl", "-q", "list_policies"], capture_output=True, text=True,
                           timeout=60).stdout
+
+
+def test_the_broker_is_named_by_the_version_its_server_properties_report():
+    """The version the About page and a live run name is the server's own: the management API agrees."""
+    from tests.integration.live.support import management_api
+
+    try:
+        identity = check_rabbitmq(RABBITMQ_URL)
+    except LabUnavailable as exc:
+        unavailable(str(exc), START_RABBITMQ)
+    assert identity == f"RabbitMQ {management_api().version()}"

@@ -10,6 +10,7 @@ from sandbox.teach.cards import load_cards
 from sandbox.teach.choices import choice_order
 from sandbox.teach.lesson_run import play_lesson
 from sandbox.teach.lessons import lesson_ids, load_lessons
+from sandbox.teach.review import GAP
 from tests.integration.ui.support import app
 
 
@@ -100,8 +101,9 @@ def test_a_mock_interview_asks_five_follow_ups_and_ends_with_lessons_to_review()
     at.radio(key="interview_mode").set_value("mock interview").run()
     at.button(key="mock_start").click().run()
     interview = at.session_state["mock_interview"]
-    for n, turn in enumerate(interview.turns):
+    for n, turn in enumerate(interview.turns):  # grows as missed cards come back
         assert at.header[0].value == turn.card.question
+        assert any("Back again" in i.value for i in at.info) == turn.repeat
         at.text_area(key=f"mock_answer:{n}").set_value(f"answer {n}").run()
         at.button(key="mock_answer").click().run()
         assert any(m.value == f"**Interviewer:** {turn.card.follow_up}" for m in at.markdown)
@@ -111,9 +113,14 @@ def test_a_mock_interview_asks_five_follow_ups_and_ends_with_lessons_to_review()
         at.checkbox(key=f"mock_point:{n}:0").check().run()
         at.button(key="mock_next").click().run()
         assert not at.exception, at.exception
-    total = sum(len(t.card.key_points) for t in interview.turns)
+    firsts = interview.first_asked
+    total = sum(len(t.card.key_points) for t in firsts)
     assert at.header[0].value == "How it went"
-    assert any(m.value.startswith(f"You covered **5 of {total}** key points") for m in at.markdown)
+    assert any(m.value.startswith(f"You covered **{len(firsts)} of {total}** key points") for m in at.markdown)
+    repeats = [t for t in interview.turns if t.repeat]
+    assert {t.card.id for t in repeats} == {t.card.id for t in firsts}, "every card missed came back once"
+    gaps = [interview.turns.index(t) - [x.card.id for x in interview.turns].index(t.card.id) - 1 for t in repeats]
+    assert gaps[0] == GAP and all(gap >= 1 for gap in gaps), f"other questions before each came back: {gaps}"
     review = interview.summary().review
     buttons = [b for b in at.button if b.key and b.key.startswith("review:")]
     assert [b.key for b in buttons] == [f"review:{lesson_id}" for lesson_id in review]
@@ -155,3 +162,20 @@ def test_a_numeric_prediction_is_judged_with_its_working_and_code_is_shown_besid
     assert any("channel.confirm_delivery()" in text for text in shown)
     assert any(m.value.startswith("sandbox/live/rabbitmq/broker.py:") and "Publisher._open_channel" in m.value
                for m in at.caption)
+
+
+def test_the_lessons_page_shows_what_to_review_and_opens_it():
+    at = app("lessons")
+    assert any(c.value.startswith("Nothing yet: a wrong prediction") for c in at.sidebar.caption)
+    lesson = load_lessons()[0]
+    step = lesson.steps[0]
+    wrong = next(i for i in range(len(step.choices)) if i != step.answer)
+    _choice_radio(at).set_value(wrong).run()  # the radio's values are the choices' own numbers
+    at.button(key="play_step").click().run()
+    button = at.button(key=f"to_review:{lesson.id}")
+    assert button.label == f"🔁 {lesson.title}"
+    assert any(f"your prediction in step 1, “{step.title}”, was wrong" in c.value for c in at.sidebar.caption)
+    at.radio(key="lesson_id").set_value(load_lessons()[2].id).run()
+    at.button(key=f"to_review:{lesson.id}").click().run()
+    assert not at.exception, at.exception
+    assert at.header[0].value == lesson.title

@@ -127,3 +127,13 @@ def test_the_about_page_shows_each_colour_as_a_swatch_with_its_meaning():
     for name, (fill, border) in HEALTH_COLOURS.items():
         assert f"background:{fill};border:2px solid {border}'></span> {HEALTH_WORDS[name]}" in legend
     assert "up: up" not in legend
+
+
+def test_the_about_page_names_the_broker_version_from_its_server_properties(monkeypatch):
+    import sandbox.live.servers
+
+    monkeypatch.setattr(sandbox.live.servers, "check_rabbitmq", lambda url, timeout_s=3.0: "RabbitMQ 4.3.0")
+    at = app("about")
+    [success] = at.success
+    assert success.value.startswith("Live lab here: RabbitMQ 4.3.0 answers (the version its server properties")
+    assert any("only a reject or a lost connection counts" in caption.value for caption in at.caption)
