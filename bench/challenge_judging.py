@@ -12,6 +12,7 @@ Run:  .venv/bin/python -m bench.challenge_judging
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -42,8 +43,8 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     totals = [0.0, 0.0, 0.0]
     for c in load_challenges():
-        row = [cpu_s(lambda c=c: baseline(c)), cpu_s(lambda c=c: check(c)),
-               cpu_s(lambda c=c: attempt(c, c.solution))]
+        row = [cpu_s(functools.partial(baseline, c)), cpu_s(functools.partial(check, c)),
+               cpu_s(functools.partial(attempt, c, c.solution))]
         totals = [t + r for t, r in zip(totals, row, strict=True)]
         print(f"| {c.id} ({len(c.tempting)} tempting) | {row[0]:.2f} s | {row[1]:.2f} s | {row[2]:.2f} s |")
     print(f"| all | {totals[0]:.2f} s | {totals[1]:.2f} s ({totals[1] / totals[0]:.1f}×) | {totals[2]:.2f} s |")
