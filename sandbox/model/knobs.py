@@ -15,6 +15,7 @@ from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 
 SERVICES = ("author", "blog", "user")
+DEDUP_CHOICES = ("none", "inbox", "redis-before")
 MAX_NESTING = 8
 """A knob table nested deeper than this is refused (the deepest knob key has three parts)."""
 
@@ -165,6 +166,20 @@ class ConsumerKnobs:
     delivery_limit: int = _whole(0, "RabbitMQ's delivery limit: a message returned more than this many times is "
                                     "dead-lettered; 0 = no limit", "deliveries", 1000)
     reconnect_s: float = _number(1.0, "a consumer's wait before reconnecting to the broker", "s", 60)
+    dedup: str = _choice("none", "how the mailer keeps a redelivered post.created from e-mailing twice: none; inbox "
+                                 "(the message id recorded in the e-mail's own database transaction); redis-before "
+                                 "(SETNX of the id in Redis before the e-mail)", DEDUP_CHOICES)
+
+
+@dataclass(frozen=True)
+class MailerKnobs:
+    enabled: bool = _switch(False, "queue: the author publishes post.created on an exchange of its own, and a mailer "
+                                   "consumes it and e-mails the author's followers (a mailbox table)")
+    crash_rate: float = _number(0.0, "chance the mailer is killed while it handles one message: half of the kills "
+                                     "fall just before its e-mail, half just after it, before the ack", "", 1)
+    restart_s: float = _number(1.0, "how long a killed mailer takes to come back (the lab's own restart is what "
+                                    "it is)", "s", 60, minimum=0.1)
+    work_ms: float = _number(5.0, "the mailer's work per message, before its e-mail", "ms", 60_000)
 
 
 @dataclass(frozen=True)
@@ -191,6 +206,7 @@ class Knobs:
     publish: PublishKnobs = PublishKnobs()
     outbox: OutboxKnobs = OutboxKnobs()
     consumer: ConsumerKnobs = ConsumerKnobs()
+    mailer: MailerKnobs = MailerKnobs()
     client: ClientKnobs = ClientKnobs()
 
     def get(self, key: str) -> Any:

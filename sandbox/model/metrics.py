@@ -22,7 +22,7 @@ WORKERS = (*SERVICES, "cache-worker")
 CounterName = Literal[
     "write.ok", "write.errors", "write.duplicates", "read.ok", "read.errors", "read.stale", "cache.hits",
     "cache.misses", "msg.published", "msg.consumed", "msg.lost", "msg.lost_taken", "msg.redelivered",
-    "msg.dead_lettered",
+    "msg.dead_lettered", "effect.applied", "effect.duplicates", "effect.missing",
 ]
 """What an engine counts as it happens (`Measurements.count`, or `read`, `write` and `lose`)."""
 GaugeName = Literal[
@@ -167,6 +167,14 @@ _ALL = (
            "published, not yet in the queue, or held by an auto-ack consumer"),
     _gauge("outbox.pending", "outbox rows", "rows", "invalidations waiting in the author's outbox"),
     *(m for name in WORKERS for m in _pool(name)),
+    _count("effect.applied", "e-mails sent", "e-mails",
+           "e-mails the mailer sent to followers for post.created events, a second one for the same post included",
+           per_second=False, expect=True),
+    _count("effect.duplicates", "duplicate e-mails", "e-mails",
+           "e-mails sent for a post that had already had its e-mail", per_second=False, expect=True),
+    _count("effect.missing", "lost e-mails", "posts",
+           "posts whose post.created the mailer acked while no e-mail had been sent for them: never sent",
+           per_second=False, expect=True),
     Metric("read.error_rate", "failed reads", "fraction", "ratio", Ratio("read.errors", ("read.ok", "read.errors")),
            "failed reads / finished reads", per_second=False, expect=True),
     Metric("write.error_rate", "failed writes", "fraction", "ratio",

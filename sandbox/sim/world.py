@@ -23,6 +23,7 @@ from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, Faults
 from sandbox.sim.http import Http
 from sandbox.sim.load import Load as Arrivals
+from sandbox.sim.mailer import Mailer
 from sandbox.sim.outbox import OutboxRelay
 from sandbox.sim.service import Service
 from sandbox.sim.store import Database
@@ -42,7 +43,8 @@ class World:
         self.cache_worker = CacheWorker(ctx, self.broker, self.cache) if self.broker else None
         self.outbox = OutboxRelay(ctx, self.broker) if self.broker else None
         self.blog = Blog(ctx, self.cache, self.db, self.http, queue=self.broker is not None)
-        self.author = Author(ctx, self.db, self.http, self.blog, self.broker, self.outbox)
+        self.mailer = Mailer(ctx, self.broker, self.cache) if self.broker and knobs.mailer.enabled else None
+        self.author = Author(ctx, self.db, self.http, self.blog, self.broker, self.outbox, self.mailer)
         self.user = User(ctx, self.broker)
         self.load = Arrivals(ctx, seed, self.http, self.db, self.blog, self.author, self.user)
         self._closed_s = 0
