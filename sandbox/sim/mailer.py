@@ -25,12 +25,11 @@ from typing import Any
 
 import simpy
 
+from sandbox.model.effects import BEFORE, kill_point, post_message_id
 from sandbox.sim.broker import Broker
 from sandbox.sim.cache import FAILED, Cache
 from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN
-
-BEFORE, AFTER = "before the e-mail", "after the e-mail"
 
 
 @dataclass
@@ -42,7 +41,7 @@ class PostCreated:
 
     @property
     def message_id(self) -> str:
-        return f"post-{self.post_id}"
+        return post_message_id(self.post_id)
 
 
 class Mailer:
@@ -115,12 +114,8 @@ class Mailer:
         return kill is None
 
     def kill_point(self) -> str | None:
-        """Where this handling is killed: BEFORE or AFTER the e-mail, or None. Both draws are made every time, so
-        every dedup setting meets the same kills."""
-        rng = self.ctx.rng
-        killed = rng.random() < self.ctx.knobs.mailer.crash_rate
-        before = rng.random() < 0.5
-        return None if not killed else BEFORE if before else AFTER
+        """Where this handling is killed (model/effects.py)."""
+        return kill_point(self.ctx.rng, self.ctx.knobs.mailer.crash_rate)
 
     def _setnx(self, message_id: str) -> bool:
         if message_id in self.marked:

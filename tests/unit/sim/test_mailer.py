@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.model.effects import AFTER, BEFORE
 from sandbox.model.knobs import resolve
-from sandbox.sim.mailer import AFTER, BEFORE
 from sandbox.sim.world import World
 
 
