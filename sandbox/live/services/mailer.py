@@ -11,10 +11,11 @@ in `mail_acked` (so the lab reads `effect.missing` from the database). `consumer
 - `redis-before`: `SET <prefix>mailer:seen:<id> 1 NX` in Redis before the e-mail; a delivery whose id is already
   set is acked without an e-mail. A Redis error rejects the message with requeue.
 
-Two processes. `python -m sandbox.live.services.mailer` is the keeper the supervisor runs: it starts the consumer
-(`--consumer`) and, when that dies, starts it again `mailer.restart_s` later. With `mailer.crash_rate` the consumer
-sends itself SIGKILL while it handles a message, just before or just after the e-mail (model/effects.py): a real
-kill, after which RabbitMQ gives the unacked message, flagged redelivered, to the consumer that comes back.
+Two processes. `python -m sandbox.live.services.mailer` is the keeper the supervisor runs: it forks the consumer
+and, when that dies, forks it again `mailer.restart_s` later (`--consumer` runs the consumer alone). With
+`mailer.crash_rate` the consumer sends itself SIGKILL while it handles a message, just before or just after the
+e-mail (model/effects.py): a real kill, after which RabbitMQ gives the unacked message, flagged redelivered, to the
+consumer that comes back.
 """
 
 from __future__ import annotations
@@ -24,16 +25,15 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
+import time
 
 import pika
 import pika.exceptions
 import redis
 from pika.adapters.blocking_connection import BlockingChannel
 
-from sandbox.live.processes.supervisor import python_module
 from sandbox.live.rabbitmq.broker import TopologyError
 from sandbox.live.rabbitmq.consumer import Consumer
 from sandbox.live.services.config import ConfigError, ServiceConfig
@@ -42,7 +42,6 @@ from sandbox.live.store import Database
 from sandbox.model.effects import AFTER, BEFORE, kill_point, post_message_id
 
 NAME = "mailer"
-MODULE = "sandbox.live.services.mailer"
 SEEN_TTL_S = 86_400
 CONSUMER_FLAG = "--consumer"
 _PR_SET_PDEATHSIG = 1
@@ -145,24 +144,53 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _run_consumer(config: ServiceConfig) -> int:
+    """Fork the consumer from the keeper (pika and the rest already imported: it is up in milliseconds)."""
+    pid = os.fork()
+    if pid == 0:  # the consumer
+        code = 1
+        try:
+            _die_with_parent()
+            code = consume(config)
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _exited(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    return True
+
+
 def keep(config: ServiceConfig) -> int:
     """The keeper: run the consumer, and start it again `mailer.restart_s` after each death, until SIGTERM."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     while not stop.is_set():
-        child = subprocess.Popen(python_module(MODULE, CONSUMER_FLAG), preexec_fn=_die_with_parent)
-        while child.poll() is None and not stop.wait(0.1):
+        pid = _run_consumer(config)
+        while not _exited(pid) and not stop.wait(0.05):
             pass
         if stop.is_set():
-            child.terminate()
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            _stop(pid)
             break
         stop.wait(config.knobs.mailer.restart_s)
     return 0
+
+
+def _stop(pid: int, grace_s: float = 5.0) -> None:
+    """SIGTERM the consumer; SIGKILL it if it is still there after `grace_s`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while not _exited(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
+        time.sleep(0.05)
 
 
 def main(argv: list[str]) -> int:
