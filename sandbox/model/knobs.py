@@ -172,6 +172,20 @@ class ConsumerKnobs:
 
 
 @dataclass(frozen=True)
+class DirectoryKnobs:
+    consumers: int = _whole(1, "queue: competing consumers of the blog's user.updated queue (read at the start)",
+                            "consumers", 16, minimum=1)
+    prefetch: int = _whole(1, "unacked user.updated messages each directory consumer may hold", "messages", 1000,
+                           minimum=1)
+    order: str = _choice("last-write", "how the directory keeps an older name from overwriting a newer one: "
+                                       "last-write (none), version (ignore an event older than the name shown), "
+                                       "single-active (x-single-active-consumer: one consumer at a time)",
+                         ("last-write", "version", "single-active"))
+    work_ms: float = _number(5.0, "a directory consumer's work per user.updated", "ms", 60_000)
+    authors: int = _whole(10, "authors whose names the profile changes pick from", "authors", 1000, minimum=1)
+
+
+@dataclass(frozen=True)
 class MailerKnobs:
     enabled: bool = _switch(False, "queue: the author publishes post.created on an exchange of its own, and a mailer "
                                    "consumes it and e-mails the author's followers (a mailbox table)")
@@ -207,6 +221,7 @@ class Knobs:
     outbox: OutboxKnobs = OutboxKnobs()
     consumer: ConsumerKnobs = ConsumerKnobs()
     mailer: MailerKnobs = MailerKnobs()
+    directory: DirectoryKnobs = DirectoryKnobs()
     client: ClientKnobs = ClientKnobs()
 
     def get(self, key: str) -> Any:

@@ -28,13 +28,13 @@ CounterName = Literal[
 GaugeName = Literal[
     "staleness.max_s", "queue.ready", "queue.unacked", "msg.in_flight", "outbox.pending",
     "author.busy", "author.waiting", "blog.busy", "blog.waiting", "user.busy", "user.waiting",
-    "cache-worker.busy", "cache-worker.waiting",
+    "cache-worker.busy", "cache-worker.waiting", "names.wrong",
 ]
 """What an engine reads at each second's end (`Measurements.close_second`)."""
 WindowName = Literal[
     "write.p50_ms", "write.p95_ms", "write.p99_ms", "read.p50_ms", "read.p95_ms", "read.p99_ms", "cache.hit_rate",
     "read.error_rate", "write.error_rate", "read.stale_rate", "read.throughput", "write.throughput",
-    "queue.depth_max", "queue.depth_last", "outbox.pending_max",
+    "queue.depth_max", "queue.depth_last", "outbox.pending_max", "names.wrong_last",
 ]
 """What `Measurements` computes over a window from the counts, the gauges and the latencies."""
 MetricName = CounterName | GaugeName | WindowName
@@ -175,6 +175,12 @@ _ALL = (
     _count("effect.missing", "lost e-mails", "posts",
            "posts whose post.created the mailer acked while no e-mail had been sent for them: never sent",
            per_second=False, expect=True),
+    _gauge("names.wrong", "authors shown an old name", "authors",
+           "authors whose name in the blog's directory is not their latest at a second's end (updates still on "
+           "their way count too)", sim_only=True),
+    Metric("names.wrong_last", "authors shown an old name at the end", "authors", "gauge", Last(("names.wrong",)),
+           "authors whose name in the blog's directory is not their latest at the window's last second's end",
+           per_second=False, expect=True, sim_only=True),
     Metric("read.error_rate", "failed reads", "fraction", "ratio", Ratio("read.errors", ("read.ok", "read.errors")),
            "failed reads / finished reads", per_second=False, expect=True),
     Metric("write.error_rate", "failed writes", "fraction", "ratio",
