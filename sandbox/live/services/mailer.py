@@ -157,10 +157,13 @@ def _run_consumer(config: ServiceConfig) -> int:
     return pid
 
 
-def _exited(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        return os.waitpid(pid, os.WNOHANG)[0] == pid
-    return True
+def _exited(pid: int) -> int | None:
+    """The consumer's wait status once it has exited (-1 when it is not our child any more), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return -1
+    return status if done == pid else None
 
 
 def keep(config: ServiceConfig) -> int:
@@ -170,11 +173,15 @@ def keep(config: ServiceConfig) -> int:
         signal.signal(signum, lambda *_: stop.set())
     while not stop.is_set():
         pid = _run_consumer(config)
-        while not _exited(pid) and not stop.wait(0.05):
+        while (status := _exited(pid)) is None and not stop.wait(0.05):
             pass
         if stop.is_set():
             _stop(pid)
             break
+        how = f"killed by signal {os.WTERMSIG(status)}" if status is not None and status > 0 and \
+            os.WIFSIGNALED(status) else f"exited ({status})"
+        print(f"{NAME}: consumer {pid} {how}; starting another in {config.knobs.mailer.restart_s:g} s",
+              file=sys.stderr, flush=True)
         stop.wait(config.knobs.mailer.restart_s)
     return 0
 
@@ -184,7 +191,7 @@ def _stop(pid: int, grace_s: float = 5.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while not _exited(pid):
+    while _exited(pid) is None:
         if time.monotonic() > deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
