@@ -25,7 +25,7 @@ from sandbox.teach.lessons import lesson_ids
 VARIANT = "yours"
 """The one variant a challenge runs: the learner's design."""
 TOP_LEVEL = ("id", "title", "brief", "lesson", "duration", "seed", "watch", "hints", "load", "knobs", "start",
-             "constraints", "solution", "timeline", "expect")
+             "constraints", "solution", "timeline", "expect", "tempting")
 REQUIRED = ("id", "title", "brief", "duration", "watch", "hints", "start", "constraints", "solution", "expect")
 CONSTRAINT_FIELDS = ("architectures", "knobs", "at_most", "at_least")
 MIN_HINTS = 2
@@ -79,6 +79,16 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Tempting:
+    """A wrong design a learner is tempted by: why it tempts and what it costs, and the goal metric that catches it."""
+
+    name: str
+    why: str
+    design: Design
+    fails: MetricName
+
+
+@dataclass(frozen=True)
 class Challenge:
     id: str
     title: str
@@ -93,6 +103,8 @@ class Challenge:
     scenario: Scenario
     """The challenge run with the start design as its one variant."""
     source: str
+    tempting: tuple[Tempting, ...] = ()
+    """The tempting wrong designs (`[[tempting]]`), each failing the goal on its `fails` metric."""
 
     def scenario_for(self, design: Design) -> Scenario:
         """The challenge's run with `design` as its one variant."""
@@ -224,13 +236,36 @@ def _parse(doc: dict[str, Any], source: str) -> Challenge:
     if not scenario.timeline:
         raise ChallengeError(source, "timeline", "a challenge needs something to break: at least one [[timeline]]")
 
+    tempting = _tempting(doc.get("tempting", []), scenario, source)
     challenge = Challenge(challenge_id, scenario.title, scenario.summary, lesson_id, tuple(watch), hints, start,
-                          constraints, solution, solution_why, scenario, source)
+                          constraints, solution, solution_why, scenario, source, tempting)
     for name, design in (("start", start), ("solution", solution)):
         broken = challenge.violations(design)
         if broken:
             raise ChallengeError(source, name, f"breaks the challenge's own constraints: {'; '.join(broken)}")
     return challenge
+
+
+def _tempting(raw: Any, scenario: Scenario, source: str) -> tuple[Tempting, ...]:
+    """`[[tempting]]`: name, why, fails (a metric of one of the goal's expectations) and design keys like [solution]."""
+    if not isinstance(raw, list):
+        raise ChallengeError(source, "tempting", "must be [[tempting]] tables")
+    goal = {e.metric for e in scenario.expectations}
+    designs = []
+    for i, entry in enumerate(raw):
+        where = f"tempting[{i}]"
+        table = _table(entry, source, where)
+        for key in ("name", "why", "fails"):
+            if key not in table:
+                raise ChallengeError(source, f"{where}.{key}", "is required")
+        fails = table["fails"]
+        if fails not in goal:
+            raise ChallengeError(source, f"{where}.fails", f"{fails!r} is not a metric of the goal; use one of "
+                                                           f"{', '.join(sorted(goal))}")
+        design = _design({k: v for k, v in table.items() if k not in ("name", "why", "fails")}, source, where)
+        designs.append(Tempting(_text(table, "name", source, f"{where}.name"), _text(table, "why", source,
+                                f"{where}.why"), design, fails))
+    return tuple(designs)
 
 
 def _design(raw: Any, source: str, where: str) -> Design:

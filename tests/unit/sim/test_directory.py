@@ -8,14 +8,14 @@ from sandbox.sim.directory import Directory, NameChange
 from sandbox.sim.world import World
 
 BURST = {"load.reads_per_s": 0, "load.writes_per_s": 0, "load.profile_updates_per_s": 100,
-         "directory.work_ms": 20, "directory.consumers": 3, "directory.prefetch": 10}
+         "directory.work_ms": 30, "directory.consumers": 3, "directory.prefetch": 50, "directory.authors": 50}
 
 
 def names(order: str, seed: int) -> Directory:
-    """A 20 s burst of renames, then 40 s for everything in flight to land."""
+    """A 10 s burst of renames, then 50 s for everything in flight to land."""
     w = World("v", "queue", resolve(BURST | {"directory.order": order}), seed)
     assert w.names is not None
-    w.advance_to(20)
+    w.advance_to(10)
     w.set_knob("load.profile_updates_per_s", 0)
     w.advance_to(60)
     assert not w.names.ready and not any(c.buffer for c in w.names.consumers), "everything was applied"
@@ -24,7 +24,7 @@ def names(order: str, seed: int) -> Directory:
 
 def test_competing_consumers_leave_old_names_for_good() -> None:
     wrong = [names("last-write", seed).wrong for seed in range(2, 7)]
-    assert sum(wrong) >= 5, wrong
+    assert min(wrong) >= 2, wrong
 
 
 def test_a_per_author_version_keeps_the_newest_name() -> None:
@@ -43,7 +43,7 @@ def test_single_active_consumer_applies_in_order_on_one_consumer() -> None:
 def test_one_consumer_with_prefetch_one_keeps_the_order() -> None:
     w = World("v", "queue", resolve(BURST | {"directory.consumers": 1, "directory.prefetch": 1}), 3)
     assert w.names is not None
-    w.advance_to(20)
+    w.advance_to(10)
     w.set_knob("load.profile_updates_per_s", 0)
     w.advance_to(60)
     assert w.names.wrong == 0
@@ -65,7 +65,7 @@ def test_version_ignores_an_event_older_than_the_name_shown() -> None:
 
 def test_the_gauge_reads_the_directory_and_a_sync_world_has_none() -> None:
     w = World("v", "queue", resolve(BURST), 4)
-    w.advance_to(20)
+    w.advance_to(10)
     w.set_knob("load.profile_updates_per_s", 0)
     w.advance_to(60)
     assert w.names is not None
