@@ -117,6 +117,14 @@ class Mailer:
         self.db.mail_acked(post_id)
 
 
+def stop_on_signals() -> threading.Event:
+    """An event SIGTERM or SIGINT sets: the process finishes what it is doing and stops."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
 def consume(config: ServiceConfig) -> int:
     """The consumer process: consume until SIGTERM, or until the mailer kills itself."""
     db = Database(config.database)
@@ -127,9 +135,7 @@ def consume(config: ServiceConfig) -> int:
                         declare=lambda channel: declare_mailer_queue(channel, config.post_exchange,
                                                                      config.mailer_queue),
                         reconnect_s=config.knobs.consumer.reconnect_s, name=f"{NAME}-{config.variant}")
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     consumer.start()
     while not stop.wait(0.5):
         pass
@@ -168,9 +174,7 @@ def _exited(pid: int) -> int | None:
 
 def keep(config: ServiceConfig) -> int:
     """The keeper: run the consumer, and start it again `mailer.restart_s` after each death, until SIGTERM."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     while not stop.is_set():
         pid = _run_consumer(config)
         while (status := _exited(pid)) is None and not stop.wait(0.05):
