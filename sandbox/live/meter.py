@@ -1,7 +1,8 @@
 """Measuring one variant of the live lab as the simulation measures itself, filed in the same Measurements.
 
 Every tick: the load generator's finished requests and the cached list's staleness. At each second's end: the
-services' /metrics counters and pool gauges, the database's duplicate posts, and, for a queue variant, every
+services' /metrics counters and pool gauges, the database's duplicate posts, and, for a queue variant, the mailer's
+e-mails from its mailbox table, and every
 place a message can be, read in the order messages move (census.py): queue.ready, queue.unacked,
 msg.in_flight, outbox.pending, msg.consumed and the messages found lost. That second's reading is kept for
 the message view (letters.py).
@@ -62,6 +63,7 @@ class Meter:
     counted_lost: int = 0  # losses the author counted as they happened
     handled: int = 0  # the cache-worker's count of messages handled, as last read from Redis
     duplicates: int = 0  # posts saved twice by a client's retry, as last read from the database
+    effects: tuple[int, int, int] = (0, 0, 0)  # the mailer's e-mails, duplicates and missing, as last read
     suspect: tuple[str, float | None] | None = None  # the likely cause of the next loss found, and when
     losses: list[tuple[float, str, int]] = field(default_factory=list)  # (time.time(), cause, count)
     last: Reading | None = None
@@ -120,6 +122,7 @@ class Meter:
         if not lab.config.queue:
             lab.measurements.close_second(second, gauges)
             return
+        self._count_effects(second)
         outbox = lab.db.outbox_pending()
         ready, worker = self._ready_and_worker(second)
         gauges |= self._pool_gauges("cache-worker", worker)
@@ -134,6 +137,15 @@ class Meter:
         census = self._census(owed, self.metrics["author"], outbox, ready, worker, dead_lettered, handled)
         self._file_lost(second, self.lost.check(self._recounted(census)))
         self._keep_reading(second, gauges, dead_lettered)
+
+    def _count_effects(self, second: int) -> None:
+        """The mailer's e-mails, duplicates and lost e-mails, from the database's mailbox and acks."""
+        effects = self.lab.db.effects()
+        names: tuple[CounterName, ...] = ("effect.applied", "effect.duplicates", "effect.missing")
+        for name, now, before in zip(names, effects, self.effects, strict=True):
+            if now > before:
+                self.lab.measurements.count(second, name, now - before)
+        self.effects = effects
 
     def _ready_and_worker(self, second: int | None) -> tuple[int | None, dict]:
         """The queue's ready count, then the worker's /metrics (filed when `second` is given), in that order.

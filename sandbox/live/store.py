@@ -2,7 +2,9 @@
 
 Tables: `posts` (the source of truth), `outbox` (invalidation messages written in the post's own
 transaction, sent later by the author's relay), `users` (the user service's profiles) and
-`author_directory` (the queue-variant blog's local copy of author names, fed by user.updated events).
+`author_directory` (the queue-variant blog's local copy of author names, fed by user.updated events), and the
+mailer's `mailbox` (one row per e-mail to followers), `inbox` (message ids handled, written in the e-mail's own
+transaction when `consumer.dedup = "inbox"`) and `mail_acked` (each post.created the mailer acked).
 
 The database version is the id of the newest committed post: ids come from AUTOINCREMENT and writers
 serialize on `BEGIN IMMEDIATE`, so the version only grows and equals the number of posts committed.
@@ -42,6 +44,20 @@ CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mailbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    post_id INTEGER NOT NULL,
+    sent_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    message_id TEXT PRIMARY KEY,
+    handled_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mail_acked (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    post_id INTEGER NOT NULL,
+    acked_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS author_directory (
     id INTEGER PRIMARY KEY,
@@ -182,6 +198,37 @@ class Database:
 
     def outbox_pending(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+
+    # the mailer ---------------------------------------------------------------
+
+    def send_email(self, post_id: int, message_id: str | None = None) -> bool:
+        """Record the e-mail to a post's followers; with `message_id` (the inbox), only if that id was not handled
+        yet, the id written in the same transaction. False when the inbox already had it."""
+        now = time.time()
+        conn = self._connection()
+        with _transaction(conn):
+            if message_id is not None:
+                seen = conn.execute("INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) "
+                                    "ON CONFLICT (message_id) DO NOTHING", (message_id, now)).rowcount == 0
+                if seen:
+                    return False
+            conn.execute("INSERT INTO mailbox (post_id, sent_at) VALUES (?, ?)", (post_id, now))
+        return True
+
+    def mail_acked(self, post_id: int) -> None:
+        """The mailer acked the post.created of `post_id`."""
+        conn = self._connection()
+        with _transaction(conn):
+            conn.execute("INSERT INTO mail_acked (post_id, acked_at) VALUES (?, ?)", (post_id, time.time()))
+
+    def effects(self) -> tuple[int, int, int]:
+        """(e-mails sent, e-mails beyond a post's first, acked posts with no e-mail), read from one snapshot."""
+        conn = self._connection()
+        with _transaction(conn, "DEFERRED"):
+            applied, posts = conn.execute("SELECT COUNT(*), COUNT(DISTINCT post_id) FROM mailbox").fetchone()
+            missing = conn.execute("SELECT COUNT(DISTINCT post_id) FROM mail_acked "
+                                   "WHERE post_id NOT IN (SELECT post_id FROM mailbox)").fetchone()[0]
+        return applied, applied - posts, missing
 
     # users and the blog's author directory ------------------------------------
 

@@ -144,6 +144,9 @@ def wire(site: Site, variant: Variant, knobs: Knobs) -> tuple[VariantLab, str]:
         for name in SERVICES if config.queue else HTTP_SERVICES:
             site.supervisor.start(ServiceSpec(lab.process(name), python_module("sandbox.live.services", name),
                                               env=config.env(ports[name]), port=ports[name]))
+        if config.mailer:
+            site.supervisor.start(ServiceSpec(lab.process("mailer"), python_module("sandbox.live.services.mailer"),
+                                              env=config.env()))
     except BaseException:
         unwire(site, lab)
         raise
@@ -201,7 +204,9 @@ def unwire(site: Site, lab: VariantLab) -> None:
     with contextlib.suppress(pika.exceptions.AMQPError):
         connection = pika.BlockingConnection(pika.URLParameters(site.rabbitmq_url))
         try:
-            lab.config.topology.delete(connection.channel(), (lab.config.directory_queue,))
+            channel = connection.channel()
+            lab.config.topology.delete(channel, (lab.config.directory_queue, lab.config.mailer_queue))
+            channel.exchange_delete(lab.config.post_exchange)
         finally:
             connection.close()
     if lab.policy is not None:
@@ -215,4 +220,7 @@ def names(config: ServiceConfig) -> tuple[list[str], list[str], list[str]]:
     topology = config.topology
     queues = [topology.queue, topology.dead_letter_queue, config.directory_queue]
     exchanges = [topology.dead_letter_exchange, config.user_exchange]
+    if config.mailer:
+        queues.append(config.mailer_queue)
+        exchanges.append(config.post_exchange)
     return queues, exchanges, [invalidation_policy(topology, 0, None).name]

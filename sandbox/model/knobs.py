@@ -15,6 +15,7 @@ from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 
 SERVICES = ("author", "blog", "user")
+DEDUP_CHOICES = ("none", "inbox", "redis-before")
 MAX_NESTING = 8
 """A knob table nested deeper than this is refused (the deepest knob key has three parts)."""
 
@@ -170,6 +171,34 @@ class ConsumerKnobs:
     delivery_limit: int = _whole(0, "RabbitMQ's delivery limit: a message returned more than this many times is "
                                     "dead-lettered; 0 = no limit", "deliveries", 1000)
     reconnect_s: float = _number(1.0, "a consumer's wait before reconnecting to the broker", "s", 60)
+    dedup: str = _choice("none", "how the mailer keeps a redelivered post.created from e-mailing twice: none; inbox "
+                                 "(the message id recorded in the e-mail's own database transaction); redis-before "
+                                 "(SETNX of the id in Redis before the e-mail)", DEDUP_CHOICES)
+
+
+@dataclass(frozen=True)
+class DirectoryKnobs:
+    consumers: int = _whole(1, "queue: competing consumers of the blog's user.updated queue (read at the start)",
+                            "consumers", 16, minimum=1)
+    prefetch: int = _whole(1, "unacked user.updated messages each directory consumer may hold", "messages", 1000,
+                           minimum=1)
+    order: str = _choice("last-write", "how the directory keeps an older name from overwriting a newer one: "
+                                       "last-write (none), version (ignore an event older than the name shown), "
+                                       "single-active (x-single-active-consumer: one consumer at a time)",
+                         ("last-write", "version", "single-active"))
+    work_ms: float = _number(5.0, "a directory consumer's work per user.updated", "ms", 60_000)
+    authors: int = _whole(10, "authors whose names the profile changes pick from", "authors", 1000, minimum=1)
+
+
+@dataclass(frozen=True)
+class MailerKnobs:
+    enabled: bool = _switch(False, "queue: the author publishes post.created on an exchange of its own, and a mailer "
+                                   "consumes it and e-mails the author's followers (a mailbox table)")
+    crash_rate: float = _number(0.0, "chance the mailer is killed while it handles one message: half of the kills "
+                                     "fall just before its e-mail, half just after it, before the ack", "", 1)
+    restart_s: float = _number(1.0, "how long a killed mailer takes to come back (the lab's own restart is what "
+                                    "it is)", "s", 60, minimum=0.1)
+    work_ms: float = _number(5.0, "the mailer's work per message, before its e-mail", "ms", 60_000)
 
 
 @dataclass(frozen=True)
@@ -196,6 +225,8 @@ class Knobs:
     publish: PublishKnobs = PublishKnobs()
     outbox: OutboxKnobs = OutboxKnobs()
     consumer: ConsumerKnobs = ConsumerKnobs()
+    mailer: MailerKnobs = MailerKnobs()
+    directory: DirectoryKnobs = DirectoryKnobs()
     client: ClientKnobs = ClientKnobs()
 
     def get(self, key: str) -> Any:

@@ -22,19 +22,19 @@ WORKERS = (*SERVICES, "cache-worker")
 CounterName = Literal[
     "write.ok", "write.errors", "write.duplicates", "read.ok", "read.errors", "read.stale", "cache.hits",
     "cache.misses", "msg.published", "msg.consumed", "msg.lost", "msg.lost_taken", "msg.redelivered",
-    "msg.dead_lettered", "user.calls",
+    "msg.dead_lettered", "user.calls", "effect.applied", "effect.duplicates", "effect.missing",
 ]
 """What an engine counts as it happens (`Measurements.count`, or `read`, `write` and `lose`)."""
 GaugeName = Literal[
     "staleness.max_s", "queue.ready", "queue.unacked", "msg.in_flight", "outbox.pending",
     "author.busy", "author.waiting", "blog.busy", "blog.waiting", "user.busy", "user.waiting",
-    "cache-worker.busy", "cache-worker.waiting",
+    "cache-worker.busy", "cache-worker.waiting", "names.wrong",
 ]
 """What an engine reads at each second's end (`Measurements.close_second`)."""
 WindowName = Literal[
     "write.p50_ms", "write.p95_ms", "write.p99_ms", "read.p50_ms", "read.p95_ms", "read.p99_ms", "cache.hit_rate",
     "read.error_rate", "write.error_rate", "read.stale_rate", "read.throughput", "write.throughput",
-    "queue.depth_max", "queue.depth_last", "outbox.pending_max",
+    "queue.depth_max", "queue.depth_last", "outbox.pending_max", "names.wrong_last",
 ]
 """What `Measurements` computes over a window from the counts, the gauges and the latencies."""
 MetricName = CounterName | GaugeName | WindowName
@@ -170,6 +170,20 @@ _ALL = (
            "published, not yet in the queue, or held by an auto-ack consumer"),
     _gauge("outbox.pending", "outbox rows", "rows", "invalidations waiting in the author's outbox"),
     *(m for name in WORKERS for m in _pool(name)),
+    _count("effect.applied", "e-mails sent", "e-mails",
+           "e-mails the mailer sent to followers for post.created events, a second one for the same post included",
+           per_second=False, expect=True),
+    _count("effect.duplicates", "duplicate e-mails", "e-mails",
+           "e-mails sent for a post that had already had its e-mail", per_second=False, expect=True),
+    _count("effect.missing", "lost e-mails", "posts",
+           "posts whose post.created the mailer acked while no e-mail had been sent for them: never sent",
+           per_second=False, expect=True),
+    _gauge("names.wrong", "authors shown an old name", "authors",
+           "authors whose name in the blog's directory is not their latest at a second's end (updates still on "
+           "their way count too)", sim_only=True),
+    Metric("names.wrong_last", "authors shown an old name at the end", "authors", "gauge", Last(("names.wrong",)),
+           "authors whose name in the blog's directory is not their latest at the window's last second's end",
+           per_second=False, expect=True, sim_only=True),
     Metric("read.error_rate", "failed reads", "fraction", "ratio", Ratio("read.errors", ("read.ok", "read.errors")),
            "failed reads / finished reads", per_second=False, expect=True),
     Metric("write.error_rate", "failed writes", "fraction", "ratio",

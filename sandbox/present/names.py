@@ -11,7 +11,8 @@ GROUPS = {
     "services.user": "User Service", "services": "services", "db": "database", "blog": "Blog Service's page",
     "http": "service-to-service HTTP", "breaker": "circuit breaker", "sync": "sync author", "cache": "cache",
     "redis": "Redis", "broker": "RabbitMQ", "publish": "author's publish", "outbox": "outbox relay",
-    "consumer": "cache-worker", "client": "outside clients",
+    "consumer": "cache-worker", "client": "outside clients", "mailer": "mailer",
+    "directory": "blog's directory of names",
 }
 """A knob's group (its key up to the last dot) in the diagram's words."""
 WORDS = {
@@ -20,6 +21,8 @@ WORDS = {
     "guarded set": "guarded cache fill", "open": "stays open", "election": "leader election", "poll": "poll every",
     "work": "work per message", "reconnect": "reconnect after", "ack": "acknowledge", "count": "consumers",
     "reads": "reads", "writes": "writes", "profile updates": "profile updates", "lognormal sigma": "lognormal spread",
+    "dedup": "the mailer's duplicate check", "crash rate": "killed per message", "restart": "back after",
+    "order": "older names", "authors": "authors renamed",
 }
 """A knob's last part, its unit suffix dropped, where the id's words are not a person's."""
 UNIT_SUFFIXES = ("_per_s", "_ms", "_s")

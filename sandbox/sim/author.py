@@ -10,6 +10,7 @@ from sandbox.sim.blog import Blog
 from sandbox.sim.broker import Broker
 from sandbox.sim.context import Context
 from sandbox.sim.http import Http
+from sandbox.sim.mailer import Mailer
 from sandbox.sim.outbox import OutboxRelay
 from sandbox.sim.outcome import DEPENDENCY_FAILED, OK, Outcome
 from sandbox.sim.store import Database
@@ -19,20 +20,23 @@ PUBLISH_FAILED = Outcome(False, "500: publish failed")
 
 class Author:
     def __init__(self, ctx: Context, db: Database, http: Http, blog: Blog, broker: Broker | None,
-                 outbox: OutboxRelay | None):
+                 outbox: OutboxRelay | None, mailer: Mailer | None = None):
         self.ctx = ctx
         self.db = db
         self.http = http
         self.blog = blog
         self.broker = broker
         self.outbox = outbox
+        self.mailer = mailer
 
     def write(self, commits: list[int]) -> Generator[Any, Any, Outcome]:
         """POST /blogs. `commits` counts the commits of one client request across its retries."""
         ctx = self.ctx
         env = ctx.env
         yield env.timeout(ctx.work_s(ctx.knobs.db.write_ms))
-        self.db.commit(env.now)
+        post_id = self.db.commit(env.now)
+        if self.mailer is not None:
+            self.mailer.publish(post_id)
         commits[0] += 1
         if commits[0] > 1:
             ctx.measurements.count(env.now, "write.duplicates")

@@ -7,14 +7,16 @@ from typing import Any
 
 from sandbox.sim.broker import Broker
 from sandbox.sim.context import Context
+from sandbox.sim.directory import Directory
 from sandbox.sim.faults import DOWN
 from sandbox.sim.outcome import OK, Outcome
 
 
 class User:
-    def __init__(self, ctx: Context, broker: Broker | None):
+    def __init__(self, ctx: Context, broker: Broker | None, names: Directory | None = None):
         self.ctx = ctx
         self.broker = broker
+        self.names = names
         self.directory = {"applied": 0, "missed": 0}
         """Profile changes the blog's local directory applied, and those a down broker never carried."""
 
@@ -26,4 +28,6 @@ class User:
             return OK
         yield self.ctx.env.timeout(self.ctx.knobs.broker.rtt_ms / 1000.0)
         self.directory["applied"] += 1
+        if self.names is not None:
+            self.names.publish()
         return OK

@@ -20,9 +20,11 @@ from sandbox.sim.broker import Broker, Message
 from sandbox.sim.cache import Cache
 from sandbox.sim.consumer import CacheWorker
 from sandbox.sim.context import Context
+from sandbox.sim.directory import Directory
 from sandbox.sim.faults import DOWN, HUNG, Faults
 from sandbox.sim.http import Http
 from sandbox.sim.load import Load as Arrivals
+from sandbox.sim.mailer import Mailer
 from sandbox.sim.outbox import OutboxRelay
 from sandbox.sim.service import Service
 from sandbox.sim.store import Database
@@ -42,8 +44,10 @@ class World:
         self.cache_worker = CacheWorker(ctx, self.broker, self.cache) if self.broker else None
         self.outbox = OutboxRelay(ctx, self.broker) if self.broker else None
         self.blog = Blog(ctx, self.cache, self.db, self.http, queue=self.broker is not None)
-        self.author = Author(ctx, self.db, self.http, self.blog, self.broker, self.outbox)
-        self.user = User(ctx, self.broker)
+        self.mailer = Mailer(ctx, self.broker, self.cache) if self.broker and knobs.mailer.enabled else None
+        self.author = Author(ctx, self.db, self.http, self.blog, self.broker, self.outbox, self.mailer)
+        self.names = Directory(ctx, seed) if self.broker else None
+        self.user = User(ctx, self.broker, self.names)
         self.load = Arrivals(ctx, seed, self.http, self.db, self.blog, self.author, self.user)
         self._closed_s = 0
 
@@ -168,7 +172,8 @@ class World:
 
     def gauges(self) -> dict[GaugeName, float]:
         now = self.ctx.env.now
-        gauges: dict[GaugeName, float] = {"staleness.max_s": self.cache.peak_staleness_s(now)}
+        gauges: dict[GaugeName, float] = {"staleness.max_s": self.cache.peak_staleness_s(now),
+                                          "names.wrong": self.names.wrong if self.names else 0}
         for name, service in self.services.items():
             busy, waiting = POOL_GAUGES[name]
             gauges[busy] = service.busy

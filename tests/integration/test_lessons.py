@@ -17,7 +17,7 @@ SCENARIOS = {p.stem for p in scenario_paths()}
 # The lessons the issue asks for, in the order a newcomer takes them (one file each).
 STORIES = ("post-office", "cascade", "slow-service", "traffic-spike", "deploys", "cache-invalidation",
            "queued-recovery", "durability", "broker-down", "poison-and-duplicates", "price-of-async", "fanout",
-           "messages-not-queries", "broker-cluster", "waiting-numbers")
+           "messages-not-queries", "broker-cluster", "waiting-numbers", "effectively-once")
 
 # Interview topics the cards must cover.
 CARD_TOPICS = {
@@ -27,6 +27,7 @@ CARD_TOPICS = {
     "circuit-breaker-vs-queue", "backpressure", "eventual-consistency", "build-ship-redeploy",
     "heartbeats-and-consumer-timeout", "mandatory-and-alternate-exchange", "littles-law-sizing", "commands-vs-events",
     "schema-evolution", "new-subscriber-backfill", "quorum-queues", "why-three-nodes", "what-a-cluster-does-not-save",
+    "exactly-once-delivery", "dedup-in-redis-before-the-effect", "ordering-with-competing-consumers",
 }
 
 

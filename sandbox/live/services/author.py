@@ -22,9 +22,11 @@ from starlette.routing import Route
 from sandbox.live.rabbitmq.broker import INVALIDATE_BODY, Publisher, PublishError
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.http import Caller, CallFailed, make_client
+from sandbox.live.services.mailer import declare_mailer_queue, post_created_body
 from sandbox.live.services.outbox import OutboxRelay
 from sandbox.live.services.service import Counters, OwnWork, error, json_object, service_app
 from sandbox.live.store import Database
+from sandbox.model.effects import post_message_id
 
 NAME = "author"
 
@@ -49,7 +51,7 @@ class Author:
         # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
         flow = ("published", "publishing", "sent", "publish_failures", "lost") if config.queue \
             else ("invalidate_failures",)
-        self.counters = Counters("requests", "errors", "rejected", *flow)
+        self.counters = Counters("requests", "errors", "rejected", "events_failed", *flow)
         self.caller: Caller | None = None
         self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None
@@ -61,6 +63,12 @@ class Author:
                                      self.counters)
         else:
             self.publisher = publisher_for(config, k.publish.confirms, "publisher")
+        self.events: Publisher | None = None
+        if config.mailer:  # post.created for the mailer: an event on its own exchange, confirmed
+            self.events = Publisher(
+                config.rabbitmq_urls, "", exchange=config.post_exchange, timeout_s=k.publish.timeout_s,
+                declare=lambda channel: declare_mailer_queue(channel, config.post_exchange, config.mailer_queue),
+                reconnect_s=k.consumer.reconnect_s, name=f"{NAME}-{config.variant}-events")
 
     def start(self) -> None:
         if self.relay is not None:
@@ -70,8 +78,9 @@ class Author:
         if self.relay is not None:
             self.relay.stop()
             self.relay.publisher.close()
-        if self.publisher is not None:
-            self.publisher.close()
+        for publisher in (self.publisher, self.events):
+            if publisher is not None:
+                publisher.close()
         if self.caller is not None:
             self.caller.client.close()
         self.db.close()
@@ -93,6 +102,8 @@ class Author:
         post, version = self.db.insert_post(author_id, title, body, request_id=request_id,
                                                  outbox_body=INVALIDATE_BODY if outbox else None)
         created = {"id": post.id, "version": version}
+        if self.events is not None:
+            self._announce(self.events, post.id)
         if outbox:
             return JSONResponse(created, status_code=201)
         if self.caller is not None:
@@ -100,6 +111,13 @@ class Author:
         if self.publisher is not None:
             return self._publish(self.publisher, created)
         raise RuntimeError("an author has a caller (sync), an outbox relay or a publisher")
+
+    def _announce(self, events: Publisher, post_id: int) -> None:
+        """post.created for the mailer; a failed publish is counted (`events_failed`) and the post has no e-mail."""
+        try:
+            events.publish(post_created_body(post_id), message_id=post_message_id(post_id))
+        except PublishError:
+            self.counters.add("events_failed")
 
     def _invalidate_over_http(self, caller: Caller, created: dict) -> JSONResponse:
         try:

@@ -37,6 +37,8 @@ SERVICES = ("author", "blog", "user", "cache-worker")
 INVALIDATION_QUEUE = "cache-invalidation"
 USER_EXCHANGE = "user.updated"
 DIRECTORY_QUEUE = "blog.user-updated"
+POST_EXCHANGE = "post.created"
+MAILER_QUEUE = "mailer.post-created"
 
 _SUFFIX = re.compile(r"[A-Za-z0-9._-]*")
 _GLOB_CHARS = set("*?[]\\")
@@ -179,6 +181,25 @@ class ServiceConfig:
     def directory_queue(self) -> str:
         """The blog's own queue on the user.updated fanout exchange."""
         return DIRECTORY_QUEUE + self.queue_suffix
+
+    @property
+    def post_exchange(self) -> str:
+        """The fanout exchange of post.created events (`mailer.enabled`)."""
+        return POST_EXCHANGE + self.queue_suffix
+
+    @property
+    def mailer_queue(self) -> str:
+        """The mailer's durable queue on the post.created exchange."""
+        return MAILER_QUEUE + self.queue_suffix
+
+    @property
+    def mailer(self) -> bool:
+        """This variant runs the mailer: a queue variant with `mailer.enabled`."""
+        return self.queue and self.knobs.mailer.enabled
+
+    def mailer_seen_key(self, message_id: str) -> str:
+        """The Redis key `consumer.dedup = "redis-before"` sets (SET NX) before the e-mail."""
+        return f"{self.redis_prefix}mailer:seen:{message_id}"
 
     @property
     def cache_key(self) -> str:

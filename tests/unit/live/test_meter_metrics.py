@@ -8,6 +8,7 @@ answer through httpx.MockTransport, the database is the lab's own SQLite store a
 whose value stays empty (or zero) in such a run is one the meter does not produce: a mapping deleted from
 `meter.COUNTED`, a gauge nobody reads. It must then be marked `sim_only` in the registry, and a metric so marked must
 really be missing here.
+The mailer's mailbox table has one post e-mailed twice and one acked with no e-mail.
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ def measured(lab: VariantLab) -> Measurements:
         for i in range(4):
             lab.db.insert_post(1, "t", "b", request_id=f"r{second}-{min(i, 2)}")  # the last one a retry's twin
         lab.db.insert_post(1, "t", "b", outbox_body=b"{}")  # one waits in the outbox
+        lab.db.send_email(second * 3 + 1)
+        lab.db.send_email(second * 3 + 1)  # the mailer e-mailed one post twice
+        lab.db.mail_acked(second * 3 + 2)  # and acked another without its e-mail
         lab.cache.fill({"version": lab.db.version() - 2, "posts": []}, None, 60)  # two writes behind
         committed = lab.db.version()
         load.samples += [Sample("read", second, second + 0.1, 200, version=committed - 1, committed=committed),
