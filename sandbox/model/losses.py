@@ -11,6 +11,8 @@ NEVER_ARRIVED = "committed post whose message never reached the queue (the autho
 UNROUTABLE = "published without confirms while the classic queue's node was down: unroutable, dropped"
 NO_QUORUM = "published without confirms to a quorum queue that had lost its majority"
 NO_QUEUE = "published while the exclusive transient queue did not exist (no consumer connected): unroutable, dropped"
+REFUSED_UNCONFIRMED = ("published without confirms to a full queue (overflow reject-publish): refused, and the "
+                       "publisher never heard")
 EXCLUSIVE_GONE = "exclusive transient queue deleted with its consumer's connection"
 
 TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE})

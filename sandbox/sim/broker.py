@@ -24,7 +24,7 @@ from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 class Message:
     """One `{"action": "invalidateCache", "keys": ["blogs:*"]}` (or a malformed one)."""
 
-    __slots__ = ("counted", "created_s", "deliveries", "id", "persistent", "poison", "returns")
+    __slots__ = ("counted", "created_s", "deliveries", "id", "persistent", "poison", "retries", "returns")
 
     def __init__(self, id: int, created_s: float, persistent: bool, poison: bool = False):
         self.id = id
@@ -33,6 +33,7 @@ class Message:
         self.poison = poison
         self.deliveries = 0
         self.returns = 0
+        self.retries = 0
         self.counted = False
 
 
@@ -67,6 +68,8 @@ class Broker(Faults):
         self.lost_count = 0
         self.lost: deque[tuple[Message, str]] = deque(maxlen=SHOWN_PER_STATE)
         """The latest lost messages and why each was lost."""
+        self.retrying: dict[int, Message] = {}
+        """Failed messages waiting out a retry queue's TTL (consumer.retry = delayed)."""
         self._ids = 0
         self._next = 0
         knobs = ctx.knobs.broker
@@ -122,8 +125,7 @@ class Broker(Faults):
         self._sent(msg)
         if self.epoch != epoch or self.state != UP or self.fails(ctx.rng) or (node is not None and node.fails(ctx.rng)):
             return False
-        self.enqueue(msg)
-        return True
+        return self.enqueue(msg)
 
     def _sent(self, msg: Message) -> None:
         self.publishing -= 1
@@ -137,8 +139,8 @@ class Broker(Faults):
             self.lose(msg, losses.NO_QUORUM if self.quorum else losses.UNROUTABLE)
         elif not self.queue_exists():
             self.lose(msg, losses.NO_QUEUE)
-        else:
-            self.enqueue(msg)
+        elif not self.enqueue(msg):
+            self.lose(msg, losses.REFUSED_UNCONFIRMED)
 
     def queue_exists(self) -> bool:
         """A durable queue always does; a transient one is exclusive to the cache-worker's connection (RabbitMQ 4.x
@@ -153,9 +155,25 @@ class Broker(Faults):
             self.lose(msg, losses.EXCLUSIVE_GONE)
         self.ready.clear()
 
-    def enqueue(self, msg: Message) -> None:
+    def enqueue(self, msg: Message) -> bool:
+        """Put a published message at the tail; False when a full queue refuses it (overflow reject-publish)."""
+        knobs = self.ctx.knobs.broker
+        if knobs.max_length and len(self.ready) >= knobs.max_length:
+            now = self.ctx.env.now
+            if knobs.overflow == "reject-publish":
+                self.ctx.measurements.count(now, "msg.rejected_by_limit")
+                return False
+            oldest = self.ready.popleft()  # drop-head: the queue's dead-letter exchange gets the oldest
+            self.ctx.measurements.count(now, "msg.dropped_by_limit")
+            self._dead_letter(oldest)
         self.ready.append(msg)
         self.dispatch()
+        return True
+
+    def _dead_letter(self, msg: Message) -> None:
+        self.dead_letters += 1
+        self.dead.append(msg)
+        self.ctx.measurements.count(self.ctx.env.now, "msg.dead_lettered")
 
     def lose(self, msg: Message, cause: str) -> None:
         self.ctx.measurements.lose(self.ctx.env.now, cause)
@@ -201,12 +219,37 @@ class Broker(Faults):
         for msg in reversed(messages):
             msg.returns += 1
             if limit and msg.returns > limit:
-                self.dead_letters += 1
-                self.dead.append(msg)
-                self.ctx.measurements.count(self.ctx.env.now, "msg.dead_lettered")
+                self._dead_letter(msg)
             else:
                 self.ready.appendleft(msg)
         self.dispatch()
+
+    def retry_later(self, msg: Message) -> None:
+        """Delayed retry: the consumer publishes the failed message to the next retry queue and acks it; the retry
+        queue's message TTL holds it (retry_first_s, five times longer each tier), then dead-letters it back to the
+        tail of the queue as a new message (its delivery count starts again). After the last tier: the DLQ."""
+        delays_s = self.ctx.knobs.consumer.retry_delays_s
+        env = self.ctx.env
+        msg.retries += 1
+        if msg.retries > len(delays_s):
+            self._dead_letter(msg)
+            self.dispatch()
+            return
+        self.ctx.measurements.count(env.now, "msg.retried")
+        self.retrying[msg.id] = msg
+        env.timeout(delays_s[msg.retries - 1]).callbacks.append(lambda _timer: self._retry_expired(msg))
+        self.dispatch()
+
+    def _retry_expired(self, msg: Message) -> None:
+        """The retry queue's TTL ran out: dead-lettered back to the queue (kept for the recovery while it is down)."""
+        if self.retrying.pop(msg.id, None) is None:
+            return  # lost with a broker restart meanwhile
+        msg.returns = 0
+        msg.deliveries = 0
+        if self.state == DOWN:
+            self.stored.append(msg)
+        else:
+            self.enqueue(msg)
 
     # faults -------------------------------------------------------------------
 
@@ -221,6 +264,11 @@ class Broker(Faults):
             self.cluster.set_all(DOWN)
             self._client = None
         kept, lost = self._store(self._take_back_unacked())
+        for msg in list(self.retrying.values()):
+            if not msg.persistent:
+                del self.retrying[msg.id]
+                self.lose(msg, losses.TRANSIENT_MESSAGE)
+                lost += 1
         self.ctx.log(f"broker stopped: {kept} messages kept on disk, {lost} lost")
 
     def _take_back_unacked(self) -> list[Message]:
@@ -329,7 +377,8 @@ class Broker(Faults):
 
     @property
     def ready_count(self) -> int:
-        return len(self.ready) + len(self.stored)
+        """Ready in the queue, kept on disk while it is down, and waiting in its retry queues."""
+        return len(self.ready) + len(self.stored) + len(self.retrying)
 
     @property
     def unacked_count(self) -> int:

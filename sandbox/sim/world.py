@@ -207,7 +207,10 @@ class World:
         shown = [letter(m, "outbox") for m in islice(outbox.pending, n)]
         shown += [letter(m, "in flight") for m in islice(broker.sending.values(), n)]
         shown += [letter(m, "in flight", f"worker {i} (acked on delivery)") for i, m in auto_held[:n]]
-        shown += [letter(m, "ready") for m in islice(chain(broker.stored, broker.ready), n)]
+        ready = [letter(m, "ready") for m in islice(chain(broker.stored, broker.ready), n)]
+        waiting = islice(broker.retrying.values(), n - len(ready))
+        ready += [letter(m, "ready", "a retry queue (its TTL)") for m in waiting]
+        shown += ready
         shown += [letter(m, "unacked", f"worker {i}") for i, m in unacked[:n]]
         shown += [letter(m, "dead-lettered") for m in broker.dead]
         shown += [letter(m, "lost", cause=cause) for m, cause in broker.lost]

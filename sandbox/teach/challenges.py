@@ -18,14 +18,14 @@ from sandbox.catalog import CHALLENGE_DIR, display_path, read_text
 from sandbox.model.bounds import Range
 from sandbox.model.errors import ScenarioError
 from sandbox.model.knobs import KNOBS, Knobs, flatten, validate_knob, validate_knobs
-from sandbox.model.metrics import FRAME_METRICS, MetricName, is_frame_metric
+from sandbox.model.metrics import FRAME_METRICS, MetricName, is_frame_metric, is_metric
 from sandbox.model.scenario import ARCHITECTURES, Scenario, Variant, check_budget, parse_scenario, parse_toml
 from sandbox.teach.lessons import lesson_ids
 
 VARIANT = "yours"
 """The one variant a challenge runs: the learner's design."""
 TOP_LEVEL = ("id", "title", "brief", "lesson", "duration", "seed", "watch", "hints", "load", "knobs", "start",
-             "constraints", "solution", "timeline", "expect")
+             "constraints", "solution", "timeline", "expect", "tempting")
 REQUIRED = ("id", "title", "brief", "duration", "watch", "hints", "start", "constraints", "solution", "expect")
 CONSTRAINT_FIELDS = ("architectures", "knobs", "at_most", "at_least")
 MIN_HINTS = 2
@@ -79,6 +79,16 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Tempting:
+    """A design that looks right and fails: why it tempts, and the metric of the goal that catches it."""
+
+    name: str
+    why: str
+    design: Design
+    fails: MetricName
+
+
+@dataclass(frozen=True)
 class Challenge:
     id: str
     title: str
@@ -93,6 +103,7 @@ class Challenge:
     scenario: Scenario
     """The challenge run with the start design as its one variant."""
     source: str
+    tempting: tuple[Tempting, ...] = ()
 
     def scenario_for(self, design: Design) -> Scenario:
         """The challenge's run with `design` as its one variant."""
@@ -225,12 +236,32 @@ def _parse(doc: dict[str, Any], source: str) -> Challenge:
         raise ChallengeError(source, "timeline", "a challenge needs something to break: at least one [[timeline]]")
 
     challenge = Challenge(challenge_id, scenario.title, scenario.summary, lesson_id, tuple(watch), hints, start,
-                          constraints, solution, solution_why, scenario, source)
+                          constraints, solution, solution_why, scenario, source,
+                          _tempting(doc.get("tempting", []), {e.metric for e in scenario.expectations}, source))
     for name, design in (("start", start), ("solution", solution)):
         broken = challenge.violations(design)
         if broken:
             raise ChallengeError(source, name, f"breaks the challenge's own constraints: {'; '.join(broken)}")
     return challenge
+
+
+def _tempting(raw: Any, goal_metrics: set[str], source: str) -> tuple[Tempting, ...]:
+    """The [[tempting]] tables: name, why, fails (a metric of one of the goal's expectations) and a design."""
+    if not isinstance(raw, list):
+        raise ChallengeError(source, "tempting", "must be a list of [[tempting]] tables")
+    designs = []
+    for i, entry in enumerate(raw):
+        where = f"tempting[{i}]"
+        table = _table(entry, source, where)
+        name, why = _text(table, "name", source, f"{where}.name"), _text(table, "why", source, f"{where}.why")
+        fails = _text(table, "fails", source, f"{where}.fails")
+        if fails not in goal_metrics:
+            raise ChallengeError(source, f"{where}.fails", f"{fails!r} is not the metric of one of the goal's "
+                                                           f"expectations ({', '.join(sorted(goal_metrics))})")
+        assert is_metric(fails)
+        design = _design({k: v for k, v in table.items() if k not in ("name", "why", "fails")}, source, where)
+        designs.append(Tempting(name, why, design, fails))
+    return tuple(designs)
 
 
 def _design(raw: Any, source: str, where: str) -> Design:

@@ -2,7 +2,8 @@
 
 The meter is driven through three seconds of a queue variant in which everything the registry counts happens at
 least once — reads and writes that succeed, fail and come back stale, cache hits and misses, a duplicate post,
-publishes, a publish the author gave up, redeliveries, dead letters, messages handled, busy and waiting pools, a
+publishes, a publish the author gave up, nacks, redeliveries, delayed retries, dead letters (the length limit's
+among them), messages handled, busy and waiting pools, a
 message in every place, and messages the census finds lost after the broker took them. The services' /metrics
 answer through httpx.MockTransport, the database is the lab's own SQLite store and the cache fakeredis. A metric
 whose value stays empty (or zero) in such a run is one the meter does not produce: a mapping deleted from
@@ -28,6 +29,7 @@ from sandbox.live.services.config import ServiceConfig
 from sandbox.live.store import Database
 from sandbox.live.wiring import SERVICES, VariantLab
 from sandbox.model import losses
+from sandbox.model.knobs import resolve
 from sandbox.model.measurements import Measurements
 from sandbox.model.metrics import METRICS
 from sandbox.model.scenario import Variant
@@ -57,7 +59,8 @@ class Queues:
     """The broker's queue depths, as the management API would give them."""
 
     def __init__(self, config: ServiceConfig):
-        self.depths = {config.invalidation_queue: QUEUE_READY, config.topology.dead_letter_queue: DEAD_LETTERED}
+        self.depths = {config.invalidation_queue: QUEUE_READY, config.topology.dead_letter_queue: DEAD_LETTERED,
+                       **dict.fromkeys(config.topology.retry_queues, 0)}
 
     def ready(self, queue: str) -> int | None:
         return self.depths[queue]
@@ -71,16 +74,19 @@ def service_metrics(second: int) -> dict[int, dict]:
     n = second + 1
     pool = {"busy": 1, "waiting": 2}
     return {
-        PORTS["author"]: pool | {"published": 4 * n, "lost": n, "publishing": PUBLISHING},
+        PORTS["author"]: pool | {"published": 4 * n, "lost": n, "nacked": n, "publishing": PUBLISHING},
         PORTS["blog"]: pool | {"cache_hits": 3 * n, "cache_misses": n},
         PORTS["user"]: dict(pool),
-        PORTS["cache-worker"]: pool | {"redelivered": n, "dead_lettered": n, "holding": HOLDING, "held": []},
+        # the DLQ holds one message the worker did not put there: the length limit dropped it (drop-head)
+        PORTS["cache-worker"]: pool | {"redelivered": n, "dead_lettered": 0, "retried": n, "holding": HOLDING,
+                                       "held": []},
     }
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[VariantLab]:
-    config = ServiceConfig(variant="queue", architecture="queue", redis_prefix="t:", queue_suffix=".t")
+    knobs = resolve({"broker.max_length": 5, "consumer.retry": "delayed"})
+    config = ServiceConfig(variant="queue", architecture="queue", redis_prefix="t:", queue_suffix=".t", knobs=knobs)
     db = Database(tmp_path / "lab.sqlite3")
     yield VariantLab(Variant("queue", "queue"), config, dict(PORTS), {}, db,
                      BlogCache(fakeredis.FakeRedis(), config.redis_prefix), Load())
