@@ -253,6 +253,9 @@ def _tempting(raw: Any, goal_metrics: set[str], source: str) -> tuple[Tempting, 
     for i, entry in enumerate(raw):
         where = f"tempting[{i}]"
         table = _table(entry, source, where)
+        for key in ("name", "why", "fails"):
+            if key not in table:
+                raise ChallengeError(source, f"{where}.{key}", "is required")
         name, why = _text(table, "name", source, f"{where}.name"), _text(table, "why", source, f"{where}.why")
         fails = _text(table, "fails", source, f"{where}.fails")
         if fails not in goal_metrics:

@@ -176,3 +176,30 @@ def test_each_mistake_is_one_message_naming_file_and_field(edit, message):
 def test_a_missing_required_field_is_named():
     text = CHALLENGE.replace('brief = "The User Service dies."\n', "")
     assert error_of(text) == "challenges/01-demo.toml: brief: is required"
+
+
+TEMPTING = '''
+[[tempting]]
+name = "retry harder"
+why = "more retries look like more resilience"
+architecture = "sync"
+http.retries = 3
+fails = "read.error_rate"
+'''
+
+
+def test_a_tempting_design_loads_with_the_goal_metric_that_catches_it():
+    challenge = parse_challenge_text(CHALLENGE + TEMPTING, "challenges/01-demo.toml")
+    (tempting,) = challenge.tempting
+    assert (tempting.name, tempting.fails) == ("retry harder", "read.error_rate")
+    assert tempting.design == Design("sync", {"http.retries": 3})
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('fails = "read.error_rate"', 'fails = "msg.lost"',
+     "challenges/01-demo.toml: tempting[0].fails: 'msg.lost' is not the metric of one of the goal's expectations"),
+    ('fails = "read.error_rate"\n', '', "challenges/01-demo.toml: tempting[0].fails"),
+    ('http.retries = 3', 'http.retries = 30', "challenges/01-demo.toml: tempting[0].http.retries: 30 is out of range"),
+])
+def test_a_tempting_design_names_a_goal_metric_and_valid_knobs(old, new, message):
+    assert message in error_of(CHALLENGE + TEMPTING.replace(old, new, 1))
