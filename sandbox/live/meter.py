@@ -126,7 +126,7 @@ class Meter:
         ready, worker = self._ready_and_worker(second)
         gauges |= self._pool_gauges("cache-worker", worker)
         dead_lettered = self.queues.ready(lab.config.topology.dead_letter_queue)
-        self._count_dropped(second, dead_lettered, worker)
+        self._count_dropped(second, dead_lettered)
         handled = self._handled()
         if handled is not None and handled > self.handled:
             lab.measurements.count(second, "msg.consumed", handled - self.handled)
@@ -138,19 +138,18 @@ class Meter:
         self._file_lost(second, self.lost.check(self._recounted(census)))
         self._keep_reading(second, gauges, dead_lettered)
 
-    def _count_dropped(self, second: int, dead_lettered: int | None, worker: dict) -> None:
+    def _count_dropped(self, second: int, dead_lettered: int | None) -> None:
         """A full queue's drop-head sends its oldest to the DLQ without the worker seeing them: the DLQ holds what
-        the worker dead-lettered plus what the length limit dropped."""
+        the worker dead-lettered (counted from its /metrics, so far) plus what the length limit dropped."""
         broker = self.lab.config.knobs.broker
-        rejected = worker.get("dead_lettered")
-        if not broker.max_length or broker.overflow != "drop-head" or dead_lettered is None \
-                or not isinstance(rejected, int):
+        if not broker.max_length or broker.overflow != "drop-head" or dead_lettered is None:
             return
-        dropped = max(0, dead_lettered - rejected)
+        measurements = self.lab.measurements
+        by_worker = measurements.totals(0, second + 1)["msg.dead_lettered"] - self.dropped
+        dropped = max(0, dead_lettered - int(by_worker))
         if dropped > self.dropped:
-            lab = self.lab
-            lab.measurements.count(second, "msg.dropped_by_limit", dropped - self.dropped)
-            lab.measurements.count(second, "msg.dead_lettered", dropped - self.dropped)
+            measurements.count(second, "msg.dropped_by_limit", dropped - self.dropped)
+            measurements.count(second, "msg.dead_lettered", dropped - self.dropped)
             self.dropped = dropped
 
     def _retrying(self) -> int | None:
