@@ -62,6 +62,7 @@ class Meter:
     lost: LostMessages = field(default_factory=LostMessages)
     counted_lost: int = 0  # losses the author counted as they happened
     dropped: int = 0  # messages a full queue dropped (drop-head) to the DLQ, as last counted
+    worker_dead_lettered: int = 0  # messages the cache-worker has said it dead-lettered, so far
     handled: int = 0  # the cache-worker's count of messages handled, as last read from Redis
     duplicates: int = 0  # posts saved twice by a client's retry, as last read from the database
     suspect: tuple[str, float | None] | None = None  # the likely cause of the next loss found, and when
@@ -145,8 +146,7 @@ class Meter:
         if not broker.max_length or broker.overflow != "drop-head" or dead_lettered is None:
             return
         measurements = self.lab.measurements
-        by_worker = measurements.totals(0, second + 1)["msg.dead_lettered"] - self.dropped
-        dropped = max(0, dead_lettered - int(by_worker))
+        dropped = max(0, dead_lettered - self.worker_dead_lettered)
         if dropped > self.dropped:
             measurements.count(second, "msg.dropped_by_limit", dropped - self.dropped)
             measurements.count(second, "msg.dead_lettered", dropped - self.dropped)
@@ -298,6 +298,8 @@ class Meter:
             self.counted_lost += delta
         elif delta:
             self.lab.measurements.count(second, metric, delta)
+            if metric == "msg.dead_lettered":
+                self.worker_dead_lettered += delta
 
     def _metrics(self, service: str) -> dict:
         """A service's /metrics, read on its own port (behind the proxy, so faults do not blind the probe)."""

@@ -144,3 +144,19 @@ def test_every_registry_metric_is_measured_by_the_live_meter_or_marked_sim_only(
         "(a service's /metrics counter goes in meter.COUNTED), or mark it sim_only in sandbox/model/metrics.py")
     assert not marked - unmeasured, (
         f"{sorted(marked - unmeasured)} marked sim_only, but the live meter measures it: drop the mark")
+
+
+def test_drop_head_losses_are_what_the_dlq_holds_beyond_the_workers_dead_letters(lab: VariantLab) -> None:
+    """Counted from the DLQ's depth and the worker's dead letters counted so far: right also while the worker is
+    dead and its /metrics cannot answer."""
+    probe = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503)))
+    meter = Meter(lab, Alive(), Queues(lab.config), probe)
+    meter._count_delta(0, "cache-worker", "dead_lettered", "msg.dead_lettered", 2)  # two poison messages it gave up on
+    for second, dlq_depth in enumerate((5, 5, 7)):
+        meter._count_dropped(second, dlq_depth)
+    probe.close()
+    for second in range(3):
+        lab.measurements.close_second(second, {})
+    totals = lab.measurements.totals(0, 3)
+    assert totals["msg.dropped_by_limit"] == 5, "three, then two more; a second reading of the same depth adds none"
+    assert totals["msg.dead_lettered"] == 7, "the DLQ's depth: the worker's two and the five dropped"
