@@ -13,8 +13,11 @@ NO_QUORUM = "published without confirms to a quorum queue that had lost its majo
 NO_QUEUE = "published while the exclusive transient queue did not exist (no consumer connected): unroutable, dropped"
 REFUSED_UNCONFIRMED = ("published without confirms to a full queue (overflow reject-publish): refused, and the "
                        "publisher never heard")
+RETRY_REFUSED = ("a retried message dead-lettered back into a full queue (overflow reject-publish): refused, and "
+                 "dead-lettering has no publisher to tell")
 EXCLUSIVE_GONE = "exclusive transient queue deleted with its consumer's connection"
 
-TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE})
+TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE,
+                   RETRY_REFUSED})
 """Causes of losing a message the broker had taken (queued, and confirmed when confirms were on): the ones a
 producer cannot know about. The others fail, or are dropped, before the queue ever holds the message."""

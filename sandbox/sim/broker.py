@@ -248,8 +248,8 @@ class Broker(Faults):
         msg.deliveries = 0
         if self.state == DOWN:
             self.stored.append(msg)
-        else:
-            self.enqueue(msg)
+        elif not self.enqueue(msg):
+            self.lose(msg, losses.RETRY_REFUSED)
 
     # faults -------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from itertools import chain, islice
 from typing import Any, assert_never
 
+from sandbox.model import losses
 from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, Load, Poison, Restart, Revive, Set
 from sandbox.model.faults import effect
 from sandbox.model.knobs import SERVICES, Knobs
@@ -115,7 +116,8 @@ class World:
             msg = self.broker.new_message(persistent=True, poison=True)
             msg.counted = True
             self.measurements.count(self.ctx.env.now, "msg.published")
-            self.broker.enqueue(msg)
+            if not self.broker.enqueue(msg):  # published without confirms: a full queue's refusal goes unheard
+                self.broker.lose(msg, losses.REFUSED_UNCONFIRMED)
         self.ctx.log(f"{count} malformed message(s) published to cache-invalidation")
         return None
 

@@ -95,3 +95,13 @@ def test_reject_publish_without_confirms_loses_silently():
     lost = result.engine.measurements("queue").lost_by_cause
     assert lost.get(losses.REFUSED_UNCONFIRMED, 0) >= 20
     assert observe(result, "queue", "write.errors") == 0, "the publisher never heard"
+
+
+def test_a_retry_dead_lettered_back_into_a_full_reject_publish_queue_is_lost_with_its_cause():
+    result = run(scenario(duration=30, load=WRITES, **queue(**{
+        "consumer.retry": "delayed", "consumer.retry_first_s": 12, "broker.max_length": 3,
+        "broker.overflow": "reject-publish"}), timeline=[
+        {"at": 2, "do": "poison", "count": 1}, {"at": 5, "do": "kill", "target": "cache-worker"}]))
+    lost = result.engine.measurements("queue").lost_by_cause
+    assert lost.get(losses.RETRY_REFUSED) == 1, "the queue is full when the poison message's TTL runs out"
+    assert observe(result, "queue", "msg.lost_taken") >= 1, "the broker had taken it: nobody is told"
