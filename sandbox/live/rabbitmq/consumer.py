@@ -339,9 +339,8 @@ class Consumer:
             if not ok:
                 self.stats.add("lost")
             return
-        outcome = ACKED if ok else FAILED
-        self._send(connection, partial(self._settle, epoch, key, channel, delivery_tag, outcome, returns,
-                                       (properties, body)))
+        self._send(connection, partial(self._settle, epoch, key, channel, delivery_tag, ACKED if ok else FAILED,
+                                       returns, (properties, body)))
 
     @staticmethod
     def _send(connection: pika.BlockingConnection, settle: Callable[[], None]) -> None:
