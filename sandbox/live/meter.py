@@ -28,9 +28,10 @@ from sandbox.model.metrics import POOL_GAUGES, CounterName, GaugeName
 
 # the counters a service keeps in /metrics, and the metric each one feeds
 COUNTED: dict[str, dict[str, CounterName]] = {
-    "author": {"published": "msg.published", "lost": "msg.lost"},
+    "author": {"published": "msg.published", "lost": "msg.lost", "nacked": "msg.rejected_by_limit"},
     "blog": {"cache_hits": "cache.hits", "cache_misses": "cache.misses"},
-    "cache-worker": {"redelivered": "msg.redelivered", "dead_lettered": "msg.dead_lettered"}}
+    "cache-worker": {"redelivered": "msg.redelivered", "dead_lettered": "msg.dead_lettered",
+                     "retried": "msg.retried"}}
 RECOUNTS = 4  # a census that comes up short is taken again at once, at most this many times
 UNKNOWN_LOSS = "published, then neither queued nor consumed"
 
@@ -61,6 +62,8 @@ class Meter:
     published_outside: int = 0  # messages the engine published straight to the queue (poison)
     lost: LostMessages = field(default_factory=LostMessages)
     counted_lost: int = 0  # losses the author counted as they happened
+    dropped: int = 0  # messages a full queue dropped (drop-head) to the DLQ, as last counted
+    worker_dead_lettered: int = 0  # messages the cache-worker has said it dead-lettered, so far
     handled: int = 0  # the cache-worker's count of messages handled, as last read from Redis
     duplicates: int = 0  # posts saved twice by a client's retry, as last read from the database
     effects: tuple[int, int, int] = (0, 0, 0)  # the mailer's e-mails, duplicates and missing, as last read
@@ -127,6 +130,7 @@ class Meter:
         ready, worker = self._ready_and_worker(second)
         gauges |= self._pool_gauges("cache-worker", worker)
         dead_lettered = self.queues.ready(lab.config.topology.dead_letter_queue)
+        self._count_dropped(second, dead_lettered)
         handled = self._handled()
         if handled is not None and handled > self.handled:
             lab.measurements.count(second, "msg.consumed", handled - self.handled)
@@ -146,6 +150,28 @@ class Meter:
             if now > before:
                 self.lab.measurements.count(second, name, now - before)
         self.effects = effects
+    def _count_dropped(self, second: int, dead_lettered: int | None) -> None:
+        """A full queue's drop-head sends its oldest to the DLQ without the worker seeing them: the DLQ holds what
+        the worker dead-lettered (counted from its /metrics, so far) plus what the length limit dropped."""
+        broker = self.lab.config.knobs.broker
+        if not broker.max_length or broker.overflow != "drop-head" or dead_lettered is None:
+            return
+        measurements = self.lab.measurements
+        dropped = max(0, dead_lettered - self.worker_dead_lettered)
+        if dropped > self.dropped:
+            measurements.count(second, "msg.dropped_by_limit", dropped - self.dropped)
+            measurements.count(second, "msg.dead_lettered", dropped - self.dropped)
+            self.dropped = dropped
+
+    def _retrying(self) -> int | None:
+        """Messages waiting in the retry queues (a delayed retry): ready, as the simulation counts them."""
+        total = 0
+        for name in self.lab.config.topology.retry_queues:
+            ready = self.queues.ready(name)
+            if ready is None:
+                return None
+            total += ready
+        return total
 
     def _ready_and_worker(self, second: int | None) -> tuple[int | None, dict]:
         """The queue's ready count, then the worker's /metrics (filed when `second` is given), in that order.
@@ -154,13 +180,18 @@ class Meter:
         connected it does not exist."""
         lab = self.lab
         if not lab.config.topology.exclusive:
+            retrying = self._retrying()  # first: an expired retry moves on to the queue
             ready = self.queues.ready(lab.config.invalidation_queue)
-            return ready, self._worker(second)
+            worker = self._worker(second)
+            return None if ready is None or retrying is None else ready + retrying, worker
         worker = self._worker(second)
+        retrying = self._retrying()
+        if retrying is None:
+            return None, worker
         if not self._alive("cache-worker") or worker.get("connected") is False:
-            return 0, worker
+            return retrying, worker
         ready = worker.get("ready")
-        return ready if isinstance(ready, int) else None, worker
+        return ready + retrying if isinstance(ready, int) else None, worker
 
     def _worker(self, second: int | None) -> dict:
         if second is None:
@@ -278,6 +309,8 @@ class Meter:
             self.counted_lost += delta
         elif delta:
             self.lab.measurements.count(second, metric, delta)
+            if metric == "msg.dead_lettered":
+                self.worker_dead_lettered += delta
 
     def _metrics(self, service: str) -> dict:
         """A service's /metrics, read on its own port (behind the proxy, so faults do not blind the probe)."""

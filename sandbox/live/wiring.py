@@ -134,7 +134,8 @@ def wire(site: Site, variant: Variant, knobs: Knobs) -> tuple[VariantLab, str]:
     warning = ""
     try:
         if config.queue:  # before its queue is first declared; the policy is the owner's, deleted with the queue
-            lab.policy = invalidation_policy(config.topology, knobs.consumer.delivery_limit, site.broker_version)
+            lab.policy = invalidation_policy(config.topology, knobs.consumer.delivery_limit, site.broker_version,
+                                             knobs.broker.max_length, knobs.broker.overflow)
             try:
                 site.policies.set(lab.policy)
             except PolicyUnavailable as exc:
@@ -219,8 +220,11 @@ def names(config: ServiceConfig) -> tuple[list[str], list[str], list[str]]:
         return [], [], []
     topology = config.topology
     queues = [topology.queue, topology.dead_letter_queue, config.directory_queue]
+    queues += topology.retry_queues
     exchanges = [topology.dead_letter_exchange, config.user_exchange]
     if config.mailer:
         queues.append(config.mailer_queue)
         exchanges.append(config.post_exchange)
+    if topology.retry_queues:
+        exchanges.append(topology.retry_return_exchange)
     return queues, exchanges, [invalidation_policy(topology, 0, None).name]

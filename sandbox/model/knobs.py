@@ -23,6 +23,8 @@ MAX_NESTING = 8
 READS_PER_S = Range(0, 2000, "per s")
 WRITES_PER_S = Range(0, 500, "per s")
 PROFILE_UPDATES_PER_S = Range(0, 100, "per s")
+RETRY_GROWTH = 5
+"""Each retry queue waits this many times longer than the one before (1, 5, 25 s)."""
 
 
 def _number(default: float, doc: str, unit: str, maximum: float, minimum: float = 0.0) -> Any:
@@ -148,6 +150,14 @@ class BrokerKnobs:
                               ("classic", "quorum"))
     election_ms: float = _number(150.0, "a quorum queue's pause to elect a new leader when its leader's node is "
                                         "lost (measured on the lab: bench/sim_vs_lab.py)", "ms", 60_000)
+    # backpressure: a queue length limit, set as a policy (max-length, overflow)
+    max_length: int = _whole(0, "a max-length policy on cache-invalidation: the ready messages it holds at most "
+                                "(unacked ones do not count); 0 = no limit", "messages", 100_000)
+    overflow: str = _choice("drop-head", "what a full queue does with one more message: drop-head (RabbitMQ's "
+                                         "default) drops the oldest, or dead-letters it when the queue has a "
+                                         "dead-letter exchange; reject-publish refuses the new one with a nack "
+                                         "(only a publisher with confirms hears it)",
+                            ("drop-head", "reject-publish"))
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,24 @@ class ConsumerKnobs:
     dedup: str = _choice("none", "how the mailer keeps a redelivered post.created from e-mailing twice: none; inbox "
                                  "(the message id recorded in the e-mail's own database transaction); redis-before "
                                  "(SETNX of the id in Redis before the e-mail)", DEDUP_CHOICES)
+
+    # delayed retry: TTL + dead-letter retry queues instead of a requeue at once
+    retry: str = _choice("requeue", "what the cache-worker does with a message it failed to handle (manual ack): "
+                                    "requeue = reject with requeue, delivered again at once; delayed = publish it to "
+                                    "a retry queue whose message TTL holds it, then dead-letters it back to the "
+                                    "queue, with a longer wait each time; after the last tier it goes to the DLQ",
+                         ("requeue", "delayed"))
+    retry_first_s: float = _number(1.0, "the first retry queue's message TTL; each further tier waits 5 times "
+                                        "longer (1, 5, 25 s)", "s", 600, minimum=0.01)
+    retry_tiers: int = _whole(3, "retry queues a failed message passes through before the DLQ", "tiers", 5,
+                              minimum=1)
+
+    @property
+    def retry_delays_s(self) -> tuple[float, ...]:
+        """Each retry queue's wait, in the order a failed message passes them; () without a delayed retry."""
+        if self.retry != "delayed":
+            return ()
+        return tuple(self.retry_first_s * RETRY_GROWTH ** tier for tier in range(self.retry_tiers))
 
 
 @dataclass(frozen=True)
@@ -247,6 +275,9 @@ class Knobs:
         if self.consumer.delivery_limit and self.broker.queue_type != "quorum":
             return ("consumer.delivery_limit", "a delivery limit needs broker.queue_type = \"quorum\" "
                                                "(RabbitMQ's classic queues have none)")
+        if self.consumer.retry == "delayed" and self.consumer.ack != "manual":
+            return ("consumer.retry", "a delayed retry needs consumer.ack = \"manual\" (an auto-acked message is "
+                                      "gone before its handler fails)")
         if self.broker.queue_type == "quorum" and not self.broker.durable:
             return ("broker.durable", "a quorum queue is always durable; use broker.queue_type = \"classic\" "
                                       "for a transient queue")

@@ -11,9 +11,14 @@ NEVER_ARRIVED = "committed post whose message never reached the queue (the autho
 UNROUTABLE = "published without confirms while the classic queue's node was down: unroutable, dropped"
 NO_QUORUM = "published without confirms to a quorum queue that had lost its majority"
 NO_QUEUE = "published while the exclusive transient queue did not exist (no consumer connected): unroutable, dropped"
+REFUSED_UNCONFIRMED = ("published without confirms to a full queue (overflow reject-publish): refused, and the "
+                       "publisher never heard")
+RETRY_REFUSED = ("a retried message dead-lettered back into a full queue (overflow reject-publish): refused, and "
+                 "dead-lettering has no publisher to tell")
 EXCLUSIVE_GONE = "exclusive transient queue deleted with its consumer's connection"
 NOT_ON_DISK = "published without confirms; the broker crashed before its batch reached the disk"
 
-TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE, NOT_ON_DISK})
+TAKEN = frozenset({AUTO_ACK_DIED, AUTO_ACK_FAILED, TRANSIENT_QUEUE, TRANSIENT_MESSAGE, EXCLUSIVE_GONE, NOT_ON_DISK,
+                   RETRY_REFUSED})
 """Causes of losing a message the broker had taken (queued, and confirmed when confirms were on): the ones a
 producer cannot know about. The others fail, or are dropped, before the queue ever holds the message."""

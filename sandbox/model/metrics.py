@@ -22,7 +22,8 @@ WORKERS = (*SERVICES, "cache-worker")
 CounterName = Literal[
     "write.ok", "write.errors", "write.duplicates", "read.ok", "read.errors", "read.stale", "cache.hits",
     "cache.misses", "msg.published", "msg.consumed", "msg.lost", "msg.lost_taken", "msg.redelivered",
-    "msg.dead_lettered", "user.calls", "effect.applied", "effect.duplicates", "effect.missing",
+    "msg.dead_lettered", "user.calls", "effect.applied", "effect.duplicates", "effect.missing", "msg.retried",
+    "msg.dropped_by_limit", "msg.rejected_by_limit",
 ]
 """What an engine counts as it happens (`Measurements.count`, or `read`, `write` and `lose`)."""
 GaugeName = Literal[
@@ -166,6 +167,15 @@ _ALL = (
     _count("user.calls", "calls to the User Service", "calls",
            "requests the other services sent the User Service, every retry included (refused ones too): the "
            "load their callers put on it", per_second=False, expect=True, sim_only=True),
+    _count("msg.retried", "delayed retries", "messages",
+           "failed messages the cache-worker sent to a retry queue to wait (consumer.retry = delayed)",
+           per_second=False, expect=True),
+    _count("msg.dropped_by_limit", "dropped by the length limit", "messages",
+           "oldest messages a full queue pushed out (overflow drop-head): dead-lettered, never handled",
+           per_second=False, expect=True),
+    _count("msg.rejected_by_limit", "refused by the length limit", "messages",
+           "publishes a full queue refused with a nack (overflow reject-publish), each one the publisher must "
+           "act on", per_second=False, expect=True),
     _gauge("msg.in_flight", "messages in flight", "messages",
            "published, not yet in the queue, or held by an auto-ack consumer"),
     _gauge("outbox.pending", "outbox rows", "rows", "invalidations waiting in the author's outbox"),

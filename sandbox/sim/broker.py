@@ -29,7 +29,7 @@ from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 class Message:
     """One `{"action": "invalidateCache", "keys": ["blogs:*"]}` (or a malformed one)."""
 
-    __slots__ = ("counted", "created_s", "deliveries", "id", "on_disk_s", "persistent", "poison", "returns")
+    __slots__ = ("counted", "created_s", "deliveries", "id", "on_disk_s", "persistent", "poison", "retries", "returns")
 
     def __init__(self, id: int, created_s: float, persistent: bool, poison: bool = False):
         self.id = id
@@ -38,6 +38,7 @@ class Message:
         self.poison = poison
         self.deliveries = 0
         self.returns = 0
+        self.retries = 0
         self.counted = False
         self.on_disk_s = 0.0
         """When the broker has it on disk (0: already, or never: see `Broker._store`)."""
@@ -74,6 +75,8 @@ class Broker(Faults):
         self.lost_count = 0
         self.lost: deque[tuple[Message, str]] = deque(maxlen=SHOWN_PER_STATE)
         """The latest lost messages and why each was lost."""
+        self.retrying: dict[int, Message] = {}
+        """Failed messages waiting out a retry queue's TTL (consumer.retry = delayed)."""
         self._ids = 0
         self._next = 0
         knobs = ctx.knobs.broker
@@ -129,8 +132,7 @@ class Broker(Faults):
         self._sent(msg)
         if self.epoch != epoch or self.state != UP or self.fails(ctx.rng) or (node is not None and node.fails(ctx.rng)):
             return False
-        self.enqueue(msg)
-        return True
+        return self.enqueue(msg)
 
     def _sent(self, msg: Message) -> None:
         self.publishing -= 1
@@ -146,7 +148,8 @@ class Broker(Faults):
             self.lose(msg, losses.NO_QUEUE)
         else:
             self._write_later(msg)
-            self.enqueue(msg)
+            if not self.enqueue(msg):
+                self.lose(msg, losses.REFUSED_UNCONFIRMED)
 
     def _write_later(self, msg: Message) -> None:
         """An unconfirmed message that reached the queue: when its batch is on disk. An idle queue (nothing
@@ -171,9 +174,25 @@ class Broker(Faults):
             self.lose(msg, losses.EXCLUSIVE_GONE)
         self.ready.clear()
 
-    def enqueue(self, msg: Message) -> None:
+    def enqueue(self, msg: Message) -> bool:
+        """Put a published message at the tail; False when a full queue refuses it (overflow reject-publish)."""
+        knobs = self.ctx.knobs.broker
+        if knobs.max_length and len(self.ready) >= knobs.max_length:
+            now = self.ctx.env.now
+            if knobs.overflow == "reject-publish":
+                self.ctx.measurements.count(now, "msg.rejected_by_limit")
+                return False
+            oldest = self.ready.popleft()  # drop-head: the queue's dead-letter exchange gets the oldest
+            self.ctx.measurements.count(now, "msg.dropped_by_limit")
+            self._dead_letter(oldest)
         self.ready.append(msg)
         self.dispatch()
+        return True
+
+    def _dead_letter(self, msg: Message) -> None:
+        self.dead_letters += 1
+        self.dead.append(msg)
+        self.ctx.measurements.count(self.ctx.env.now, "msg.dead_lettered")
 
     def lose(self, msg: Message, cause: str) -> None:
         self.ctx.measurements.lose(self.ctx.env.now, cause)
@@ -219,12 +238,37 @@ class Broker(Faults):
         for msg in reversed(messages):
             msg.returns += 1
             if limit and msg.returns > limit:
-                self.dead_letters += 1
-                self.dead.append(msg)
-                self.ctx.measurements.count(self.ctx.env.now, "msg.dead_lettered")
+                self._dead_letter(msg)
             else:
                 self.ready.appendleft(msg)
         self.dispatch()
+
+    def retry_later(self, msg: Message) -> None:
+        """Delayed retry: the consumer publishes the failed message to the next retry queue and acks it; the retry
+        queue's message TTL holds it (retry_first_s, five times longer each tier), then dead-letters it back to the
+        tail of the queue as a new message (its delivery count starts again). After the last tier: the DLQ."""
+        delays_s = self.ctx.knobs.consumer.retry_delays_s
+        env = self.ctx.env
+        msg.retries += 1
+        if msg.retries > len(delays_s):
+            self._dead_letter(msg)
+            self.dispatch()
+            return
+        self.ctx.measurements.count(env.now, "msg.retried")
+        self.retrying[msg.id] = msg
+        env.timeout(delays_s[msg.retries - 1]).callbacks.append(lambda _timer: self._retry_expired(msg))
+        self.dispatch()
+
+    def _retry_expired(self, msg: Message) -> None:
+        """The retry queue's TTL ran out: dead-lettered back to the queue (kept for the recovery while it is down)."""
+        if self.retrying.pop(msg.id, None) is None:
+            return  # lost with a broker restart meanwhile
+        msg.returns = 0
+        msg.deliveries = 0
+        if self.state == DOWN:
+            self.stored.append(msg)
+        elif not self.enqueue(msg):
+            self.lose(msg, losses.RETRY_REFUSED)
 
     # faults -------------------------------------------------------------------
 
@@ -239,6 +283,11 @@ class Broker(Faults):
             self.cluster.set_all(DOWN)
             self._client = None
         kept, lost = self._store(self._take_back_unacked())
+        for msg in list(self.retrying.values()):
+            if not msg.persistent:
+                del self.retrying[msg.id]
+                self.lose(msg, losses.TRANSIENT_MESSAGE)
+                lost += 1
         self.ctx.log(f"broker stopped: {kept} messages kept on disk, {lost} lost")
 
     def _take_back_unacked(self) -> list[Message]:
@@ -348,7 +397,8 @@ class Broker(Faults):
 
     @property
     def ready_count(self) -> int:
-        return len(self.ready) + len(self.stored)
+        """Ready in the queue, kept on disk while it is down, and waiting in its retry queues."""
+        return len(self.ready) + len(self.stored) + len(self.retrying)
 
     @property
     def unacked_count(self) -> int:

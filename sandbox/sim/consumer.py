@@ -66,6 +66,8 @@ class Consumer:
                 if self.manual:
                     if ok:
                         broker.ack(msg)
+                    elif self.worker.ctx.knobs.consumer.retry == "delayed":
+                        broker.retry_later(msg)
                     else:
                         broker.requeue([msg])
                 elif ok:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from itertools import chain, islice
 from typing import Any, assert_never
 
+from sandbox.model import losses
 from sandbox.model.commands import Command, Errors, Hang, Heal, Kill, Latency, Load, Poison, Restart, Revive, Set
 from sandbox.model.faults import effect
 from sandbox.model.knobs import SERVICES, Knobs
@@ -119,7 +120,8 @@ class World:
             msg = self.broker.new_message(persistent=True, poison=True)
             msg.counted = True
             self.measurements.count(self.ctx.env.now, "msg.published")
-            self.broker.enqueue(msg)
+            if not self.broker.enqueue(msg):  # published without confirms: a full queue's refusal goes unheard
+                self.broker.lose(msg, losses.REFUSED_UNCONFIRMED)
         self.ctx.log(f"{count} malformed message(s) published to cache-invalidation")
         return None
 
@@ -212,7 +214,10 @@ class World:
         shown = [letter(m, "outbox") for m in islice(outbox.pending, n)]
         shown += [letter(m, "in flight") for m in islice(broker.sending.values(), n)]
         shown += [letter(m, "in flight", f"worker {i} (acked on delivery)") for i, m in auto_held[:n]]
-        shown += [letter(m, "ready") for m in islice(chain(broker.stored, broker.ready), n)]
+        ready = [letter(m, "ready") for m in islice(chain(broker.stored, broker.ready), n)]
+        waiting = islice(broker.retrying.values(), n - len(ready))
+        ready += [letter(m, "ready", "a retry queue (its TTL)") for m in waiting]
+        shown += ready
         shown += [letter(m, "unacked", f"worker {i}") for i, m in unacked[:n]]
         shown += [letter(m, "dead-lettered") for m in broker.dead]
         shown += [letter(m, "lost", cause=cause) for m, cause in broker.lost]

@@ -58,6 +58,10 @@ class PublishError(RuntimeError):
     """The broker did not take the message: unreachable, refused (nack), unroutable, or no answer in time."""
 
 
+class PublishRefused(PublishError):
+    """The broker answered with a nack: with overflow reject-publish, a full queue refused the message."""
+
+
 class TopologyError(LabError):
     """A queue or exchange exists with other settings than this variant asks for."""
 
@@ -94,6 +98,8 @@ class Topology:
     user_exchange: str | None = None
     durable: bool = True
     queue_type: str = "classic"
+    retry_delays_s: tuple[float, ...] = ()
+    """Delayed retry: one retry queue per delay, each holding a failed message that long (consumer.retry)."""
 
     def __post_init__(self) -> None:
         if self.queue_type not in QUEUE_TYPES:
@@ -108,6 +114,15 @@ class Topology:
     @property
     def dead_letter_queue(self) -> str:
         return f"{self.queue}.dlq"
+
+    @property
+    def retry_queues(self) -> tuple[str, ...]:
+        return tuple(f"{self.queue}.retry.{tier}" for tier in range(1, len(self.retry_delays_s) + 1))
+
+    @property
+    def retry_return_exchange(self) -> str:
+        """Where a retry queue dead-letters an expired message: a fanout exchange bound to the queue."""
+        return f"{self.queue}.retry-return"
 
     @property
     def exclusive(self) -> bool:
@@ -128,8 +143,22 @@ class Topology:
                 channel.exchange_declare(self.user_exchange, exchange_type="fanout", durable=True)
             if with_queue:
                 channel.queue_declare(self.queue, durable=self.durable, exclusive=self.exclusive, arguments=arguments)
+            if self.retry_delays_s and with_queue:
+                self._declare_retry(channel)
         except pika.exceptions.ChannelClosedByBroker as exc:
             raise _topology_error(exc, self.queue) from None
+
+    def _declare_retry(self, channel: BlockingChannel) -> None:
+        """The retry queues, each a durable classic queue whose message TTL holds a failed message for its delay,
+        then dead-letters it to the return exchange, which routes it back to the tail of the queue.
+
+        The TTL and dead-letter exchange are arguments here, not a policy: a tier's delay is what that queue is
+        for (another delay is another tier), and RabbitMQ applies the lower of an argument and a policy's TTL."""
+        channel.exchange_declare(self.retry_return_exchange, exchange_type="fanout", durable=True)
+        channel.queue_bind(self.queue, self.retry_return_exchange)
+        for name, delay_s in zip(self.retry_queues, self.retry_delays_s, strict=True):
+            channel.queue_declare(name, durable=True, arguments={
+                "x-message-ttl": max(1, round(delay_s * 1000)), "x-dead-letter-exchange": self.retry_return_exchange})
 
     def declare_for_producers(self, channel: BlockingChannel) -> None:
         """What a producer declares: everything, the queue too unless it is exclusive (then only its worker may)."""
@@ -137,9 +166,11 @@ class Topology:
 
     def delete(self, channel: BlockingChannel, extra_queues: tuple[str, ...] = ()) -> None:
         """Delete what `declare` made (and `extra_queues`); missing parts are fine."""
-        for name in (self.queue, self.dead_letter_queue, *extra_queues):
+        for name in (self.queue, self.dead_letter_queue, *self.retry_queues, *extra_queues):
             channel.queue_delete(name)
         channel.exchange_delete(self.dead_letter_exchange)
+        if self.retry_delays_s:
+            channel.exchange_delete(self.retry_return_exchange)
         if self.user_exchange:
             channel.exchange_delete(self.user_exchange)
 
@@ -288,7 +319,7 @@ class Publisher:
         except pika.exceptions.UnroutableError:
             raise PublishError(f"RabbitMQ could not route the message: no queue {self.routing_key!r}") from None
         except pika.exceptions.NackError:
-            raise PublishError("RabbitMQ refused the message (nack)") from None
+            raise PublishRefused("RabbitMQ refused the message (nack): is the queue full?") from None
         except BROKER_ERRORS as exc:
             self._lost(exc, backoff=False)
             raise PublishError(f"the connection to RabbitMQ was lost: {describe(exc)}") from None

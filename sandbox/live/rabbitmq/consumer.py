@@ -4,7 +4,10 @@
 on top: competing consumers (a channel each) on one connection, reconnecting after a fixed wait, and the work
 done off the I/O thread so heartbeats keep flowing while a slow handler runs (pika's basic_consumer_threaded
 example). A failed message is rejected with requeue (`basic_reject`), which counts toward a quorum queue's
-delivery limit; `basic_nack` gives back messages that were never processed (on shutdown).
+delivery limit; `basic_nack` gives back messages that were never processed (on shutdown). With a delayed retry
+(`retry_queues`) a failed message is instead published to the next retry queue, which holds it for its TTL and
+dead-letters it back to the queue, and then acked; past the last retry queue it is rejected without requeue, so
+the queue's dead-letter exchange takes it to the DLQ.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[bytes, pika.BasicProperties], None]
 ACKED, FAILED, NOT_PROCESSED = "acked", "failed", "not processed"
+RETRIES_HEADER = "x-retries"
+"""How many retry queues a message has waited in: the consumer's own count (RabbitMQ's x-death says it too)."""
 
 
 @dataclass
@@ -39,6 +44,7 @@ class ConsumerStats:
     redelivered: int = 0  # deliveries flagged redelivered by the broker
     failed: int = 0  # handler failures (rejected, or lost with auto ack)
     dead_lettered: int = 0  # failures past the delivery limit: RabbitMQ moves these to the DLQ
+    retried: int = 0  # failures sent to a retry queue to wait (delayed retry)
     lost: int = 0  # auto ack: failed or abandoned messages the broker had already forgotten
     reconnects: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -50,7 +56,7 @@ class ConsumerStats:
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return {name: getattr(self, name) for name in
-                    ("consumed", "redelivered", "failed", "dead_lettered", "lost", "reconnects")}
+                    ("consumed", "redelivered", "failed", "dead_lettered", "retried", "lost", "reconnects")}
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ class Consumer:
                  declare: Callable[[BlockingChannel], None] | None = None, prefetch: int = 10,
                  auto_ack: bool = False, requeue_failed: bool = True, channels: int = 1, delivery_limit: int = 0,
                  heartbeat_s: int = HEARTBEAT_S, reconnect_s: float = 1.0, timeout_s: float = 5.0,
-                 name: str = "consumer"):
+                 retry_queues: tuple[str, ...] = (), name: str = "consumer"):
         self.url = url
         self.queue_name = queue_name
         self.handler = handler
@@ -117,6 +123,7 @@ class Consumer:
         self.auto_ack = auto_ack
         self.requeue_failed = requeue_failed
         self.delivery_limit = delivery_limit
+        self.retry_queues = retry_queues
         self.heartbeat_s = heartbeat_s
         self.reconnect_s = reconnect_s
         self.timeout_s = timeout_s
@@ -271,7 +278,7 @@ class Consumer:
                              properties, body)
 
     def _settle(self, epoch: int, key: int, channel: BlockingChannel, delivery_tag: int, outcome: str,
-                returns: int) -> None:
+                returns: int, message: tuple[pika.BasicProperties, bytes] | None = None) -> None:
         if epoch != self._epoch or not channel.is_open:
             return  # that channel closed: the broker has already taken the message back
         self._done(epoch, key)
@@ -280,11 +287,32 @@ class Consumer:
             self.stats.add("consumed")
         elif outcome == NOT_PROCESSED:
             channel.basic_nack(delivery_tag, requeue=True)
+        elif self.retry_queues and message is not None:
+            self._retry_later(channel, delivery_tag, *message)
         else:
             channel.basic_reject(delivery_tag, requeue=self.requeue_failed)
             self.stats.add("failed")
             if not self.requeue_failed or (self.delivery_limit and returns >= self.delivery_limit):
                 self.stats.add("dead_lettered")
+
+    def _retry_later(self, channel: BlockingChannel, delivery_tag: int, properties: pika.BasicProperties,
+                     body: bytes) -> None:
+        """Delayed retry: publish the failed message to its next retry queue, then ack it (on one channel, in that
+        order); past the last retry queue, reject it without requeue: the dead-letter exchange takes it."""
+        headers = dict(properties.headers or {})
+        tier = _count(headers.get(RETRIES_HEADER))
+        self.stats.add("failed")
+        if tier >= len(self.retry_queues):
+            channel.basic_reject(delivery_tag, requeue=False)
+            self.stats.add("dead_lettered")
+            return
+        headers[RETRIES_HEADER] = tier + 1
+        retried = pika.BasicProperties(
+            content_type=properties.content_type, delivery_mode=properties.delivery_mode,
+            message_id=properties.message_id, timestamp=properties.timestamp, headers=headers)
+        channel.basic_publish("", self.retry_queues[tier], body, retried)
+        channel.basic_ack(delivery_tag)
+        self.stats.add("retried")
 
     # on the worker thread ------------------------------------------------------
 
@@ -311,8 +339,8 @@ class Consumer:
             if not ok:
                 self.stats.add("lost")
             return
-        outcome = ACKED if ok else FAILED
-        self._send(connection, partial(self._settle, epoch, key, channel, delivery_tag, outcome, returns))
+        self._send(connection, partial(self._settle, epoch, key, channel, delivery_tag, ACKED if ok else FAILED,
+                                       returns, (properties, body)))
 
     @staticmethod
     def _send(connection: pika.BlockingConnection, settle: Callable[[], None]) -> None:

@@ -7,7 +7,8 @@ it still dead-letters. The owner of the queue — the live engine, or a test —
 queue is used and clears it when the queue is deleted.
 
 They go through the management HTTP API (PUT /api/policies/<vhost>/<name>), or, without it, `rabbitmqctl
-set_policy` on a local node (always so on the lab's own nodes, which run without the management plugin). A quorum
+set_policy` on a local node (always so on the lab's own nodes, which run without the management plugin). A queue
+length limit is `max-length` with `overflow` (docs/maxlength.md recommends a policy too). A quorum
 queue's delivery limit is `delivery-limit`; "no limit" (the knob's 0) is `-1` since RabbitMQ 4.0, whose quorum
 queues are otherwise limited to 20 deliveries.
 """
@@ -61,9 +62,13 @@ def major_version(version: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def invalidation_policy(topology: Topology, delivery_limit: int, version: str | None) -> QueuePolicy:
-    """The invalidation queue's policy: its dead-letter exchange, and a quorum queue's delivery limit."""
+def invalidation_policy(topology: Topology, delivery_limit: int, version: str | None, max_length: int = 0,
+                        overflow: str = "drop-head") -> QueuePolicy:
+    """The invalidation queue's policy: its dead-letter exchange, a quorum queue's delivery limit, and a length
+    limit (`max-length`, with its `overflow`: drop-head, RabbitMQ's default, or reject-publish)."""
     definition: dict[str, Any] = {"dead-letter-exchange": topology.dead_letter_exchange}
+    if max_length:
+        definition |= {"max-length": max_length, "overflow": overflow}
     if topology.queue_type == "quorum":
         if delivery_limit:
             definition["delivery-limit"] = delivery_limit

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.live.rabbitmq.broker import INVALIDATE_BODY, Publisher, PublishError
+from sandbox.live.rabbitmq.broker import INVALIDATE_BODY, Publisher, PublishError, PublishRefused
 from sandbox.live.services.config import ServiceConfig
 from sandbox.live.services.http import Caller, CallFailed, make_client
 from sandbox.live.services.mailer import declare_mailer_queue, post_created_body
@@ -49,7 +49,7 @@ class Author:
         self.work = OwnWork(k.services.author.service_ms, k.services)
         # published: every invalidation message once, as the simulation counts msg.published: it is either
         # in the broker (sent) or given up (lost), so published = consumed + queued + dead-lettered + lost
-        flow = ("published", "publishing", "sent", "publish_failures", "lost") if config.queue \
+        flow = ("published", "publishing", "sent", "publish_failures", "nacked", "lost") if config.queue \
             else ("invalidate_failures",)
         self.counters = Counters("requests", "errors", "rejected", "events_failed", *flow)
         self.caller: Caller | None = None
@@ -138,6 +138,8 @@ class Author:
             publisher.publish(INVALIDATE_BODY, message_id=f"post-{created['id']}")
         except PublishError as exc:
             self.counters.add("publish_failures")
+            if isinstance(exc, PublishRefused):
+                self.counters.add("nacked")
             self.counters.add("lost")  # nobody will send this invalidation again
             if self.config.knobs.publish.on_error == "drop":
                 return JSONResponse(created, status_code=201)

@@ -4,7 +4,8 @@ For each message `{"action": "invalidateCache", "keys": ["blogs:*"]}` it works `
 (plus any injected latency), then bumps the cache generation, SCANs `<prefix>blogs:*` and deletes what
 matched with one UNLINK, counts the message handled in Redis (a count that outlives a SIGKILL, so the
 lab's books stay right), and only then acks (`consumer.ack = "manual"`). A malformed message or a
-Redis failure is rejected with requeue; past the queue's delivery limit (a policy, `consumer.delivery_limit`)
+Redis failure is rejected with requeue (or, with `consumer.retry = "delayed"`, sent to a retry queue to wait:
+rabbitmq/consumer.py); past the queue's delivery limit (a policy, `consumer.delivery_limit`)
 RabbitMQ moves it to `cache-invalidation.dlq`. `consumer.count` competing consumers share one connection, a
 channel each. With `broker.durable = false` the queue is exclusive to that connection: it goes with the worker.
 
@@ -61,7 +62,7 @@ class CacheWorker:
             config.rabbitmq_urls, config.invalidation_queue, self.handle, declare=config.topology.declare,
             prefetch=k.consumer.prefetch, auto_ack=k.consumer.ack == "auto", channels=k.consumer.count,
             delivery_limit=k.consumer.delivery_limit, reconnect_s=k.consumer.reconnect_s,
-            timeout_s=k.publish.timeout_s, name=f"{NAME}-{config.variant}")
+            timeout_s=k.publish.timeout_s, retry_queues=config.topology.retry_queues, name=f"{NAME}-{config.variant}")
 
     def handle(self, body: bytes, _properties: object = None) -> None:
         """One message: the work, then SCAN + UNLINK. Raises on a malformed message or a Redis error.

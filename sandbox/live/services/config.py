@@ -171,7 +171,8 @@ class ServiceConfig:
     def topology(self) -> Topology:
         """The variant's invalidation queue, its dead letters and the user.updated exchange, as the knobs ask."""
         broker = self.knobs.broker
-        return Topology(self.invalidation_queue, self.user_exchange, broker.durable, broker.queue_type)
+        return Topology(self.invalidation_queue, self.user_exchange, broker.durable, broker.queue_type,
+                        self.knobs.consumer.retry_delays_s)
 
     @property
     def user_exchange(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sandbox.live.rabbitmq.broker import Publisher, PublishError
+from sandbox.live.rabbitmq.broker import Publisher, PublishError, PublishRefused
 from sandbox.live.services.service import Counters
 from sandbox.live.store import Database
 
@@ -59,6 +59,8 @@ class OutboxRelay:
                 self.publisher.publish(row.body, message_id=f"outbox-{row.id}")
             except PublishError as exc:
                 self.counters.add("publish_failures")
+                if isinstance(exc, PublishRefused):
+                    self.counters.add("nacked")
                 self.last_error = str(exc)
                 return sent
             self.db.mark_sent(row.id)

@@ -69,8 +69,10 @@ def management_api() -> ManagementApi:
 
 
 @contextlib.contextmanager
-def owned_policy(topology: Topology, delivery_limit: int = 0) -> Iterator[QueuePolicy]:
-    """The dead-letter (and delivery-limit) policy of a queue the test owns: set for the test, cleared after."""
+def owned_policy(topology: Topology, delivery_limit: int = 0, max_length: int = 0,
+                 overflow: str = "drop-head") -> Iterator[QueuePolicy]:
+    """The dead-letter (delivery-limit, length limit) policy of a queue the test owns: set for the test, cleared
+    after."""
     api = management_api()
     try:
         version = api.version()
@@ -79,7 +81,7 @@ def owned_policy(topology: Topology, delivery_limit: int = 0) -> Iterator[QueueP
         unavailable(f"the RabbitMQ management API is not reachable at {MANAGEMENT_URL} ({exc})",
                     "rabbitmq-plugins enable rabbitmq_management")
     policies = Policies(RABBITMQ_URL, api)
-    policy = invalidation_policy(topology, delivery_limit, version)
+    policy = invalidation_policy(topology, delivery_limit, version, max_length, overflow)
     policies.set(policy)
     try:
         yield policy

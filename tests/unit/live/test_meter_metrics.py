@@ -2,7 +2,8 @@
 
 The meter is driven through three seconds of a queue variant in which everything the registry counts happens at
 least once — reads and writes that succeed, fail and come back stale, cache hits and misses, a duplicate post,
-publishes, a publish the author gave up, redeliveries, dead letters, messages handled, busy and waiting pools, a
+publishes, a publish the author gave up, nacks, redeliveries, delayed retries, dead letters (the length limit's
+among them), messages handled, busy and waiting pools, a
 message in every place, and messages the census finds lost after the broker took them. The services' /metrics
 answer through httpx.MockTransport, the database is the lab's own SQLite store and the cache fakeredis. A metric
 whose value stays empty (or zero) in such a run is one the meter does not produce: a mapping deleted from
@@ -29,6 +30,7 @@ from sandbox.live.services.config import ServiceConfig
 from sandbox.live.store import Database
 from sandbox.live.wiring import SERVICES, VariantLab
 from sandbox.model import losses
+from sandbox.model.knobs import resolve
 from sandbox.model.measurements import Measurements
 from sandbox.model.metrics import METRICS
 from sandbox.model.scenario import Variant
@@ -58,7 +60,8 @@ class Queues:
     """The broker's queue depths, as the management API would give them."""
 
     def __init__(self, config: ServiceConfig):
-        self.depths = {config.invalidation_queue: QUEUE_READY, config.topology.dead_letter_queue: DEAD_LETTERED}
+        self.depths = {config.invalidation_queue: QUEUE_READY, config.topology.dead_letter_queue: DEAD_LETTERED,
+                       **dict.fromkeys(config.topology.retry_queues, 0)}
 
     def ready(self, queue: str) -> int | None:
         return self.depths[queue]
@@ -72,16 +75,19 @@ def service_metrics(second: int) -> dict[int, dict]:
     n = second + 1
     pool = {"busy": 1, "waiting": 2}
     return {
-        PORTS["author"]: pool | {"published": 4 * n, "lost": n, "publishing": PUBLISHING},
+        PORTS["author"]: pool | {"published": 4 * n, "lost": n, "nacked": n, "publishing": PUBLISHING},
         PORTS["blog"]: pool | {"cache_hits": 3 * n, "cache_misses": n},
         PORTS["user"]: dict(pool),
-        PORTS["cache-worker"]: pool | {"redelivered": n, "dead_lettered": n, "holding": HOLDING, "held": []},
+        # the DLQ holds one message the worker did not put there: the length limit dropped it (drop-head)
+        PORTS["cache-worker"]: pool | {"redelivered": n, "dead_lettered": 0, "retried": n, "holding": HOLDING,
+                                       "held": []},
     }
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[VariantLab]:
-    config = ServiceConfig(variant="queue", architecture="queue", redis_prefix="t:", queue_suffix=".t")
+    knobs = resolve({"broker.max_length": 5, "consumer.retry": "delayed"})
+    config = ServiceConfig(variant="queue", architecture="queue", redis_prefix="t:", queue_suffix=".t", knobs=knobs)
     db = Database(tmp_path / "lab.sqlite3")
     yield VariantLab(Variant("queue", "queue"), config, dict(PORTS), {}, db,
                      BlogCache(fakeredis.FakeRedis(), config.redis_prefix), Load())
@@ -142,3 +148,19 @@ def test_every_registry_metric_is_measured_by_the_live_meter_or_marked_sim_only(
         "(a service's /metrics counter goes in meter.COUNTED), or mark it sim_only in sandbox/model/metrics.py")
     assert not marked - unmeasured, (
         f"{sorted(marked - unmeasured)} marked sim_only, but the live meter measures it: drop the mark")
+
+
+def test_drop_head_losses_are_what_the_dlq_holds_beyond_the_workers_dead_letters(lab: VariantLab) -> None:
+    """Counted from the DLQ's depth and the worker's dead letters counted so far: right also while the worker is
+    dead and its /metrics cannot answer."""
+    probe = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503)))
+    meter = Meter(lab, Alive(), Queues(lab.config), probe)
+    meter._count_delta(0, "cache-worker", "dead_lettered", "msg.dead_lettered", 2)  # two poison messages it gave up on
+    for second, dlq_depth in enumerate((5, 5, 7)):
+        meter._count_dropped(second, dlq_depth)
+    probe.close()
+    for second in range(3):
+        lab.measurements.close_second(second, {})
+    totals = lab.measurements.totals(0, 3)
+    assert totals["msg.dropped_by_limit"] == 5, "three, then two more; a second reading of the same depth adds none"
+    assert totals["msg.dead_lettered"] == 7, "the DLQ's depth: the worker's two and the five dropped"

@@ -151,6 +151,8 @@ def _agreeing(knobs: dict) -> dict:
         knobs["broker.queue_type"] = "quorum"
     if knobs["broker.queue_type"] == "quorum":
         knobs["broker.durable"] = True
+    if knobs["consumer.ack"] == "auto":
+        knobs["consumer.retry"] = "requeue"
     return knobs
 
 
@@ -166,6 +168,9 @@ QUEUE_KNOBS = st.fixed_dictionaries({
     "broker.persistent": st.booleans(),
     "broker.nodes": st.sampled_from([1, 3]),
     "broker.queue_type": st.sampled_from(["classic", "quorum"]),
+    "consumer.retry": st.sampled_from(["requeue", "delayed"]),
+    "broker.max_length": st.sampled_from([0, 3]),
+    "broker.overflow": st.sampled_from(["drop-head", "reject-publish"]),
 }).map(_agreeing)
 TARGETS = ["cache-worker", "broker", "redis", "author", "blog", "broker-1", "broker-2", "broker-3"]
 ACTIONS = st.one_of(
