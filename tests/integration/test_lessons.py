@@ -17,7 +17,8 @@ SCENARIOS = {p.stem for p in scenario_paths()}
 # The lessons the issue asks for, in the order a newcomer takes them (one file each).
 STORIES = ("post-office", "cascade", "slow-service", "traffic-spike", "deploys", "cache-invalidation",
            "queued-recovery", "durability", "broker-down", "poison-and-duplicates", "price-of-async", "fanout",
-           "messages-not-queries", "broker-cluster", "waiting-numbers", "effectively-once")
+           "messages-not-queries", "broker-cluster", "waiting-numbers", "effectively-once",
+           "backpressure-and-retry")
 
 # Interview topics the cards must cover.
 CARD_TOPICS = {
