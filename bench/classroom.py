@@ -50,6 +50,7 @@ SESSIONS_RANGE = range(1, 17)
 SECONDS_RANGE = range(5, 121)
 BUDGET_RANGE = range(50, 5001)
 COOKIE_TRIES = 256
+OPEN_TIMEOUT_MS = 90_000
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -118,7 +119,11 @@ def _clicks_ms(page) -> list[float]:
 
 
 def _rows_for(browser, workers: int, args: argparse.Namespace) -> list[dict]:
-    """Every (K, speed) row for `workers` workers."""
+    """Every (K, speed) row for `workers` workers; a level whose sessions do not all open within OPEN_TIMEOUT_MS
+    is one row with speed "-" and an endless tick p95, and ends the ramp."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench_classroom_") as tmp:
         folder = Path(tmp)
@@ -134,13 +139,20 @@ def _rows_for(browser, workers: int, args: argparse.Namespace) -> list[dict]:
             offsets: dict[Path, int] = {}
             try:
                 for sessions in args.levels:
-                    while len(learners) < sessions:
-                        context, page = new_page(browser)
-                        context.add_cookies([{"name": classroom.COOKIE, "value": cookies[len(learners) % workers],
-                                              "url": url}])
-                        page.goto(url + "/?tour=done")
-                        page.wait_for_selector('section[data-variant="sync"] [data-part="user"]', timeout=60_000)
-                        learners.append((context, page))
+                    try:
+                        while len(learners) < sessions:
+                            context, page = new_page(browser)
+                            learners.append((context, page))
+                            context.add_cookies([{"name": classroom.COOKIE, "url": url,
+                                                  "value": cookies[(len(learners) - 1) % workers]}])
+                            page.goto(url + "/?tour=done", timeout=OPEN_TIMEOUT_MS)
+                            page.wait_for_selector('section[data-variant="sync"] [data-part="user"]',
+                                                   timeout=OPEN_TIMEOUT_MS)
+                    except PlaywrightTimeoutError:
+                        rows.append({"workers": workers, "sessions": sessions, "speed": "-", "ticks": 0,
+                                     "tick_p95_ms": float("inf"), "click_p50_ms": float("nan"),
+                                     "rss_mb": _rss_mb(pids), "mb_per_added": float("nan")})
+                        break  # the server no longer opens a new session in time: this level is not served
                     for speed in SPEEDS:
                         for _, page in learners:
                             _set_speed(page, speed)
@@ -148,7 +160,10 @@ def _rows_for(browser, workers: int, args: argparse.Namespace) -> list[dict]:
                         _ticks_ms(folder, offsets)
                         time.sleep(args.seconds)
                         ticks = _ticks_ms(folder, offsets)
-                        clicks = _clicks_ms(learners[0][1])
+                        try:
+                            clicks = _clicks_ms(learners[0][1])
+                        except PlaywrightError:  # a click not shown within the probe's 20 s
+                            clicks = [float("inf")]
                         rows.append({"workers": workers, "sessions": sessions, "speed": speed, "ticks": len(ticks),
                                      "tick_p95_ms": p95(ticks) if len(ticks) > 1 else float("nan"),
                                      "click_p50_ms": statistics.median(clicks), "rss_mb": _rss_mb(pids),
