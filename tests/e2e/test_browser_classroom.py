@@ -9,18 +9,15 @@ playground, and each page came from the same worker as before the reload.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from sandbox.live.processes.ports import free_port
 from sandbox.ui import classroom
-from sandbox.ui.launch import LaunchError
-from tests.e2e.conftest import ACTION_TIMEOUT_MS, ROOT, VIEWPORT, Visit, _loopback
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, VIEWPORT, Visit, _loopback
 from tests.e2e.test_browser import CHARTS_PER_VARIANT, DRAWN_JS, click, part_health, wait_for
-from tests.helpers import unavailable
+from tests.helpers import classroom_of_two
 
 pytestmark = pytest.mark.browser
 COOKIE_TRIES = 64
@@ -28,14 +25,8 @@ COOKIE_TRIES = 64
 
 @pytest.fixture(scope="module")
 def classroom_url():
-    try:
-        classroom.find_nginx()
-    except LaunchError as exc:
-        unavailable(str(exc), classroom.INSTALL_NGINX)
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    with classroom.classroom(2, port, env=env, extra_flags=("--server.fileWatcherType", "none")) as running:
-        yield f"http://127.0.0.1:{port}", running
+    with classroom_of_two() as running:
+        yield running
 
 
 @contextlib.contextmanager

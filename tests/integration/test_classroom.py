@@ -15,7 +15,7 @@ import pytest
 from sandbox.live.processes.ports import free_port
 from sandbox.ui import classroom
 from sandbox.ui.launch import LaunchError
-from tests.helpers import unavailable
+from tests.helpers import classroom_of_two
 
 ROOT = Path(__file__).resolve().parents[2]
 COOKIES = 20
@@ -62,13 +62,8 @@ def test_behind_a_proxy_others_reach_the_workers_refuse_learners_code_unless_all
 
 @pytest.fixture(scope="module")
 def two_workers():
-    try:
-        classroom.find_nginx()
-    except LaunchError as exc:
-        unavailable(str(exc), classroom.INSTALL_NGINX)
-    port = free_port()
-    with classroom.classroom(2, port, extra_flags=("--server.fileWatcherType", "none")) as running:
-        yield f"http://127.0.0.1:{port}", running
+    with classroom_of_two() as (url, running):
+        yield url, running
     assert all(process.poll() is not None for process in running.processes), "a process outlived the classroom"
 
 
