@@ -118,11 +118,24 @@ def _clicks_ms(page) -> list[float]:
     return samples
 
 
+def _level(learners: list, speed: str, folder: Path, offsets: dict[Path, int], seconds: int) -> dict:
+    """Every learner at `speed`; the ticks over `seconds` and learner 0's clicks."""
+    for _, page in learners:
+        _set_speed(page, speed)
+    time.sleep(SETTLE_S)
+    _ticks_ms(folder, offsets)
+    time.sleep(seconds)
+    ticks = _ticks_ms(folder, offsets)
+    clicks = _clicks_ms(learners[0][1])
+    return {"speed": speed, "ticks": len(ticks), "tick_p95_ms": p95(ticks) if len(ticks) > 1 else float("nan"),
+            "click_p50_ms": statistics.median(clicks)}
+
+
 def _rows_for(browser, workers: int, args: argparse.Namespace) -> list[dict]:
-    """Every (K, speed) row for `workers` workers; a level whose sessions do not all open within OPEN_TIMEOUT_MS
-    is one row with speed "-" and an endless tick p95, and ends the ramp."""
+    """Every (K, speed) row for `workers` workers. A level where a page, a change of speed or a click is not shown
+    within OPEN_TIMEOUT_MS (a click: the probe's 20 s) is one row with speed "-" and an endless tick p95, and ends
+    the ramp: the server no longer keeps up."""
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench_classroom_") as tmp:
@@ -142,33 +155,23 @@ def _rows_for(browser, workers: int, args: argparse.Namespace) -> list[dict]:
                     try:
                         while len(learners) < sessions:
                             context, page = new_page(browser)
+                            context.set_default_timeout(OPEN_TIMEOUT_MS)
                             learners.append((context, page))
                             context.add_cookies([{"name": classroom.COOKIE, "url": url,
                                                   "value": cookies[(len(learners) - 1) % workers]}])
-                            page.goto(url + "/?tour=done", timeout=OPEN_TIMEOUT_MS)
-                            page.wait_for_selector('section[data-variant="sync"] [data-part="user"]',
-                                                   timeout=OPEN_TIMEOUT_MS)
-                    except PlaywrightTimeoutError:
+                            page.goto(url + "/?tour=done")
+                            page.wait_for_selector('section[data-variant="sync"] [data-part="user"]')
+                        level = [_level(learners, speed, folder, offsets, args.seconds) for speed in SPEEDS]
+                    except PlaywrightError:  # a page, a speed or a click not shown in time: this level is not served
                         rows.append({"workers": workers, "sessions": sessions, "speed": "-", "ticks": 0,
-                                     "tick_p95_ms": float("inf"), "click_p50_ms": float("nan"),
+                                     "tick_p95_ms": float("inf"), "click_p50_ms": float("inf"),
                                      "rss_mb": _rss_mb(pids), "mb_per_added": float("nan")})
-                        break  # the server no longer opens a new session in time: this level is not served
-                    for speed in SPEEDS:
-                        for _, page in learners:
-                            _set_speed(page, speed)
-                        time.sleep(SETTLE_S)
-                        _ticks_ms(folder, offsets)
-                        time.sleep(args.seconds)
-                        ticks = _ticks_ms(folder, offsets)
-                        try:
-                            clicks = _clicks_ms(learners[0][1])
-                        except PlaywrightError:  # a click not shown within the probe's 20 s
-                            clicks = [float("inf")]
-                        rows.append({"workers": workers, "sessions": sessions, "speed": speed, "ticks": len(ticks),
-                                     "tick_p95_ms": p95(ticks) if len(ticks) > 1 else float("nan"),
-                                     "click_p50_ms": statistics.median(clicks), "rss_mb": _rss_mb(pids),
-                                     "mb_per_added": (_rss_mb(pids) - before_mb) / (sessions - before_sessions)})
-                    before_mb, before_sessions = rows[-1]["rss_mb"], sessions
+                        break
+                    rss_mb = _rss_mb(pids)
+                    for row in level:
+                        rows.append({"workers": workers, "sessions": sessions, **row, "rss_mb": rss_mb,
+                                     "mb_per_added": (rss_mb - before_mb) / (sessions - before_sessions)})
+                    before_mb, before_sessions = rss_mb, sessions
             finally:
                 for context, _ in learners:
                     context.close()  # type: ignore[attr-defined]
