@@ -153,6 +153,12 @@ def _healthy(url: str, process: subprocess.Popen, what: str, log: Path) -> None:
     raise LaunchError(f"{what} did not answer {url} within {START_TIMEOUT_S:g} s: {_tail(log)}")
 
 
+def _reach(address: str, loopback: bool) -> str:
+    """Where this machine reaches a server listening on `address`, as a URL's host."""
+    host = HOST if loopback or address in ("0.0.0.0", "::") else address
+    return f"[{host}]" if ":" in host else host
+
+
 def _tail(log: Path) -> str:
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
     return lines[-1].strip() if lines else "(no output)"
@@ -206,8 +212,8 @@ def classroom(workers: int, port: int, address: str = HOST, allow_code: bool = F
                 [nginx, "-p", str(prefix), "-c", str(config), "-e", str(error_log)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
             try:
-                _healthy(f"http://{HOST if loopback or address == '0.0.0.0' else address}:{port}/_stcore/health",
-                         processes[-1], "nginx", error_log)
+                _healthy(f"http://{_reach(address, loopback)}:{port}/_stcore/health", processes[-1], "nginx",
+                         error_log)
             except LaunchError as exc:
                 if "Address already in use" in str(exc):
                     raise LaunchError(f"port {port} on {address} is already in use: stop what listens there or "
