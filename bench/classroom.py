@@ -13,6 +13,9 @@ classroom's cookies spread at random, about evenly). Per (N, K, speed):
   view), written by the workers with SANDBOX_TICK_LOG (sandbox/ui/tick_log.py) over MEASURE_S seconds;
 - click-to-visible p50: learner 0 kills and revives the User Service with the sidebar's buttons, ROUNDS times each,
   timed in the page from pointerdown to the first frame showing it (bench.ui_latency's probe);
+- core per session: the workers' CPU seconds (user + system, /proc) per wall second over the level, per session;
+  CPU time, unlike wall time, is not inflated by others' work on the machine, so it bounds the learners one core
+  can carry even when the tick times are not trustworthy;
 - memory: the workers' resident memory (VmRSS, all workers together) with K sessions, and per session added since
   the level before (since no session for the first level, which also pays each worker's first run of the page:
   its imports and caches).
@@ -79,6 +82,15 @@ def _rss_mb(pids: list[int]) -> float:
     return total_kb / 1024
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used: unlike wall time, others' load does not inflate it."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _cookies(url: str, ports: list[int]) -> list[str]:
     """One cookie value per worker (in the order of `ports`) that the proxy sends to that worker."""
     found: dict[str, str] = {}
@@ -118,17 +130,21 @@ def _clicks_ms(page) -> list[float]:
     return samples
 
 
-def _level(learners: list, speed: str, folder: Path, offsets: dict[Path, int], seconds: int) -> dict:
-    """Every learner at `speed`; the ticks over `seconds` and learner 0's clicks."""
+def _level(learners: list, speed: str, folder: Path, offsets: dict[Path, int], seconds: int,
+           pids: list[int]) -> dict:
+    """Every learner at `speed`; the ticks and the workers' CPU share per session over `seconds`, and learner 0's
+    clicks."""
     for _, page in learners:
         _set_speed(page, speed)
     time.sleep(SETTLE_S)
     _ticks_ms(folder, offsets)
+    cpu_before, wall_before = _cpu_s(pids), time.monotonic()
     time.sleep(seconds)
+    core_share = (_cpu_s(pids) - cpu_before) / (time.monotonic() - wall_before) / len(learners)
     ticks = _ticks_ms(folder, offsets)
     clicks = _clicks_ms(learners[0][1])
     return {"speed": speed, "ticks": len(ticks), "tick_p95_ms": p95(ticks) if len(ticks) > 1 else float("nan"),
-            "click_p50_ms": statistics.median(clicks)}
+            "click_p50_ms": statistics.median(clicks), "core_share": core_share}
 
 
 def _rows_for(browser, workers: int, args: argparse.Namespace) -> list[dict]:
@@ -161,11 +177,11 @@ def _rows_for(browser, workers: int, args: argparse.Namespace) -> list[dict]:
                                                   "value": cookies[(len(learners) - 1) % workers]}])
                             page.goto(url + "/?tour=done")
                             page.wait_for_selector('section[data-variant="sync"] [data-part="user"]')
-                        level = [_level(learners, speed, folder, offsets, args.seconds) for speed in SPEEDS]
+                        level = [_level(learners, speed, folder, offsets, args.seconds, pids) for speed in SPEEDS]
                     except PlaywrightError:  # a page, a speed or a click not shown in time: this level is not served
                         rows.append({"workers": workers, "sessions": sessions, "speed": "-", "ticks": 0,
                                      "tick_p95_ms": float("inf"), "click_p50_ms": float("inf"),
-                                     "rss_mb": _rss_mb(pids), "mb_per_added": float("nan")})
+                                     "core_share": float("nan"), "rss_mb": _rss_mb(pids), "mb_per_added": float("nan")})
                         break
                     rss_mb = _rss_mb(pids)
                     for row in level:
@@ -203,10 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"classroom: K Chromium sessions through nginx to N Streamlit workers, {args.seconds} s per level, "
           f"{2 * ROUNDS} clicks per level (Python {sys.version.split()[0]}, {cores} cores)")
     print(f"{'workers':>7} {'sessions':>8} {'speed':>5} {'ticks':>6} {'tick p95 ms':>12} {'click p50 ms':>13} "
-          f"{'workers MB':>11} {'MB/added session':>17}")
+          f"{'core/session':>13} {'workers MB':>11} {'MB/added session':>17}")
     for r in rows:
         print(f"{r['workers']:>7} {r['sessions']:>8} {r['speed']:>5} {r['ticks']:>6} {r['tick_p95_ms']:>12.0f} "
-              f"{r['click_p50_ms']:>13.0f} {r['rss_mb']:>11.0f} {r['mb_per_added']:>17.1f}")
+              f"{r['click_p50_ms']:>13.0f} {r['core_share']:>13.1%} {r['rss_mb']:>11.0f} {r['mb_per_added']:>17.1f}")
     print(f"served (tick p95 ≤ {args.budget_ms} ms), of the levels tried {args.levels}:")
     for speed in SPEEDS:
         one, two = (_served(rows, n, speed, args.budget_ms) for n in WORKER_COUNTS)
@@ -214,7 +230,13 @@ def main(argv: list[str] | None = None) -> None:
         verdict = "met" if one and two / one >= 1.6 else "NOT met"
         print(f"  {speed}: 1 worker {one}, 2 workers {two}: {ratio} (target ≥ 1.6×: {verdict})")
     print(f"learners one core serves at 1×: {_served(rows, 1, '1×', args.budget_ms)} "
-          f"(at 5×: {_served(rows, 1, '5×', args.budget_ms)})")
+          f"(at 5×: {_served(rows, 1, '5×', args.budget_ms)}) within the tick budget, of the levels tried")
+    for speed in SPEEDS:
+        shares = [r["core_share"] for r in rows if r["speed"] == speed and r["core_share"] > 0]
+        if shares:
+            share = statistics.median(shares)
+            print(f"  by CPU time at {speed}: a session uses {share:.1%} of a core (median over levels), so one core "
+                  f"could carry at most {1 / share:.0f} sessions with nothing to spare")
     trust = "trustworthy" if max(load_before[0], load_after[0]) < cores else \
         f"NOT trustworthy: the load average exceeded the {cores} cores (others' work competed)"
     print(f"load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}: {trust}")
