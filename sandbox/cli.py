@@ -42,7 +42,7 @@ from sandbox.teach.choices import key_balance
 from sandbox.teach.guessers import MAX_OVER_CHANCE, guess_scores
 from sandbox.teach.lesson_run import play_lesson
 from sandbox.teach.lessons import lesson_paths, load_lesson
-from sandbox.ui import launch
+from sandbox.ui import classroom, launch
 
 T = TypeVar("T")
 
@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--address", default=launch.HOST,
                        help=f"the address to listen on (default {launch.HOST}: this machine only); another address "
                             "lets others reach the sandbox, and refuses learners' code unless --allow-code")
+    serve.add_argument("--workers", type=int,
+                       help=f"serve with this many Streamlit processes, {classroom.MIN_WORKERS} to "
+                            f"{classroom.MAX_WORKERS} (two per core), behind nginx, which keeps each browser on its "
+                            "process (a cookie): a classroom uses every core; needs nginx installed")
     serve.add_argument("--allow-code", action="store_true",
                        help="on a server others reach, run learners' code (in a confined child process; read "
                             "docs/threat-model.md first)")
@@ -370,6 +374,8 @@ def _cmd_knobs() -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "open" and args.workers is not None:
+        classroom.open_classroom(args.workers, args.port, address=args.address, allow_code=args.allow_code)
     if args.command == "open":
         launch.open_sandbox(args.port, address=args.address, allow_code=args.allow_code)
     if args.command == "list":

@@ -6,6 +6,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -69,3 +70,24 @@ def serving(app, port: int | None = None):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def classroom_of_two() -> Iterator[tuple[str, Any]]:
+    """`open --workers 2`: nginx and two Streamlit workers of this tree's code on a free loopback port; the proxy's
+    URL and the running classroom. Unavailable without nginx; every process is stopped afterwards."""
+    from pathlib import Path
+
+    from sandbox.live.processes.ports import free_port
+    from sandbox.ui import classroom
+    from sandbox.ui.launch import LaunchError
+
+    try:
+        classroom.find_nginx()
+    except LaunchError as exc:
+        unavailable(str(exc), classroom.INSTALL_NGINX)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    port = free_port()
+    with classroom.classroom(2, port, env=env, extra_flags=("--server.fileWatcherType", "none")) as running:
+        yield f"http://127.0.0.1:{port}", running

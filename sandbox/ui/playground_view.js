@@ -3,8 +3,10 @@
 // (a variant's header, diagram, tiles, messages, each chart, the log) is redrawn only when its own data changed.
 // Dots on the diagram's arrows are CSS animations; each costs the browser a little every frame, so there are few.
 //
-// Drawing is a set of functions of data alone (drawDiagram(holder, diagram, ...), tilesHtml(tiles), chartSvg(...)):
-// to show a click at once, before the next tick, change the part's box in `state.data` and call drawVariant.
+// Drawing is a set of functions of data alone (drawDiagram(holder, diagram, ...), tilesHtml(tiles), chartSvg(...)).
+// A click on a part's menu shows at once: the part is drawn in the state the verb leads to, marked pending
+// (`state.pending`, laid over the server's data by withPending), until the next data from the server confirms or
+// corrects it. The action itself still goes to the server once, with its id.
 // Keyboard focus survives every redraw: a focusable element has an id, and the element with the focused id gets
 // the focus back after a redraw replaced it.
 
@@ -14,6 +16,9 @@ const COMPACT_BELOW_PX = 420; // a diagram narrower than this draws its compact 
 const WIDE_MIN_PX = 760; // a page this wide puts each variant's diagram beside its tiles and charts
 const GAP_PX = 16;
 const MARK_LABEL_PX = 12; // the width a moment's number takes on a chart
+
+const PENDING_HEALTH = { kill: "down", hang: "hung", revive: "up", heal: "up" }; // what a verb leads to, at best
+const PENDING_MAX_MS = 5000; // a pending mark no answer came for is dropped (the server's state is drawn again)
 
 const esc = (text) => String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
   '"': "&quot;", "'": "&#39;" })[c]);
@@ -44,13 +49,15 @@ function boxSvg(box, palette, variant) {
   const dash = box.health === "absent" ? ' stroke-dasharray="5 4"' : "";
   const actionable = box.health !== "absent" && box.name !== "database";
   const title = titleLines.join(" ").replace("- ", "-");
-  const said = `${title}: ${colours.words}${box.lines.length ? `, ${box.lines.join(", ")}` : ""}`;
+  const said = `${title}: ${colours.words}${box.pending ? " (asked, not yet confirmed)" : ""}${box.lines.length
+    ? `, ${box.lines.join(", ")}` : ""}`;
   const role = actionable
     ? ` id="pol-box-${slug(variant)}-${slug(box.name)}" role="button" tabindex="0" aria-haspopup="menu"
       aria-label="${esc(said)}. Enter opens what you can do to it"`
     : ` role="img" aria-label="${esc(said)}"`;
-  return `<g class="pol-box pol-${box.health}${actionable ? " pol-actionable" : ""}" data-part="${box.name}"
-    data-health="${box.health}"${role}>
+  const pending = box.pending ? ' data-pending="true"' : "";
+  return `<g class="pol-box pol-${box.health}${actionable ? " pol-actionable" : ""}${box.pending ? " pol-pending" : ""}"
+    data-part="${box.name}" data-health="${box.health}"${pending}${role}>
     <rect x="${box.x - box.w / 2}" y="${box.y - box.h / 2}" width="${box.w}" height="${box.h}" rx="${round}"
       fill="${colours.fill}" stroke="${colours.border}" stroke-width="${box.health === "up" ? 2 : 3}"${dash}/>${text}</g>`;
 }
@@ -432,12 +439,40 @@ function openMenu(state, box) {
   menu.querySelector("button").focus({ preventScroll: true });
 }
 
+// The server's data with every pending part drawn in the state its verb leads to (a copy: the server's stays).
+function withPending(data, pending) {
+  if (!pending.length) return data;
+  return { ...data, variants: data.variants.map((variant) => {
+    const mine = pending.filter((p) => p.variant === null || p.variant === variant.name);
+    if (!mine.length) return variant;
+    const redraw = (diagram) => ({ ...diagram, boxes: diagram.boxes.map((box) => {
+      const wish = mine.find((p) => p.part === box.name);
+      return wish && box.health !== "absent" && box.health !== wish.health
+        ? { ...box, health: wish.health, pending: true } : box;
+    }) });
+    return { ...variant, diagram: redraw(variant.diagram), compact: redraw(variant.compact) };
+  }) };
+}
+
 function act(state, item) {
   const menu = item.closest(".pol-menu");
   const only = menu.querySelector(".pol-only").getAttribute("aria-checked") === "true";
-  state.act?.("act", { id: `${Date.now()}-${Math.random().toString(36).slice(2)}`, verb: item.dataset.verb,
-    target: menu.dataset.part, variant: only ? menu.dataset.variant : null });
+  const variant = only ? menu.dataset.variant : null;
+  const verb = item.dataset.verb;
   closeMenu(state.root, true);
+  if (PENDING_HEALTH[verb] && state.data) {
+    state.pending = [...state.pending.filter((p) => !(p.part === menu.dataset.part && p.variant === variant)),
+      { part: menu.dataset.part, variant, health: PENDING_HEALTH[verb] }];
+    draw(state, withPending(state.data, state.pending));
+    clearTimeout(state.pendingTimer);
+    state.pendingTimer = setTimeout(() => {
+      if (!state.pending.length) return;
+      state.pending = [];
+      draw(state, state.data);
+    }, PENDING_MAX_MS);
+  }
+  state.act?.("act", { id: `${Date.now()}-${Math.random().toString(36).slice(2)}`, verb,
+    target: menu.dataset.part, variant });
 }
 
 function onClick(state, event) {
@@ -492,7 +527,7 @@ export default function (component) {
       <div class="pol-clock-line"></div><div class="pol-grid"></div><div class="pol-key"></div>
       <h2 class="pol-log-head">What happened</h2><pre class="pol-log" tabindex="0"></pre>`;
     parentElement.appendChild(root);
-    state = { root, cache: new Map(), data: null, width: 0, act: null };
+    state = { root, cache: new Map(), data: null, width: 0, act: null, pending: [], pendingTimer: 0 };
     parentElement.__polState = state;
     root.addEventListener("click", (event) => onClick(state, event));
     root.addEventListener("keydown", (event) => onKey(state, event));
@@ -506,6 +541,7 @@ export default function (component) {
     }).observe(root);
   }
   state.data = data;
+  state.pending = []; // the server's next data confirms or corrects what a click showed
   state.act = component.setTriggerValue;
   const t0 = performance.now();
   draw(state, data);

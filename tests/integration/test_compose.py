@@ -271,3 +271,31 @@ def test_the_compose_broker_is_4x_and_the_lab_avoids_what_4x_deprecates_or_refus
     live = "".join(path.read_text() for path in (ROOT / "sandbox/live").rglob("*.py"))
     assert "global_qos=True" not in live and "x-queue-version" not in live, "refused or removed in 4.3"
     assert "4.x" in (ROOT / "docker-compose.yml").read_text().split("services:")[0], "the differences are stated"
+
+
+# the `classroom` profile ---------------------------------------------------------------------------------------
+
+def classroom_services() -> dict[str, dict]:
+    return {name: s for name, s in COMPOSE["services"].items() if s.get("profiles") == ["classroom"]}
+
+
+def test_the_classroom_profile_runs_two_sandbox_workers_of_this_image_behind_one_nginx():
+    from sandbox.ui.classroom import proxy_block
+
+    services = classroom_services()
+    workers = sorted(name for name, s in services.items() if s.get("build") == ".")
+    (proxy,) = [name for name, s in services.items() if s.get("image", "").startswith("nginx:")]
+    assert len(workers) == 2 and set(services) == {*workers, proxy}
+    for name in workers:
+        assert "ports" not in services[name], "a worker is reached through the proxy only"
+        assert services[name]["hostname"] == name
+        assert HEALTH in " ".join(services[name]["healthcheck"]["test"])
+    source, target, mode = services[proxy]["volumes"][0].split(":")
+    assert (target, mode) == ("/etc/nginx/conf.d/default.conf", "ro")
+    assert (ROOT / source).read_text().endswith(proxy_block([f"{name}:8501" for name in workers], "8501")), \
+        "deploy/nginx-classroom.conf is what `open --workers` runs, for the compose workers"
+    (mapping,) = services[proxy]["ports"]
+    assert mapping.startswith("127.0.0.1:") and mapping.endswith(":8501"), "the proxy is published on loopback"
+    assert mapping.split(":")[1] not in {"8501", "5672", "15672", "6379"}, "beside the default app's port"
+    assert services[proxy]["depends_on"] == {name: {"condition": "service_healthy"} for name in workers}
+    assert all("profiles" not in COMPOSE["services"][name] for name in ("rabbitmq", "redis", "app"))

@@ -52,6 +52,8 @@ EXCEPTIONS = {
     ("sandbox.ui.launch", "sandbox.live.processes.ports"):
         "launch.py is the command line's `open`, which runs before any page: it checks its port with the same "
         "port_in_use the lab's processes use",
+    ("sandbox.ui.classroom", "sandbox.live.processes.ports"):
+        "classroom.py is the command line's `open --workers`: its workers listen on free loopback ports",
     ("sandbox.grade.live", "sandbox.live.proxy"):
         "grading on the live lab puts the lab's own fault proxy in front of the broker and Redis",
     ("sandbox.grade.live", "sandbox.live.servers"):

@@ -17,7 +17,7 @@ from sandbox.playground import HISTORY_S, MAIN_KNOBS, MAX_VARIANTS, PRESETS, SPE
 from sandbox.present.names import knob_label, target_label
 from sandbox.present.playground_view import view_command, view_data
 from sandbox.present.tour import STEPS, TARGET, WATCHED_TILE, tour_step
-from sandbox.ui import session
+from sandbox.ui import session, tick_log
 from sandbox.ui.playground_view import KEY as VIEW
 from sandbox.ui.playground_view import draw as draw_view
 
@@ -319,6 +319,7 @@ def _view_act() -> None:
 
 
 def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
+    started = time.perf_counter()
     fragment_run = session.in_fragment_run()  # the page's runs (a click on a control) draw and move no time
     ticking = fragment_run and not st.session_state.pop("view_click", False)  # nor does a click in the view
     paused_now = False
@@ -335,6 +336,8 @@ def live(at_s: int | None, highlight: tuple[str, ...]) -> None:
         tour = _tour_state()
         tour_moved = tour["open"] and tour_step(pg.recorded, tour["watched"]) != st.session_state.get(
             "tour_step")
+    if ticking:
+        tick_log.record((time.perf_counter() - started) * 1000)
     if fragment_run and (paused_now or (ticking and pg.at_limit) or tour_moved):
         st.rerun(scope="app")  # the page around the view changes too: the timer stops, or the tour moves on
 

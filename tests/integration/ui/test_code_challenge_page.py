@@ -65,6 +65,13 @@ def test_a_server_others_reach_refuses_code_unless_allowed(monkeypatch, address:
     assert any(b.key == "run_under_fire" for b in at.button)
 
 
+def test_a_classroom_worker_on_loopback_behind_a_proxy_others_reach_refuses_code(monkeypatch) -> None:
+    monkeypatch.setenv(ALLOW_CODE_ENV, "0")  # what `open --workers N --address 0.0.0.0` gives its workers
+    at = code_page("127.0.0.1")
+    assert any("does not run learners' code" in w.value for w in at.warning)
+    assert not any(b.key == "run_under_fire" for b in at.button)
+
+
 def test_the_plain_editor_runs_what_the_learner_typed_and_a_fix_passes() -> None:
     at = code_page()
     at.toggle(key="plain_editor").set_value(True).run()
