@@ -1,0 +1,99 @@
+"""Every test, in tiers, fastest first: what `./dev test` runs after installing, and what each tier cost.
+
+The tiers run in order and the run stops at the first that fails:
+
+    ruff      ruff check .
+    mypy      mypy (pyproject's files)
+    fast      pytest -n 2 -m "not live and not browser"   unit, integration without servers, e2e without a browser
+    live      pytest -m "live and not browser"            real RabbitMQ and Redis, one test at a time (timed claims)
+    browser   pytest -m browser                           Chromium against `streamlit run`
+
+At the end, passed or not, a table gives each tier's wall time and CPU time (user + system of the tier's processes
+and every process they waited for: pytest's workers, servers, RabbitMQ nodes the tests started) and the total, so a
+change can see what it cost. Extra arguments go to every pytest tier (`./dev test tests/unit -k breaker`); a tier
+they select no test from passes as "no tests".
+
+    .venv/bin/python -m bench.ci_tiers [pytest arguments]
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+WORKERS = 2  # the machine CI runs on has two cores
+NO_TESTS = 5  # pytest's exit status when the arguments select no test
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    argv: tuple[str, ...]
+    pytest: bool = False  # extra arguments go to it, and "no test selected" is no failure
+
+
+def tiers(pytest_args: list[str]) -> list[Tier]:
+    py = sys.executable
+    pytest = (py, "-m", "pytest")
+    return [
+        Tier("ruff", (py, "-m", "ruff", "check", ".")),
+        Tier("mypy", (py, "-m", "mypy")),
+        # loadgroup: tests marked xdist_group("name") share one worker (they are not independent of each other)
+        Tier("fast", (*pytest, "-n", str(WORKERS), "--dist", "loadgroup", "-m", "not live and not browser",
+                      *pytest_args), pytest=True),
+        Tier("live", (*pytest, "-m", "live and not browser", *pytest_args), pytest=True),
+        Tier("browser", (*pytest, "-m", "browser", *pytest_args), pytest=True),
+    ]
+
+
+@dataclass
+class Outcome:
+    tier: str
+    result: str
+    wall_s: float
+    cpu_s: float
+
+
+def run(tier: Tier) -> tuple[int, Outcome]:
+    print(f"\n==== {tier.name}: {' '.join(tier.argv[1:])}", flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    status = subprocess.call(tier.argv)
+    wall_s = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if tier.pytest and status == NO_TESTS:
+        return 0, Outcome(tier.name, "no tests", wall_s, cpu_s)
+    return status, Outcome(tier.name, "passed" if status == 0 else f"FAILED ({status})", wall_s, cpu_s)
+
+
+def table(outcomes: list[Outcome], planned: list[Tier]) -> str:
+    lines = [f"{'tier':<8} {'result':<12} {'wall s':>8} {'CPU s':>8}"]
+    for outcome in outcomes:
+        lines.append(f"{outcome.tier:<8} {outcome.result:<12} {outcome.wall_s:>8.1f} {outcome.cpu_s:>8.1f}")
+    for tier in planned[len(outcomes):]:
+        lines.append(f"{tier.name:<8} {'not run':<12} {'':>8} {'':>8}")
+    wall_s, cpu_s = sum(o.wall_s for o in outcomes), sum(o.cpu_s for o in outcomes)
+    lines.append(f"{'total':<8} {'':<12} {wall_s:>8.1f} {cpu_s:>8.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    planned = tiers(argv)
+    outcomes: list[Outcome] = []
+    status = 0
+    for tier in planned:
+        status, outcome = run(tier)
+        outcomes.append(outcome)
+        if status != 0:
+            break
+    print("\n==== each tier's time (python -m bench.ci_tiers)")
+    print(table(outcomes, planned), flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
