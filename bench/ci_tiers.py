@@ -46,11 +46,13 @@ class Tier:
 def tiers(pytest_args: list[str]) -> list[Tier]:
     py = sys.executable
     pytest = (py, "-m", "pytest")
+    # worksteal: a worker that runs out of tests takes some of the other's (the live tests last 1 s to 3 minutes)
+    parallel = (*pytest, "-n", str(WORKERS), "--dist", "worksteal")
     return [
         Tier("ruff", (py, "-m", "ruff", "check", ".")),
         Tier("mypy", (py, "-m", "mypy")),
-        Tier("fast", (*pytest, "-n", str(WORKERS), "-m", "not live and not browser", *pytest_args), pytest=True),
-        Tier("live", (*pytest, "-n", str(WORKERS), "-m", "live and not browser", *pytest_args), pytest=True),
+        Tier("fast", (*parallel, "-m", "not live and not browser", *pytest_args), pytest=True),
+        Tier("live", (*parallel, "-m", "live and not browser", *pytest_args), pytest=True),
         Tier("browser", (*pytest, "-m", "browser", *pytest_args), pytest=True),
     ]
 
