@@ -12,8 +12,8 @@ The fast and live tiers run on two pytest-xdist workers. The few tests that are 
 standing lab per broker; a count of every grade run's queues) hold a machine-wide lock while they run
 (`tests.helpers.one_at_a_time`), so they never overlap. (pytest-xdist's `--dist loadgroup` did not keep an
 `xdist_group` on one worker here, with pytest 9.2 and pytest-xdist 3.8.) The live tests mostly wait on the wall
-clock, so two at a time nearly halve the tier; their timed bounds are set with a margin of twice their spread
-measured on a busier machine than that (bench/live_spread.py). The browser tests run one at a time: Chromium and
+clock, so two at a time nearly halve the tier; a live bound should sit two spreads from what the lab reads on a
+machine busier than that (bench/live_spread.py measures it). The browser tests run one at a time: Chromium and
 Streamlit fill both cores.
 
 At the end, passed or not, a table gives each tier's wall time and CPU time (user + system of the tier's processes
