@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +42,18 @@ def observe(result: RunResult, variant: str, metric: str, start: float = 0, end:
     value = result.engine.measurements(variant).observe(metric, start, end)
     assert value is not None, f"nothing measured for {variant} {metric} in [{start}, {end})"
     return value
+
+
+@contextlib.contextmanager
+def one_at_a_time(name: str) -> Iterator[None]:
+    """Hold the machine-wide lock `name` for the block: for the few tests that are not independent of each other
+    (one standing lab per broker), so that they never overlap, not even on two pytest-xdist workers."""
+    with open(Path(tempfile.gettempdir()) / f"pol-tests-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def unavailable(reason: str, start_with: str, required: bool = REQUIRE_LIVE) -> None:

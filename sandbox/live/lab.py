@@ -9,7 +9,8 @@ One standing lab per broker: it holds the broker's claim to those names (claim.p
 checkout or another, is refused in one line naming the first (its process and checkout). `up` holds a file lock in
 the lab folder while it checks and starts, so two at once cannot both start. `down` stops every lab this lab folder
 started (SIGTERM, which the lab handles like SIGINT: everything it made is deleted; SIGKILL after DOWN_TIMEOUT_S), and
-sweeps what a killed one left.
+sweeps what a killed one left. A lab is known by its pid AND the moment that process started (runs.alive), both
+in state.json: after a reboot or a pid wrap, an unrelated process with the lab's old pid is never signalled.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import httpx
 import sandbox
 from sandbox.catalog import CHECKOUT
 from sandbox.live.errors import LabError
+from sandbox.live.processes.runs import alive, process_start
 from sandbox.model.bounds import MAX_DURATION_S
 from sandbox.model.scenario import parse_scenario
 
@@ -53,26 +55,23 @@ def _state_path(lab_dir: Path) -> Path:
 
 
 def read_state(lab_dir: Path = LAB_DIR) -> dict | None:
-    """The running lab's state, or None when no lab runs (a stale file from a dead lab is removed)."""
+    """The running lab's state, or None when no lab runs (a stale file is removed: its lab is dead, or its pid now
+    belongs to another process, one that started at another moment)."""
     path = _state_path(lab_dir)
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not _alive(state.get("pid", -1)):
+    if not _is_lab(state):
         path.unlink(missing_ok=True)
         return None
     return state
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split()[2] != "Z"
-    return True
+def _is_lab(state: dict) -> bool:
+    """The process state.json names still runs and is the one that wrote it (a file without a start time is stale)."""
+    pid, started = state.get("pid"), state.get("started")
+    return isinstance(pid, int) and isinstance(started, int) and alive(pid, started)
 
 
 @contextlib.contextmanager
@@ -139,41 +138,67 @@ def status(lab_dir: Path = LAB_DIR) -> dict[str, dict[str, str]] | None:
     return report
 
 
-def running_labs(lab_dir: Path) -> list[int]:
-    """The pids of every standing lab this lab folder started, found among the machine's processes (so also one
-    whose state file was lost)."""
+def running_labs(lab_dir: Path) -> dict[int, int]:
+    """Every standing lab this lab folder started, found among the machine's processes (so also one whose state file
+    was lost): pid → the moment it started."""
     wanted = ["-m", "sandbox.live.lab", "serve", str(lab_dir.resolve())]
-    pids = []
+    labs = {}
     for command_line in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):
+            pid = int(command_line.parent.name)
+            started = process_start(pid)  # read before the command line: a pid reused in between fails alive() below
             argv = command_line.read_bytes().decode(errors="replace").split("\0")[:-1]
-            if argv[1:] == wanted and _alive(int(command_line.parent.name)):
-                pids.append(int(command_line.parent.name))
-    return sorted(pids)
+            if argv[1:] == wanted and started is not None and alive(pid, started):
+                labs[pid] = started
+    return labs
+
+
+def _signal(pid: int, started: int, signum: signal.Signals) -> None:
+    """Send `signum` to the process `pid` that started at `started`, and to no other: the pidfd pins the process
+    while its start time is checked, so a pid reused in between is never signalled."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if alive(pid, started):
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signum)
+    finally:
+        os.close(pidfd)
 
 
 def down(lab_dir: Path = LAB_DIR) -> tuple[int, str]:
-    """Stop every lab this lab folder started and every process they started; (how many, what was swept after a
-    lab that had to be killed)."""
+    """Stop every lab this lab folder started and every process they started; (how many, what else to say: a state
+    file naming a process that is not its lab any more, what was swept after a lab that had to be killed)."""
     from sandbox.live.processes.sweep import sweep
 
     with _locked(lab_dir):
-        state = read_state(lab_dir)
-        pids = set(running_labs(lab_dir)) | ({state["pid"]} if state else set())
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        notes = []
+        path = _state_path(lab_dir)
+        with contextlib.suppress(OSError, ValueError):
+            recorded = json.loads(path.read_text())
+            if not _is_lab(recorded) and isinstance(recorded.get("pid"), int) and \
+                    process_start(recorded["pid"]) is not None:
+                notes.append(f"process {recorded['pid']} named in {path} is not the lab any more (it started at "
+                             "another moment: the pid was reused); it was left alone")
+        labs = running_labs(lab_dir)
+        if (state := read_state(lab_dir)) is not None:
+            labs[state["pid"]] = state["started"]
+        for pid, started in labs.items():
+            _signal(pid, started, signal.SIGTERM)
         deadline = time.monotonic() + DOWN_TIMEOUT_S
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        while any(alive(pid, started) for pid, started in labs.items()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        killed = [pid for pid in pids if _alive(pid)]
-        for pid in killed:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)  # its services and nodes get SIGKILL with it (parent-death signal)
-        while any(_alive(pid) for pid in killed) and time.monotonic() < deadline + 5:
+        killed = {pid: started for pid, started in labs.items() if alive(pid, started)}
+        for pid, started in killed.items():
+            _signal(pid, started, signal.SIGKILL)  # its services and nodes get SIGKILL with it (parent-death signal)
+        while any(alive(pid, started) for pid, started in killed.items()) and time.monotonic() < deadline + 5:
             time.sleep(0.1)
-        _state_path(lab_dir).unlink(missing_ok=True)
-        return len(pids), sweep() if killed else ""
+        path.unlink(missing_ok=True)
+        if killed:
+            notes.append(sweep())
+        return len(labs), "\n".join(filter(None, notes))
 
 
 def _interrupt(*_: object) -> None:
@@ -198,8 +223,9 @@ def serve(lab_dir: Path) -> int:
     try:
         services = {name: {service: f"http://127.0.0.1:{lab.proxies[service].port}"
                            for service in ("author", "blog", "user")} for name, lab in engine.labs.items()}
-        state = {"pid": os.getpid(), "checkout": checkout(lab_dir), "services": services,
-                 "rabbitmq_url": engine.rabbitmq_url, "redis_url": engine.site.redis_url, "warnings": engine.warnings,
+        state = {"pid": os.getpid(), "started": process_start(os.getpid()), "checkout": checkout(lab_dir),
+                 "services": services, "rabbitmq_url": engine.rabbitmq_url, "redis_url": engine.site.redis_url,
+                 "warnings": engine.warnings,
                  "queues": {name: lab.config.invalidation_queue for name, lab in engine.labs.items()
                             if lab.config.queue},
                  "exchanges": {name: lab.config.user_exchange for name, lab in engine.labs.items()

@@ -104,4 +104,4 @@ def test_the_handler_sees_none_of_the_servers_environment(tmp_path: Path) -> Non
 
 def test_the_handler_runs_at_a_lower_cpu_priority_than_the_server(tmp_path: Path) -> None:
     result = grade("import os\n\ndef handle(message, ctx):\n    print('nice', os.nice(0))\n", tmp_path)
-    assert f"nice {os.nice(0) + NICENESS}" in result.stdout, result.stdout + result.stderr
+    assert f"nice {min(os.nice(0) + NICENESS, 19)}" in result.stdout, result.stdout + result.stderr  # 19: the lowest

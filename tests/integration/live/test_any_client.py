@@ -23,7 +23,7 @@ import pytest
 from sandbox.live.engine import LiveEngine
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable
 from sandbox.model.scenario import parse_scenario
-from tests.helpers import RABBITMQ_URL, unavailable
+from tests.helpers import RABBITMQ_URL, one_at_a_time, unavailable
 from tests.integration.live.support import wait_until
 
 pytestmark = pytest.mark.live
@@ -36,18 +36,19 @@ WAIT_S = 15
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LiveEngine]:
-    """The standing lab's queue variant, with no load of its own."""
+    """The standing lab's queue variant, with no load of its own (no other test starts a standing lab meanwhile)."""
     scenario = parse_scenario({"id": "standing-lab", "title": "the standing lab", "duration": 600,
                                "load": {"reads_per_s": 0, "writes_per_s": 0},
                                "variants": {"queue": {"architecture": "queue"}}}, "<test>")
-    try:
-        engine = LiveEngine(scenario, standing=True)
-    except LabUnavailable as exc:
-        unavailable(str(exc), START_RABBITMQ)
-    try:
-        yield engine
-    finally:
-        engine.close()
+    with one_at_a_time("standing-lab"):
+        try:
+            engine = LiveEngine(scenario, standing=True)
+        except LabUnavailable as exc:
+            unavailable(str(exc), START_RABBITMQ)
+        try:
+            yield engine
+        finally:
+            engine.close()
 
 
 def node() -> str:

@@ -11,10 +11,17 @@ import redis
 
 from sandbox.grade.live import grade_live
 from sandbox.grade.tasks import find_task, load_tasks
-from tests.helpers import MANAGEMENT_URL, RABBITMQ_URL, REDIS_URL
+from tests.helpers import MANAGEMENT_URL, RABBITMQ_URL, REDIS_URL, one_at_a_time
 from tests.integration.live.support import rabbit_channel
 
 pytestmark = pytest.mark.live
+
+
+@pytest.fixture(autouse=True)
+def no_other_grade_run():
+    """The last test counts every grade run's queues on the broker: no test of this module overlaps another."""
+    with one_at_a_time("grade-live"):
+        yield
 
 
 def _grade_queues() -> list[str]:

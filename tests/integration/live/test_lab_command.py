@@ -15,15 +15,19 @@ import pika
 import pytest
 
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable, check_rabbitmq
-from tests.helpers import RABBITMQ_URL, unavailable
+from tests.helpers import RABBITMQ_URL, one_at_a_time, unavailable
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def lab(action: str, lab_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m sandbox lab ACTION` with its run folders in a temporary folder of its own: what a killed lab left is
+    swept by the next lab of this test, not by a live run another test starts meanwhile."""
+    temp = lab_dir / "tmp"
+    temp.mkdir(exist_ok=True)
     return subprocess.run([sys.executable, "-m", "sandbox", "lab", action], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "SANDBOX_LAB_DIR": str(lab_dir)})
+                          timeout=120, env={**os.environ, "SANDBOX_LAB_DIR": str(lab_dir), "TMPDIR": str(temp)})
 
 
 def gone(pid: int, within_s: float = 10.0) -> bool:
@@ -38,6 +42,13 @@ def gone(pid: int, within_s: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.fixture(autouse=True)
+def the_only_standing_lab():
+    """One standing lab per broker: no other test starts one meanwhile (on another pytest-xdist worker)."""
+    with one_at_a_time("standing-lab"):
+        yield
 
 
 @pytest.fixture

@@ -190,14 +190,17 @@ def test_a_failing_worker_handler_redelivers_until_healed_and_loses_nothing():
 
 def test_a_real_broker_restart_keeps_a_durable_persistent_backlog_and_drops_a_transient_queue():
     # the worker hangs rather than dies: a transient (exclusive) queue would go with its connection
-    s = scenario(duration=24, load={"reads_per_s": 2, "writes_per_s": 6},
+    # the node starts its app again at 12 s and answers seconds later on a busy two-core machine, so the backlog is read
+    # back over 13-20 s, before the worker heals (CI once read nothing back over 13-16 s: "not back in time");
+    # then 12 s to work the backlog off (at load 30 a worker took 40 of 114 messages in 8 s)
+    s = scenario(duration=32, load={"reads_per_s": 2, "writes_per_s": 6},
                  variants={"durable": {"architecture": "queue", "publish": {"on_error": "outbox"}},
                            "transient": {"architecture": "queue", "publish": {"on_error": "outbox"},
                                          "broker": {"durable": False, "persistent": False}}},
                  timeline=[{"at": 1, "do": "hang", "target": "cache-worker"},
                            {"at": 7, "do": "restart", "target": "broker", "down_s": 5},
-                           {"at": 16, "do": "heal", "target": "cache-worker"},
-                           {"at": 16, "do": "load", "writes_per_s": 0}])
+                           {"at": 20, "do": "heal", "target": "cache-worker"},
+                           {"at": 20, "do": "load", "writes_per_s": 0}])
     try:
         engine = LiveEngine(s)
     except LabUnavailable as exc:
@@ -209,7 +212,7 @@ def test_a_real_broker_restart_keeps_a_durable_persistent_backlog_and_drops_a_tr
         engine.close()
     before = {v: metric(result, v, "queue.depth_max", 5, 7) for v in ("durable", "transient")}
     assert min(before.values()) >= 20, "a backlog built up while the worker was away"
-    assert metric(result, "durable", "queue.depth_max", 13, 16) >= before["durable"], "it survived the restart"
+    assert metric(result, "durable", "queue.depth_max", 13, 20) >= before["durable"], "it survived the restart"
     durable = totals(result, "durable")
     assert durable["msg.consumed"] >= durable["msg.published"] - 1, "every message was processed in the end"
     transient = totals(result, "transient")
