@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import random
 
-import simpy
-
 from sandbox.model.knobs import Knobs
 from sandbox.model.measurements import Measurements
 from sandbox.model.service_time import service_time_s
+from sandbox.sim.clock import Clock
 from sandbox.sim.deadlines import Deadlines
 from sandbox.sim.traffic import Traffic
 
 
 class Context:
     def __init__(self, knobs: Knobs, seed: int):
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.rng = random.Random(f"{seed}:work")
         self.knobs = knobs
         """Read at the moment of use, so a `set` takes effect at once; replaced whole by the world."""

@@ -28,32 +28,15 @@ class Load:
         self.author = author
         self.user = user
         self._arrivals = {
-            "load.reads_per_s": self._start("reads", seed, lambda: ctx.knobs.load.reads_per_s, self._read),
-            "load.writes_per_s": self._start("writes", seed, lambda: ctx.knobs.load.writes_per_s, self._write),
-            "load.profile_updates_per_s": self._start(
-                "profile_updates", seed, lambda: ctx.knobs.load.profile_updates_per_s, self._profile_update),
+            "load.reads_per_s": _Arrivals(ctx, seed, "reads", lambda: ctx.knobs.load.reads_per_s, self._read),
+            "load.writes_per_s": _Arrivals(ctx, seed, "writes", lambda: ctx.knobs.load.writes_per_s, self._write),
+            "load.profile_updates_per_s": _Arrivals(
+                ctx, seed, "profile_updates", lambda: ctx.knobs.load.profile_updates_per_s, self._profile_update),
         }
 
-    def _start(self, kind: str, seed: int, rate_per_s: Callable[[], float],
-               arrive: Callable[[], None]) -> simpy.Process:
-        return self.ctx.env.process(self._arrive(random.Random(f"{seed}:{kind}"), rate_per_s, arrive))
-
     def rate_changed(self, key: str) -> None:
-        """A `load.*` knob changed: the arrival process draws its next gap at the new rate at once."""
-        process = self._arrivals[key]
-        if process.is_alive:
-            process.interrupt("load changed")
-
-    def _arrive(self, rng: random.Random, rate_per_s: Callable[[], float],
-                arrive: Callable[[], None]) -> Generator[Any, Any, None]:
-        env = self.ctx.env
-        while True:
-            rate = rate_per_s()
-            try:
-                yield env.timeout(rng.expovariate(rate)) if rate > 0 else env.event()
-            except simpy.Interrupt:
-                continue
-            arrive()
+        """A `load.*` knob changed: the arrivals draw their next gap at the new rate at once."""
+        self._arrivals[key].restart()
 
     def _read(self) -> None:
         read = _Read(self.ctx, self.db.version)
@@ -90,6 +73,40 @@ class Load:
     def _client_profile_update(self) -> Generator[Any, Any, None]:
         outcome = yield from self.http.send("user", self.user.update, self.ctx.knobs.client.timeout_s)
         self.ctx.traffic.edge("client", "user", outcome)
+
+
+class _Arrivals:
+    """One kind of arrival as a Poisson process: a callback at each arrival draws the gap to the next.
+
+    It starts, and starts over at a rate change, the moment a process would (the gap drawn before is dropped)."""
+
+    __slots__ = ("_arrive", "_env", "_rate_per_s", "_rng", "_round")
+
+    def __init__(self, ctx: Context, seed: int, kind: str, rate_per_s: Callable[[], float],
+                 arrive: Callable[[], None]):
+        self._env = ctx.env
+        self._rng = random.Random(f"{seed}:{kind}")
+        self._rate_per_s = rate_per_s
+        self._arrive = arrive
+        self._round = 0
+        self.restart()
+
+    def restart(self) -> None:
+        self._env.call_soon(self._begin)
+
+    def _begin(self, _: object) -> None:
+        self._round += 1
+        self._next()
+
+    def _next(self) -> None:
+        rate = self._rate_per_s()
+        if rate > 0:
+            self._env.call_in(self._rng.expovariate(rate), partial(self._arrived, self._round))
+
+    def _arrived(self, round_: int, _: object) -> None:
+        if round_ == self._round:
+            self._arrive()
+            self._next()
 
 
 class _Read:

@@ -12,9 +12,10 @@ from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, Faults
 from sandbox.sim.outcome import ERROR_500, OK, RESET, Outcome
 from sandbox.sim.pool import Pool
+from sandbox.sim.task import Task
 
 Handler = Callable[[], Generator[Any, Any, Outcome]] | None
-"""An endpoint's own work after the service's mean work; None for an endpoint that only does that."""
+"""An endpoint's own work after the service's mean work, run as a Task; None for an endpoint that only does that."""
 
 
 class Service(Faults):
@@ -25,57 +26,27 @@ class Service(Faults):
         self.pool = Pool(ctx.env, ctx.knobs.services.pool(name).workers)
         self._own_knobs = attrgetter(name)
         """This service's PoolKnobs out of ctx.knobs.services, read at each request (a `set` acts at once)."""
-        self._inflight: set[simpy.Process] = set()
+        self._inflight: dict[_Request, None] = {}
         self._hung: list[simpy.Event] = []
 
     def accept(self, handler: Handler) -> simpy.Event:
-        """A connection arrived (the service is not down): the event of its response.
+        """A connection arrived (the service is not down): the event of its response, whose value is the Outcome.
 
-        Served by a process whose value is the Outcome; when hung, an event only a kill answers."""
+        When hung, an event only a kill answers."""
         if self.state == HUNG:
             swallowed = self.ctx.env.event()
             self._hung.append(swallowed)
             return swallowed
-        process = self.ctx.env.process(self._serve(handler))
-        self._inflight.add(process)
-        return process
-
-    def _serve(self, handler: Handler) -> Generator[Any, Any, Outcome]:
-        ctx = self.ctx
-        env = ctx.env
-        pool = self.pool
-        result: Outcome
-        try:
-            # the round trip and any injected latency pass on the wire, before a worker is taken
-            wire_s = self.wire_s(ctx.knobs.http.rtt_ms / 1000.0, ctx.rng)
-            if wire_s:
-                yield env.timeout(wire_s)
-            if self.error_rate and self.fails(ctx.rng):
-                result = ERROR_500
-            else:
-                ticket = pool.acquire()
-                if ticket is not None:
-                    try:
-                        yield ticket
-                    except simpy.Interrupt:
-                        pool.cancel(ticket)
-                        raise
-                try:
-                    yield env.timeout(ctx.work_s(self._own_knobs(ctx.knobs.services).service_ms))
-                    result = OK if handler is None else (yield from handler())
-                finally:
-                    pool.release()
-        except simpy.Interrupt:
-            result = RESET
-        self._inflight.discard(env.active_process)
-        return result
+        request = _Request(self, handler)
+        self._inflight[request] = None
+        request.start()
+        return request.response
 
     def kill(self) -> None:
         """SIGKILL: refuse new connections; every request in flight or queued gets a reset."""
         self.state = DOWN
-        for process in list(self._inflight):
-            if process.is_alive:
-                process.interrupt("killed")
+        for request in list(self._inflight):
+            request.reset()
         self._inflight.clear()
         for swallowed in self._hung:
             swallowed.succeed(RESET)
@@ -88,3 +59,98 @@ class Service(Faults):
     @property
     def waiting(self) -> int:
         return self.pool.waiting
+
+
+class _Request:
+    """One request inside a service, step by step as callbacks: the wire, a worker, the work, the handler (a Task).
+
+    A request costs no process: only the events it waits for, and its response."""
+
+    __slots__ = ("_handling", "_holds", "_ticket", "handler", "response", "service")
+
+    def __init__(self, service: Service, handler: Handler):
+        self.service = service
+        self.handler = handler
+        self.response = service.ctx.env.event()
+        self._ticket: simpy.Event | None = None
+        self._holds = False
+        self._handling: Task | None = None
+
+    def start(self) -> None:
+        service = self.service
+        ctx = service.ctx
+        # the round trip and any injected latency pass on the wire, before a worker is taken
+        wire_s = service.wire_s(ctx.knobs.http.rtt_ms / 1000.0, ctx.rng)
+        if wire_s:
+            ctx.env.call_in(wire_s, self._arrived)
+        else:
+            self._arrived(None)
+
+    def _arrived(self, _: object) -> None:
+        if self.response.triggered:
+            return
+        service = self.service
+        if service.error_rate and service.fails(service.ctx.rng):
+            self._finish(ERROR_500)
+            return
+        ticket = service.pool.acquire()
+        if ticket is None:
+            self._work()
+        else:
+            self._ticket = ticket
+            ticket.callbacks.append(self._granted)
+
+    def _granted(self, _: object) -> None:
+        if not self.response.triggered:
+            self._ticket = None
+            self._work()
+
+    def _work(self) -> None:
+        self._holds = True
+        service = self.service
+        ctx = service.ctx
+        ctx.env.call_in(ctx.work_s(service._own_knobs(ctx.knobs.services).service_ms), self._worked)
+
+    def _worked(self, _: object) -> None:
+        if self.response.triggered:
+            return
+        if self.handler is None:
+            self._handled(OK)
+        else:
+            self._handling = Task(self.service.ctx.env, _reset_when_interrupted(self.handler()), self._handled)
+
+    def _handled(self, outcome: Outcome) -> None:
+        self._handling = None  # no cycle left for the collector (it is paused while the clock runs)
+        self._release()
+        self._finish(outcome)
+
+    def _release(self) -> None:
+        if self._holds:
+            self._holds = False
+            self.service.pool.release()
+
+    def _finish(self, outcome: Outcome) -> None:
+        self.service._inflight.pop(self, None)
+        self.response.succeed(outcome)
+
+    def reset(self) -> None:
+        """The service died: the request ends with a connection reset, wherever it was."""
+        if self.response.triggered:
+            return
+        if self._handling is not None:
+            if self._handling.is_alive:
+                self._handling.interrupt("killed")
+            return
+        if self._ticket is not None:
+            self.service.pool.cancel(self._ticket)
+            self._ticket = None
+        self._release()
+        self._finish(RESET)
+
+
+def _reset_when_interrupted(steps: Generator[Any, Any, Outcome]) -> Generator[Any, Any, Outcome]:
+    """A handler whose service is killed under it answers with a connection reset."""
+    try:
+        return (yield from steps)
+    except simpy.Interrupt:
+        return RESET
