@@ -5,9 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Generator
 from functools import partial
-from typing import Any, cast
-
-import simpy
+from typing import Any
 
 from sandbox.sim.author import Author
 from sandbox.sim.blog import Blog
@@ -44,8 +42,7 @@ class Load:
         if blog.state == DOWN:
             read.finish(REFUSED)
             return
-        response = blog.accept(self.blog.read)
-        response.callbacks.append(read.answered)
+        response = blog.accept_answered(self.blog.read, read.finish)
         self.ctx.deadlines.arm(response, self.ctx.knobs.client.timeout_s, read.timed_out)
 
     def _write(self) -> None:
@@ -119,9 +116,6 @@ class _Read:
         self.started = ctx.env.now
         self.committed = committed
         self.done = False
-
-    def answered(self, response: simpy.Event) -> None:
-        self.finish(cast(Outcome, response.value))
 
     def timed_out(self) -> None:
         self.finish(TIMEOUT)

@@ -9,13 +9,17 @@ from typing import Any
 import simpy
 
 from sandbox.sim.context import Context
+from sandbox.sim.deadlines import Pending
 from sandbox.sim.faults import DOWN, HUNG, Faults
 from sandbox.sim.outcome import ERROR_500, OK, RESET, Outcome
 from sandbox.sim.pool import Pool
 from sandbox.sim.task import Task
 
 Handler = Callable[[], Generator[Any, Any, Outcome]] | None
-"""An endpoint's own work after the service's mean work, run as a Task; None for an endpoint that only does that."""
+"""An endpoint's own work after the service's mean work; None for an endpoint that only does that.
+
+Its first step runs in a callback (a cache hit ends there); from its first wait on, it runs as a Task. So it waits
+on something before it sends a call of its own (Http.send needs the process or Task that waits)."""
 
 
 class Service(Faults):
@@ -34,13 +38,30 @@ class Service(Faults):
 
         When hung, an event only a kill answers."""
         if self.state == HUNG:
-            swallowed = self.ctx.env.event()
-            self._hung.append(swallowed)
+            return self._swallow()
+        response = self.ctx.env.event()
+        self._start(_Request(self, handler, response, None))
+        return response
+
+    def accept_answered(self, handler: Handler, answer: Callable[[Outcome], None]) -> Pending:
+        """As `accept`, for a caller that is not a process: `answer` gets the Outcome the moment it is known (no
+        event in between); returns what a deadline watches."""
+        if self.state == HUNG:
+            swallowed = self._swallow()
+            swallowed.callbacks.append(lambda event: answer(event.value))
             return swallowed
-        request = _Request(self, handler)
+        request = _Request(self, handler, None, answer)
+        self._start(request)
+        return request
+
+    def _swallow(self) -> simpy.Event:
+        swallowed = self.ctx.env.event()
+        self._hung.append(swallowed)
+        return swallowed
+
+    def _start(self, request: _Request) -> None:
         self._inflight[request] = None
         request.start()
-        return request.response
 
     def kill(self) -> None:
         """SIGKILL: refuse new connections; every request in flight or queued gets a reset."""
@@ -66,12 +87,16 @@ class _Request:
 
     A request costs no process: only the events it waits for, and its response."""
 
-    __slots__ = ("_handling", "_holds", "_ticket", "handler", "response", "service")
+    __slots__ = ("_answer", "_handling", "_holds", "_response", "_ticket", "handler", "service", "triggered")
 
-    def __init__(self, service: Service, handler: Handler):
+    def __init__(self, service: Service, handler: Handler, response: simpy.Event | None,
+                 answer: Callable[[Outcome], None] | None):
         self.service = service
         self.handler = handler
-        self.response = service.ctx.env.event()
+        self._response = response
+        self._answer = answer
+        self.triggered = False
+        """Answered (or reset): every step still due does nothing."""
         self._ticket: simpy.Event | None = None
         self._holds = False
         self._handling: Task | None = None
@@ -87,7 +112,7 @@ class _Request:
             self._arrived(None)
 
     def _arrived(self, _: object) -> None:
-        if self.response.triggered:
+        if self.triggered:
             return
         service = self.service
         if service.error_rate and service.fails(service.ctx.rng):
@@ -101,7 +126,7 @@ class _Request:
             ticket.callbacks.append(self._granted)
 
     def _granted(self, _: object) -> None:
-        if not self.response.triggered:
+        if not self.triggered:
             self._ticket = None
             self._work()
 
@@ -112,12 +137,18 @@ class _Request:
         ctx.env.call_in(ctx.work_s(service._own_knobs(ctx.knobs.services).service_ms), self._worked)
 
     def _worked(self, _: object) -> None:
-        if self.response.triggered:
+        if self.triggered:
             return
         if self.handler is None:
             self._handled(OK)
-        else:
-            self._handling = Task(self.service.ctx.env, _reset_when_interrupted(self.handler()), self._handled)
+            return
+        steps = self.handler()
+        try:
+            first = steps.send(None)  # most reads end here (a cache hit): no Task
+        except StopIteration as returned:
+            self._handled(returned.value)
+            return
+        self._handling = Task(self.service.ctx.env, steps, self._handled, on_interrupt=RESET, first=first)
 
     def _handled(self, outcome: Outcome) -> None:
         self._handling = None  # no cycle left for the collector (it is paused while the clock runs)
@@ -130,12 +161,17 @@ class _Request:
             self.service.pool.release()
 
     def _finish(self, outcome: Outcome) -> None:
+        self.triggered = True
         self.service._inflight.pop(self, None)
-        self.response.succeed(outcome)
+        if self._answer is not None:
+            self._answer(outcome)
+        else:
+            assert self._response is not None
+            self._response.succeed(outcome)
 
     def reset(self) -> None:
         """The service died: the request ends with a connection reset, wherever it was."""
-        if self.response.triggered:
+        if self.triggered:
             return
         if self._handling is not None:
             if self._handling.is_alive:
@@ -147,10 +183,3 @@ class _Request:
         self._release()
         self._finish(RESET)
 
-
-def _reset_when_interrupted(steps: Generator[Any, Any, Outcome]) -> Generator[Any, Any, Outcome]:
-    """A handler whose service is killed under it answers with a connection reset."""
-    try:
-        return (yield from steps)
-    except simpy.Interrupt:
-        return RESET

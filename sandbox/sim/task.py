@@ -30,15 +30,25 @@ class Interruptible(Protocol):
 
 
 class Task:
-    __slots__ = ("_done", "_env", "_steps", "is_alive", "target")
+    """`steps` run as a process would; `done` gets what they return, or `on_interrupt` when an Interrupt escapes.
 
-    def __init__(self, env: Clock, steps: Generator[Any, Any, Any], done: Callable[[Any], None]):
+    With `first`, the generator has taken its first step already (in a callback, not as the active process) and
+    waits on that event."""
+
+    __slots__ = ("_done", "_env", "_on_interrupt", "_steps", "is_alive", "target")
+
+    def __init__(self, env: Clock, steps: Generator[Any, Any, Any], done: Callable[[Any], None],
+                 on_interrupt: Any = None, first: simpy.Event | None = None):
         self._env = env
         self._steps = steps
         self._done = done
+        self._on_interrupt = on_interrupt
         self.is_alive = True
         self.target: simpy.Event | None = None
-        self._advance(None, None)
+        if first is None:
+            self._advance(None, None)
+        else:
+            self._wait(first)
 
     def interrupt(self, cause: Any = None) -> None:
         self._env.call_soon(partial(self._interrupted, cause))
@@ -58,6 +68,13 @@ class Task:
             event._defused = True
             self._advance(None, event._value)
 
+    def _wait(self, event: simpy.Event) -> None:
+        if event.callbacks is not None:
+            event.callbacks.append(self._on_event)
+            self.target = event
+        else:
+            self._on_event(event)
+
     def _advance(self, value: Any, error: BaseException | None) -> None:
         """Send `value` (or throw `error`) in, and on until the generator waits on an event not yet processed."""
         env = self._env
@@ -68,9 +85,10 @@ class Task:
                 try:
                     event = self._steps.send(value) if error is None else self._steps.throw(error)
                 except StopIteration as returned:
-                    self.is_alive = False
-                    self.target = None
-                    self._done(returned.value)
+                    self._end(returned.value)
+                    return
+                except simpy.Interrupt:
+                    self._end(self._on_interrupt)
                     return
                 if event.callbacks is not None:
                     event.callbacks.append(self._on_event)
@@ -83,3 +101,8 @@ class Task:
                     value, error = None, event._value
         finally:
             env._active_proc = outer
+
+    def _end(self, value: Any) -> None:
+        self.is_alive = False
+        self.target = None
+        self._done(value)
