@@ -6,6 +6,7 @@ Parts receive the context and the parts they call; none of them reaches back int
 from __future__ import annotations
 
 import random
+from math import log
 
 from sandbox.model.knobs import Knobs
 from sandbox.model.measurements import Measurements
@@ -33,4 +34,6 @@ class Context:
     def work_s(self, mean_ms: float) -> float:
         """One draw of a service time with the given mean, in seconds."""
         services = self.knobs.services
+        if services.distribution == "exponential" and mean_ms > 0:  # the default, inline: rng.expovariate's formula
+            return -log(1.0 - self.rng.random()) / (1.0 / (mean_ms / 1000.0))
         return service_time_s(mean_ms, services.distribution, services.lognormal_sigma, self.rng)
