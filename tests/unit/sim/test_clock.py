@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import simpy
 from simpy.events import URGENT
 
@@ -9,43 +11,44 @@ from sandbox.sim.clock import Clock
 from sandbox.sim.task import Task
 
 
+def _note(fired: list[str], name: str, _: object) -> None:
+    fired.append(name)
+
+
 def _schedule_mixed(env: simpy.Environment, fired: list[str], use_calls: bool) -> None:
     """Timeouts (or calls) at equal and distinct times, and URGENT events at the stop time."""
     for name, delay in (("a", 1.0), ("b", 2.0), ("c", 1.0), ("d", 2.0), ("e", 0.5)):
+        note = partial(_note, fired, name)
         if use_calls and isinstance(env, Clock):
-            env.call_in(delay, lambda _, name=name: fired.append(name))
+            env.call_in(delay, note)
         else:
-            env.timeout(delay).callbacks.append(lambda _, name=name: fired.append(name))
+            env.timeout(delay).callbacks.append(note)
     urgent = env.event()
     urgent._ok, urgent._value = True, None
     urgent.callbacks.append(lambda _: fired.append("urgent at 2"))
     env.schedule(urgent, URGENT, 2.0)
 
 
+def _fired(env: simpy.Environment, use_calls: bool, *stops: float) -> list[list[str]]:
+    """What fired by each stop, running `env` with run(until=...) or, for a Clock, with run_to."""
+    fired: list[str] = []
+    _schedule_mixed(env, fired, use_calls)
+    seen = []
+    for stop in stops:
+        env.run_to(stop) if isinstance(env, Clock) else env.run(until=stop)
+        seen.append(list(fired))
+    return seen
+
+
 def test_run_to_processes_what_run_until_processes():
-    fired_simpy: list[str] = []
-    fired_clock: list[str] = []
-    env, clock = simpy.Environment(), Clock()
-    _schedule_mixed(env, fired_simpy, use_calls=False)
-    _schedule_mixed(clock, fired_clock, use_calls=False)
-    env.run(until=2.0)
-    clock.run_to(2.0)
-    assert fired_clock == fired_simpy == ["e", "a", "c", "urgent at 2"]
-    assert clock.now == env.now == 2.0
-    env.run(until=3.0)
-    clock.run_to(3.0)
-    assert fired_clock == fired_simpy
+    by_simpy = _fired(simpy.Environment(), False, 2.0, 3.0)
+    by_clock = _fired(Clock(), False, 2.0, 3.0)
+    assert by_clock == by_simpy
+    assert by_clock[0] == ["e", "a", "c", "urgent at 2"]
 
 
 def test_a_call_fires_where_a_timeout_made_at_that_moment_would():
-    fired_timeouts: list[str] = []
-    fired_calls: list[str] = []
-    env, clock = simpy.Environment(), Clock()
-    _schedule_mixed(env, fired_timeouts, use_calls=False)
-    _schedule_mixed(clock, fired_calls, use_calls=True)
-    env.run(until=5.0)
-    clock.run_to(5.0)
-    assert fired_calls == fired_timeouts
+    assert _fired(Clock(), True, 5.0) == _fired(simpy.Environment(), False, 5.0)
 
 
 def test_call_soon_goes_before_the_moments_other_events_as_a_process_start_does():
