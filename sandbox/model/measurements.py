@@ -57,23 +57,31 @@ class Measurements:
         self._seconds: list[_Second] = []
         self.lost_by_cause: dict[str, int] = {}
         self.closed_s = 0
+        self._last = (-1, _Second())
+        """The second recorded into last, and its index: almost every record falls into the same one."""
 
     def _at(self, t: float) -> _Second:
         index = int(t)
+        last_index, last = self._last
+        if index == last_index:
+            return last
         seconds = self._seconds
         while len(seconds) <= index:
             seconds.append(_Second())
-        return seconds[index]
+        second = seconds[index]
+        self._last = (index, second)
+        return second
 
     def read(self, t: float, latency_ms: float, ok: bool, stale: bool = False) -> None:
         second = self._at(t)
         second.read_ms.append(latency_ms)
+        counts = second.counts
         if ok:
-            second.counts["read.ok"] += 1
+            counts["read.ok"] += 1
             if stale:
-                second.counts["read.stale"] += 1
+                counts["read.stale"] += 1
         else:
-            second.counts["read.errors"] += 1
+            counts["read.errors"] += 1
 
     def write(self, t: float, latency_ms: float, ok: bool) -> None:
         second = self._at(t)

@@ -93,6 +93,10 @@ class Cache(Faults):
         wire_s = self.wire_s(ctx.knobs.redis.rtt_ms / 1000.0, ctx.rng)
         if wire_s:
             yield env.timeout(wire_s)
-        if self.error_rate and self.fails(ctx.rng):
+        return self.landed(run)
+
+    def landed(self, run: Callable[[float], T]) -> T | Failed:
+        """A command that reached Redis: FAILED when it errs, else `run` now."""
+        if self.error_rate and self.fails(self.ctx.rng):
             return FAILED
-        return run(env.now)
+        return run(self.ctx.env.now)

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import simpy
+
+
+class Pending(Protocol):
+    """What a deadline watches: an event, or anything else that knows when it is answered."""
+
+    @property
+    def triggered(self) -> bool: ...
 
 
 class Deadlines:
     def __init__(self, env: simpy.Environment):
         self.env = env
-        self._lines: dict[float, deque[tuple[float, simpy.Event, Callable[[], None]]]] = {}
+        self._lines: dict[float, deque[tuple[float, Pending, Callable[[], None]]]] = {}
         self._idle: dict[float, simpy.Event] = {}
 
-    def arm(self, response: simpy.Event, timeout_s: float, expire: Callable[[], None]) -> None:
+    def arm(self, response: Pending, timeout_s: float, expire: Callable[[], None]) -> None:
         """Call `expire` after `timeout_s` unless `response` came first; 0 waits forever."""
         if timeout_s <= 0:
             return
@@ -32,7 +40,7 @@ class Deadlines:
         if idle is not None:
             idle.succeed()
 
-    def _watch(self, timeout_s: float, line: deque[tuple[float, simpy.Event, Callable[[], None]]]):
+    def _watch(self, timeout_s: float, line: deque[tuple[float, Pending, Callable[[], None]]]):
         env = self.env
         while True:
             while line and line[0][1].triggered:

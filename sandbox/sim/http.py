@@ -13,9 +13,10 @@ from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN
 from sandbox.sim.outcome import BREAKER_OPEN, REFUSED, TIMEOUT, Outcome
 from sandbox.sim.service import Handler, Service
+from sandbox.sim.task import Interruptible
 
 
-def _time_out(caller: simpy.Process, response: simpy.Event) -> None:
+def _time_out(caller: Interruptible, response: simpy.Event) -> None:
     """The caller stops waiting for `response` (if it still is)."""
     if caller.is_alive and caller.target is response:
         caller.interrupt(TIMEOUT)
@@ -35,8 +36,8 @@ class Http:
             return REFUSED
         response = service.accept(handler)
         if timeout_s > 0:
-            caller = ctx.env.active_process
-            assert caller is not None, "a request is sent from a process"
+            caller: Interruptible | None = ctx.env.active_process
+            assert caller is not None, "a request is sent from a process or a Task"
             ctx.deadlines.arm(response, timeout_s, lambda: _time_out(caller, response))
         try:
             outcome: Outcome = yield response

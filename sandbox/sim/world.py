@@ -66,12 +66,12 @@ class World:
         while self._closed_s + 1 <= t:
             boundary = self._closed_s + 1
             if boundary > env.now:
-                env.run(until=boundary)
+                env.run_to(boundary)
             self.measurements.close_second(self._closed_s, self.gauges())
             self.ctx.traffic.close_second()
             self._closed_s = boundary
         if t > env.now:
-            env.run(until=t)
+            env.run_to(t)
 
     # commands -----------------------------------------------------------------
 
