@@ -19,7 +19,7 @@ def test_the_tiers_stop_at_the_first_failure_and_the_table_says_which_ran(monkey
     planned = [Tier("lint", exits(0)), Tier("empty", exits(ci_tiers.NO_TESTS), pytest=True),
                Tier("broken", exits(3)), Tier("never", exits(0))]
     monkeypatch.setattr(ci_tiers, "tiers", lambda args: planned)
-    assert ci_tiers.main([]) == 3
+    assert ci_tiers.main(["tests/unit"]) == 3
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.split("each tier's time")[1]
             .splitlines()[1:] if line.strip()}
     assert rows["lint"][0] == "passed" and rows["empty"][:2] == ["no", "tests"]
@@ -29,8 +29,18 @@ def test_the_tiers_stop_at_the_first_failure_and_the_table_says_which_ran(monkey
 
 def test_a_lint_tier_that_selects_nothing_is_no_pass():
     """Exit status 5 is "no tests" only for pytest; from ruff or mypy it is a failure."""
-    status, outcome = ci_tiers.run(Tier("lint", exits(ci_tiers.NO_TESTS)))
+    status, outcome = ci_tiers.run(Tier("lint", exits(ci_tiers.NO_TESTS)), narrowed=True)
     assert status == ci_tiers.NO_TESTS and outcome.result.startswith("FAILED")
+
+
+def test_a_pytest_tier_that_collects_nothing_fails_unless_arguments_narrowed_it(monkeypatch):
+    """In CI (no arguments) an empty tier means a folder or a marker went missing; and a run where no tier selects
+    a test is pytest's exit 5, a failure, even when arguments narrowed it."""
+    status, outcome = ci_tiers.run(Tier("live", exits(ci_tiers.NO_TESTS), pytest=True), narrowed=False)
+    assert status == ci_tiers.NO_TESTS and outcome.result.startswith("FAILED")
+    monkeypatch.setattr(ci_tiers, "tiers", lambda args: [Tier("lint", exits(0)),
+                                                         Tier("fast", exits(ci_tiers.NO_TESTS), pytest=True)])
+    assert ci_tiers.main(["-k", "nothing-matches"]) == ci_tiers.NO_TESTS
 
 
 def test_the_pytest_tiers_split_the_tests_by_marker_and_get_the_extra_arguments():
