@@ -10,6 +10,7 @@ the message view (letters.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,8 @@ class Meter:
     duplicates: int = 0  # posts saved twice by a client's retry, as last read from the database
     suspect: tuple[str, float | None] | None = None  # the likely cause of the next loss found, and when
     losses: list[tuple[float, str, int]] = field(default_factory=list)  # (time.time(), cause, count)
+    found_lost: list[tuple[float, str, int]] = field(default_factory=list)  # the census's: (filed at, cause, count)
+    quorum_readable: Callable[[], bool] = lambda: True  # a quorum queue's count means something (a majority answers)
     last: Reading | None = None
 
     # what faults tell the meter ------------------------------------------------
@@ -123,7 +126,7 @@ class Meter:
         outbox = lab.db.outbox_pending()
         ready, worker = self._ready_and_worker(second)
         gauges |= self._pool_gauges("cache-worker", worker)
-        dead_lettered = self.queues.ready(lab.config.topology.dead_letter_queue)
+        dead_lettered = self._ready(lab.config.topology.dead_letter_queue)
         handled = self._handled()
         if handled is not None and handled > self.handled:
             lab.measurements.count(second, "msg.consumed", handled - self.handled)
@@ -142,13 +145,20 @@ class Meter:
         connected it does not exist."""
         lab = self.lab
         if not lab.config.topology.exclusive:
-            ready = self.queues.ready(lab.config.invalidation_queue)
+            ready = self._ready(lab.config.invalidation_queue)
             return ready, self._worker(second)
         worker = self._worker(second)
         if not self._alive("cache-worker") or worker.get("connected") is False:
             return 0, worker
         ready = worker.get("ready")
         return ready if isinstance(ready, int) else None, worker
+
+    def _ready(self, queue: str) -> int | None:
+        """A queue's ready count; None (unknown) for a quorum queue while no majority of its nodes answers, when
+        RabbitMQ would answer 0 whatever it holds."""
+        if self.lab.config.topology.queue_type == "quorum" and not self.quorum_readable():
+            return None
+        return self.queues.ready(queue)
 
     def _worker(self, second: int | None) -> dict:
         if second is None:
@@ -196,7 +206,7 @@ class Meter:
         author = self._metrics("author")
         outbox = lab.db.outbox_pending()
         ready, worker = self._ready_and_worker(None)
-        dead_lettered = self.queues.ready(lab.config.topology.dead_letter_queue)
+        dead_lettered = self._ready(lab.config.topology.dead_letter_queue)
         return self._census(owed, author, outbox, ready, worker, dead_lettered, self._handled())
 
     def _keep_reading(self, second: int, gauges: dict[GaugeName, float], dead_lettered: int | None) -> None:
@@ -246,12 +256,38 @@ class Meter:
             return None
 
     def _file_lost(self, second: int, lost: int) -> None:
-        """File messages the census found lost, at the moment of the fault that most likely lost them."""
-        if not lost:
-            return
-        cause, at_s = self.suspect or (UNKNOWN_LOSS, None)
-        self.lab.measurements.lose(second if at_s is None else at_s, cause, lost)
-        self.losses.append((time.time(), cause, lost))
+        """File messages the census found lost, at the moment of the fault that most likely lost them; take back,
+        latest first, those that turned up again (`lost` negative)."""
+        if lost > 0:
+            cause, at_s = self.suspect or (UNKNOWN_LOSS, None)
+            at = float(second if at_s is None else at_s)
+            self.lab.measurements.lose(at, cause, lost)
+            self.losses.append((time.time(), cause, lost))
+            self.found_lost.append((at, cause, lost))
+        back = -lost
+        while back > 0 and self.found_lost:
+            at, cause, count = self.found_lost.pop()
+            taken = min(back, count)
+            self.lab.measurements.take_back(at, cause, taken)
+            self._unlist(cause, taken)
+            if count > taken:
+                self.found_lost.append((at, cause, count - taken))
+            back -= taken
+
+    def _unlist(self, cause: str, count: int) -> None:
+        """Remove `count` letters of `cause`, latest first, from the losses shown."""
+        for index in range(len(self.losses) - 1, -1, -1):
+            when, listed_cause, listed = self.losses[index]
+            if count <= 0:
+                return
+            if listed_cause != cause:
+                continue
+            taken = min(count, listed)
+            if listed > taken:
+                self.losses[index] = (when, cause, listed - taken)
+            else:
+                del self.losses[index]
+            count -= taken
 
     def _count_delta(self, second: int, service: str, counter: str, metric: CounterName, value: int | None) -> None:
         if value is None:

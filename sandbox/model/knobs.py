@@ -142,6 +142,12 @@ class BrokerKnobs:
                               ("classic", "quorum"))
     election_ms: float = _number(150.0, "a quorum queue's pause to elect a new leader when its leader's node is "
                                         "lost (measured on the lab: bench/sim_vs_lab.py)", "ms", 60_000)
+    boot_s: float = _number(15.0, "seconds a revived node of a cluster takes to boot before it answers (the lab's "
+                                  "nodes: 6-9 s idle, 13-17 s under load; bench/cluster_pause.py)", "s", 600)
+    catch_up_s: float = _number(2.0, "seconds a revived node's quorum-queue member takes to catch up on the log it "
+                                     "missed before it counts toward a majority (bench/cluster_pause.py)", "s", 600)
+    peer_wait_s: float = _number(300.0, "how long a revived node waits for a peer it last saw running before it gives "
+                                        "up and stops (RabbitMQ: 10 tries of 30 s)", "s", 3_600)
 
 
 @dataclass(frozen=True)
