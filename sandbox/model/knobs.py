@@ -138,7 +138,7 @@ class BrokerKnobs:
     nodes: int = _choice_of_numbers(1, "RabbitMQ nodes: 1, or a cluster of 3 (targets broker-1, broker-2, broker-3)",
                                     (1, 3))
     queue_type: str = _choice("classic", "cache-invalidation's type: classic (lives on broker-1) or quorum "
-                                         "(replicated on every node; works while a majority is up)",
+                                         "(3 members by default, here one per node; works while a majority is up)",
                               ("classic", "quorum"))
     election_ms: float = _number(150.0, "a quorum queue's pause to elect a new leader when its leader's node is "
                                         "lost (measured on the lab: bench/sim_vs_lab.py)", "ms", 60_000)
