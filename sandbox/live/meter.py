@@ -66,6 +66,7 @@ class Meter:
     suspect: tuple[str, float | None] | None = None  # the likely cause of the next loss found, and when
     losses: list[tuple[float, str, int]] = field(default_factory=list)  # (time.time(), cause, count)
     found_lost: list[tuple[float, str, int]] = field(default_factory=list)  # the census's: (filed at, cause, count)
+    taken_back: int = 0  # messages the census counted lost that turned up again
     quorum_readable: Callable[[], bool] = lambda: True  # a quorum queue's count means something (a majority answers)
     last: Reading | None = None
 
@@ -265,6 +266,7 @@ class Meter:
             self.losses.append((time.time(), cause, lost))
             self.found_lost.append((at, cause, lost))
         back = -lost
+        self.taken_back += max(0, back)
         while back > 0 and self.found_lost:
             at, cause, count = self.found_lost.pop()
             taken = min(back, count)

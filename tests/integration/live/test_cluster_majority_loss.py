@@ -52,7 +52,8 @@ def test_a_quorum_queue_fails_over_recovers_after_the_revive_and_loses_nothing_i
     back_s = next(t for t in range(len(errors), REVIVED_S - 1, -1) if t == REVIVED_S or errors[t - 1])
     failover = observe(result, "quorum", "write.error_rate", 13, 30)
     print(f"\nmajority-loss run: failover error rate 13-30 s {failover:.3f}; writes all ok from {back_s} s "
-          f"({back_s - REVIVED_S} s after the revive); lost by cause {measured.lost_by_cause}; notes {result.notes}")
+          f"({back_s - REVIVED_S} s after the revive); lost by cause {measured.lost_by_cause}; census counted lost "
+          f"then took back {engine.meters['quorum'].taken_back}; notes {result.notes}")
     assert failover <= 0.01, "broker-2 and broker-3 are a majority: the quorum queue goes on with broker-1 down"
     assert back_s <= RECOVERED_BY_S, f"writes failed until {back_s} s: the cluster did not recover after the revive"
     assert observe(result, "quorum", "msg.lost_taken") == 0
