@@ -1,43 +1,33 @@
 """The majority-loss story on three RabbitMQ nodes the lab starts itself, with issue 18's timings.
 
 broker-1 (the quorum queue's first leader) is killed at 10 s and revived at 30 s; broker-2 and broker-3 are
-killed at 40 and 41 s, while broker-1 may still be booting, and revived at 55 s. A quorum queue goes on with one
-node down, is back after the revive, and loses nothing it accepted. Recovery takes a node's boot (13-17 s under
-load at nice -5) and, for broker-1, its wait for the peers it last saw running; the bound leaves 45 s after the
-revive. Each run prints its numbers (pytest -s): the failover's errors, when writes were all ok again, the losses.
+killed at 40 and 41 s, while broker-1 may still be booting, and revived at 55 s (bench/cluster_pause.py's
+MAJORITY_LOSS, which bench.sim_vs_lab also runs). A quorum queue goes on with one node down, is back after the
+revive, and loses nothing it accepted. Recovery takes a node's boot (13-17 s under load at nice -5) and, for
+broker-1, its wait for the peers it last saw running; the bound leaves 45 s after the revive. Each run prints its
+numbers (pytest -s): the failover's errors, when writes were all ok again, the losses.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from bench.cluster_pause import REVIVED_S, majority_loss, recovery_window_s
 from sandbox.engine import run_scenario
 from sandbox.live.engine import LiveEngine
 from sandbox.live.meter import UNKNOWN_LOSS
 from sandbox.live.servers import START_RABBITMQ, LabUnavailable
 from sandbox.model import losses
-from tests.helpers import observe, scenario, unavailable
+from tests.helpers import observe, unavailable
 from tests.integration.live.support import need_node_restart
 
 pytestmark = pytest.mark.live
 
-REVIVED_S = 55
-RECOVERED_BY_S = 100  # the lab was back 15-25 s after the revive in 5 loaded runs; the sim says 15 s + catch-up
-
-
-def story():
-    def at(seconds: int, verb: str, target: str) -> dict:
-        return {"at": seconds, "do": verb, "target": target}
-    return scenario(duration=120, load={"reads_per_s": 20, "writes_per_s": 4}, knobs={"broker.nodes": 3},
-                    variants={"classic": {"architecture": "queue", "broker": {"queue_type": "classic"}},
-                              "quorum": {"architecture": "queue", "broker": {"queue_type": "quorum"}}},
-                    timeline=[at(10, "kill", "broker-1"), at(30, "revive", "broker-1"), at(40, "kill", "broker-2"),
-                              at(41, "kill", "broker-3"), at(REVIVED_S, "revive", "broker-2"),
-                              at(REVIVED_S, "revive", "broker-3")])
+RECOVERY_BOUND_S = 45  # the lab was back 15-25 s after the revive in 5 loaded runs; the sim says 15 s + catch-up
 
 
 def test_a_quorum_queue_fails_over_recovers_after_the_revive_and_loses_nothing_it_accepted():
-    s = story().on_live_clock()
+    s = majority_loss().on_live_clock()
     try:
         engine = LiveEngine(s)
     except LabUnavailable as exc:
@@ -48,14 +38,13 @@ def test_a_quorum_queue_fails_over_recovers_after_the_revive_and_loses_nothing_i
     finally:
         engine.close()
     measured = result.engine.measurements("quorum")
-    errors = [measured.frame(t)["write.errors"] for t in range(int(s.duration_s))]
-    back_s = next(t for t in range(len(errors), REVIVED_S - 1, -1) if t == REVIVED_S or errors[t - 1])
+    window_s = recovery_window_s(measured, s.duration_s)
     failover = observe(result, "quorum", "write.error_rate", 13, 30)
-    print(f"\nmajority-loss run: failover error rate 13-30 s {failover:.3f}; writes all ok from {back_s} s "
-          f"({back_s - REVIVED_S} s after the revive); lost by cause {measured.lost_by_cause}; census counted lost "
-          f"then took back {engine.meters['quorum'].taken_back}; notes {result.notes}")
+    print(f"\nmajority-loss run: failover error rate 13-30 s {failover:.3f}; writes all ok from "
+          f"{REVIVED_S + window_s:g} s ({window_s:g} s after the revive); lost by cause {measured.lost_by_cause}; "
+          f"census counted lost then took back {engine.meters['quorum'].taken_back}; notes {result.notes}")
     assert failover <= 0.01, "broker-2 and broker-3 are a majority: the quorum queue goes on with broker-1 down"
-    assert back_s <= RECOVERED_BY_S, f"writes failed until {back_s} s: the cluster did not recover after the revive"
+    assert window_s <= RECOVERY_BOUND_S, f"writes failed until {REVIVED_S + window_s:g} s: no recovery after the revive"
     assert observe(result, "quorum", "msg.lost_taken") == 0
     assert set(measured.lost_by_cause) <= {losses.WRITE_FAILED}, (
         f"only publishes the author gave up may be lost; {UNKNOWN_LOSS!r} would be a message the broker accepted")
