@@ -49,7 +49,7 @@ def test_a_quorum_queue_fails_over_recovers_after_the_revive_and_loses_nothing_i
     print(f"\nmajority-loss run: failover error rate 13-30 s {failover:.3f}; writes all ok from "
           f"{REVIVED_S + window_s:g} s ({window_s:g} s after the revive); lost by cause {measured.lost_by_cause}; "
           f"census counted lost then took back {engine.meters['quorum'].taken_back}; notes {result.notes}")
-    answered = [f"{t:.0f} s {text.split(',')[0]}" for t, _variant, text in engine.log() if "answers again" in text]
+    answered = [f"at {t:.0f} s {text}" for t, _variant, text in engine.log() if "answers again" in text]
     print(f"majority-loss run, nodes: {'; '.join(answered)}")
     assert failover <= FAILOVER_ERRORS_AT_MOST, "broker-2 and broker-3 are a majority: the queue goes on"
     assert window_s <= RECOVERY_BOUND_S, f"writes failed until {REVIVED_S + window_s:g} s: no recovery after the revive"
