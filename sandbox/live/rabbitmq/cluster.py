@@ -44,7 +44,7 @@ from sandbox.live.processes.timers import Timers
 from sandbox.live.rabbitmq import node
 
 START_TIMEOUT_S = 120.0
-MEMBERS_TIMEOUT_S = 60.0
+MEMBERS_TIMEOUT_S = 120.0
 POLL_S = 0.1
 STATUS_POLL_S = 1.0  # rabbitmqctl takes about a second itself: asked no more often than this
 NAME_PREFIX = "lab-"
@@ -157,23 +157,27 @@ class Cluster:
         self._await_all_running(time.monotonic() + START_TIMEOUT_S)
         return time.monotonic() - started
 
-    def running(self) -> set[str]:
-        """The nodes broker-1 sees running (`rabbitmqctl cluster_status`); empty when it cannot tell."""
-        outcome = node.rabbitmqctl("cluster_status", "--formatter", "json", node=self.nodes[0].name, timeout_s=30)
+    def running(self) -> set[str] | str:
+        """The nodes broker-1 sees running (`rabbitmqctl cluster_status`), or what went wrong asking."""
+        outcome = node.rabbitmqctl("cluster_status", "--formatter", "json", node=self.nodes[0].name)
         if not outcome.ok:
-            return set()
+            return outcome.output
         try:
             return set(json.loads(outcome.output).get("running_nodes", ()))
         except (ValueError, AttributeError):
-            return set()
+            return f"not JSON: {outcome.output[:200]}"
 
     def _await_all_running(self, deadline: float) -> None:
         names = {each.name for each in self.nodes}
-        while not names <= (running := self.running()):
+        while True:
+            running = self.running()
+            if isinstance(running, set) and names <= running:
+                return
             if time.monotonic() > deadline:
-                missing = ", ".join(sorted(names - running))
-                raise NodeError(f"RabbitMQ nodes {missing} did not join broker-1's cluster within "
-                                f"{START_TIMEOUT_S:g} s (their logs: {self.folder})")
+                said = f"these are not running: {', '.join(sorted(names - running))}" if isinstance(running, set) \
+                    else f"rabbitmqctl cluster_status: {running}"
+                raise NodeError(f"broker-1 did not see all {len(names)} nodes running within {START_TIMEOUT_S:g} s "
+                                f"of their joins ({said}; their logs: {self.folder})")
             time.sleep(STATUS_POLL_S)
 
     def members(self, queue: str) -> dict[str, str]:

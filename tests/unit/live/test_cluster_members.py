@@ -50,7 +50,7 @@ def test_start_waits_until_broker_1_sees_every_node_running(lab_cluster, monkeyp
 
 def test_a_node_that_never_joins_is_named(lab_cluster, monkeypatch):
     answers(monkeypatch, "rabbitmqctl", [{"running_nodes": NAMES[:2]}])
-    with pytest.raises(NodeError, match="lab-t-3@localhost did not join"):
+    with pytest.raises(NodeError, match="these are not running: lab-t-3@localhost"):
         lab_cluster._await_all_running(deadline=0.0)
 
 
@@ -77,3 +77,9 @@ def test_a_queue_with_two_members_is_not_ready(lab_cluster, monkeypatch):
     answers(monkeypatch, "rabbitmq-queues", [quorum_status("leader", "follower", "follower")[:2]])
     with pytest.raises(NodeError, match="lab-t-3@localhost"):
         lab_cluster.await_members("q")
+
+
+def test_a_cluster_status_that_cannot_be_asked_says_why(lab_cluster, monkeypatch):
+    monkeypatch.setattr(node, "rabbitmqctl", lambda *args, **kw: node.Outcome(False, "timed out after 90 seconds"))
+    with pytest.raises(NodeError, match="rabbitmqctl cluster_status: timed out after 90 seconds"):
+        lab_cluster._await_all_running(deadline=0.0)
