@@ -40,7 +40,10 @@ once when the wall budget allows, else its queue-variant numbers are marked. Ser
 RABBITMQ_MANAGEMENT_URL and REDIS_URL, as for the lab.
 
 Then the cluster numbers (bench/cluster_pause.py): a quorum queue's pause when its leader's node dies, on three
-nodes the lab starts itself, against the sim's `broker.election_ms`, and how long a revived node takes to answer.
+nodes the lab starts itself, against the sim's `broker.election_ms`, and how long a revived node takes to answer;
+and the cluster's recovery window: the majority-loss story (cluster_pause.MAJORITY_LOSS) on both engines, the
+seconds from the revive of broker-2 and broker-3 until the quorum variant's writes all succeed again (agreement
+as above, with a floor of 1 s; about 4 min more on the lab).
 
 Run:  .venv/bin/python -m bench.sim_vs_lab    (about 8 min; at most ~10 min with a repeated run)
       .venv/bin/python -m bench.sim_vs_lab queue-full redis-blip    (only the cases named; no cluster numbers)
@@ -279,6 +282,22 @@ def fmt(metric: str, value: float | None) -> str:
     return f"{value:.0f}"
 
 
+def recovery_row() -> str:
+    """The cluster's recovery window after a majority loss, lab against sim (seed SEED and seeds 1-10)."""
+    scenario = cluster_pause.majority_loss()
+    live = run_live(scenario, SEED, time.monotonic(), runs_left=0, budget_s=0.0)
+    lab = cluster_pause.recovery_window_s(live.measurements["quorum"], scenario.duration_s)
+    sims = []
+    for seed in (SEED, *SIM_SEEDS):
+        engine = SimEngine(scenario, seed)
+        run_scenario(scenario, engine, seed)
+        sims.append(cluster_pause.recovery_window_s(engine.measurements("quorum"), scenario.duration_s))
+    rel = abs(sims[0] - lab) / max(lab, 1.0)
+    return (f"cluster: recovery window after the majority's revive: lab {lab:.0f} s, sim {sims[0]:.0f} s "
+            f"(10 seeds {min(sims[1:]):.0f}-{max(sims[1:]):.0f} s), rel diff {rel:.0%}  "
+            f"{'yes' if rel <= TOLERANCE else 'NO'}")
+
+
 def main(names: list[str]) -> int:
     started = time.monotonic()
     rows = []
@@ -339,6 +358,7 @@ def main(names: list[str]) -> int:
     if not names:
         try:
             print(cluster_pause.report(cluster_pause.measure()))
+            print(recovery_row())
         except LabError as exc:
             print(f"cluster: not measured, the lab cannot start its own nodes: {exc}")
     load1, load5, _ = os.getloadavg()

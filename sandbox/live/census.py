@@ -12,6 +12,12 @@ before publishing.
 A message can be between two places while they are counted (nacked by the worker and not yet back in
 the queue, say). So a census that comes up short is taken again at once, a few times, and the best
 kept; and a shortfall counts only when the censuses of two seconds in a row show it.
+
+A place that cannot be read makes the census unknown, never short. A quorum queue without a leader is
+such a place: RabbitMQ answers its message count with 0 when the leader cannot be asked (no majority, or
+no answer within 250 ms: `rabbit_quorum_queue:stat/1`), so the lab counts it only while a majority of its
+nodes answers (meter.py), and a shortfall that two censuses in a row then show smaller was a miscount:
+it is taken back.
 """
 
 from __future__ import annotations
@@ -47,13 +53,23 @@ class LostMessages:
         self._last_missing: int | None = None
 
     def check(self, census: Census | None) -> int:
-        """How many more messages are lost; `census` is None when some place could not be counted."""
+        """How many more messages are lost (negative: how many found lost before turned up again); `census` is
+        None when some place could not be counted."""
         if census is None:
             self._last_missing = None
             return 0
         missing = census.missing
-        confirmed = 0 if self._last_missing is None else min(missing, self._last_missing)
+        if self._last_missing is None:
+            self._last_missing = missing
+            return 0
+        low, high = sorted((missing, self._last_missing))
         self._last_missing = missing
-        newly = max(0, confirmed - self.found)
-        self.found += newly
-        return newly
+        if low > self.found:  # short by more, two seconds running: the smaller shortfall is lost
+            confirmed = low
+        elif high < self.found:  # short by less, two seconds running: what turned up again was never lost
+            confirmed = max(0, high)
+        else:
+            return 0
+        change = confirmed - self.found
+        self.found = confirmed
+        return change

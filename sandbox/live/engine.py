@@ -179,6 +179,8 @@ class LiveEngine:
             lab, warning = wire(self.site, variant, self.scenario.knobs_at_start(variant))
             self.labs[variant.name] = lab
             self.meters[variant.name] = Meter(lab, self.supervisor, self._queues, self._probe)
+            if self.cluster is not None and len(self.cluster.nodes) > 1:
+                self.meters[variant.name].quorum_readable = self.cluster.majority_answers
             if warning:
                 self._warn(warning)
 
@@ -202,7 +204,8 @@ class LiveEngine:
                            "RABBITMQ_MANAGEMENT_URL")
             policies = Policies(self.rabbitmq_url, management)
         return Site(urls, self.cluster is not None, redis_url, self.supervisor, self.workdir, self.run_id,
-                    standing, self.seed, self.scenario.duration_s, policies, version, self._remember)
+                    standing, self.seed, self.scenario.duration_s, policies, version, self._remember,
+                    await_members=self.cluster.await_members if self.cluster is not None else None)
 
     def _remember(self, config: ServiceConfig) -> None:
         """A variant's names, into the run's record before they exist on the servers."""

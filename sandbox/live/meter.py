@@ -11,6 +11,7 @@ the message view (letters.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,9 @@ class Meter:
     effects: tuple[int, int, int] = (0, 0, 0)  # the mailer's e-mails, duplicates and missing, as last read
     suspect: tuple[str, float | None] | None = None  # the likely cause of the next loss found, and when
     losses: list[tuple[float, str, int]] = field(default_factory=list)  # (time.time(), cause, count)
+    found_lost: list[tuple[float, str, int]] = field(default_factory=list)  # the census's: (filed at, cause, count)
+    taken_back: int = 0  # messages the census counted lost that turned up again
+    quorum_readable: Callable[[], bool] = lambda: True  # a quorum queue's count means something (a majority answers)
     last: Reading | None = None
 
     # what faults tell the meter ------------------------------------------------
@@ -129,7 +133,7 @@ class Meter:
         outbox = lab.db.outbox_pending()
         ready, worker = self._ready_and_worker(second)
         gauges |= self._pool_gauges("cache-worker", worker)
-        dead_lettered = self.queues.ready(lab.config.topology.dead_letter_queue)
+        dead_lettered = self._ready(lab.config.topology.dead_letter_queue)
         self._count_dropped(second, dead_lettered)
         handled = self._handled()
         if handled is not None and handled > self.handled:
@@ -167,7 +171,7 @@ class Meter:
         """Messages waiting in the retry queues (a delayed retry): ready, as the simulation counts them."""
         total = 0
         for name in self.lab.config.topology.retry_queues:
-            ready = self.queues.ready(name)
+            ready = self._ready(name)
             if ready is None:
                 return None
             total += ready
@@ -181,7 +185,7 @@ class Meter:
         lab = self.lab
         if not lab.config.topology.exclusive:
             retrying = self._retrying()  # first: an expired retry moves on to the queue
-            ready = self.queues.ready(lab.config.invalidation_queue)
+            ready = self._ready(lab.config.invalidation_queue)
             worker = self._worker(second)
             return None if ready is None or retrying is None else ready + retrying, worker
         worker = self._worker(second)
@@ -192,6 +196,13 @@ class Meter:
             return retrying, worker
         ready = worker.get("ready")
         return ready + retrying if isinstance(ready, int) else None, worker
+
+    def _ready(self, queue: str) -> int | None:
+        """A queue's ready count; None (unknown) for a quorum queue while no majority of its nodes answers, when
+        RabbitMQ would answer 0 whatever it holds."""
+        if self.lab.config.topology.queue_type == "quorum" and not self.quorum_readable():
+            return None
+        return self.queues.ready(queue)
 
     def _worker(self, second: int | None) -> dict:
         if second is None:
@@ -239,7 +250,7 @@ class Meter:
         author = self._metrics("author")
         outbox = lab.db.outbox_pending()
         ready, worker = self._ready_and_worker(None)
-        dead_lettered = self.queues.ready(lab.config.topology.dead_letter_queue)
+        dead_lettered = self._ready(lab.config.topology.dead_letter_queue)
         return self._census(owed, author, outbox, ready, worker, dead_lettered, self._handled())
 
     def _keep_reading(self, second: int, gauges: dict[GaugeName, float], dead_lettered: int | None) -> None:
@@ -289,12 +300,39 @@ class Meter:
             return None
 
     def _file_lost(self, second: int, lost: int) -> None:
-        """File messages the census found lost, at the moment of the fault that most likely lost them."""
-        if not lost:
-            return
-        cause, at_s = self.suspect or (UNKNOWN_LOSS, None)
-        self.lab.measurements.lose(second if at_s is None else at_s, cause, lost)
-        self.losses.append((time.time(), cause, lost))
+        """File messages the census found lost, at the moment of the fault that most likely lost them; take back,
+        latest first, those that turned up again (`lost` negative)."""
+        if lost > 0:
+            cause, at_s = self.suspect or (UNKNOWN_LOSS, None)
+            at = float(second if at_s is None else at_s)
+            self.lab.measurements.lose(at, cause, lost)
+            self.losses.append((time.time(), cause, lost))
+            self.found_lost.append((at, cause, lost))
+        back = -lost
+        self.taken_back += max(0, back)
+        while back > 0 and self.found_lost:
+            at, cause, count = self.found_lost.pop()
+            taken = min(back, count)
+            self.lab.measurements.take_back(at, cause, taken)
+            self._unlist(cause, taken)
+            if count > taken:
+                self.found_lost.append((at, cause, count - taken))
+            back -= taken
+
+    def _unlist(self, cause: str, count: int) -> None:
+        """Remove `count` letters of `cause`, latest first, from the losses shown."""
+        for index in range(len(self.losses) - 1, -1, -1):
+            when, listed_cause, listed = self.losses[index]
+            if count <= 0:
+                return
+            if listed_cause != cause:
+                continue
+            taken = min(count, listed)
+            if listed > taken:
+                self.losses[index] = (when, cause, listed - taken)
+            else:
+                del self.losses[index]
+            count -= taken
 
     def _count_delta(self, second: int, service: str, counter: str, metric: CounterName, value: int | None) -> None:
         if value is None:

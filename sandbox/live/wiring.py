@@ -4,7 +4,8 @@ Per variant: author, blog, user and (queue) cache-worker as their own processes,
 fault proxy, and the variant's AMQP and Redis connections through proxies of their own — so a fault hits one
 variant only. A broker of three nodes gets a proxy per node (`broker-1` to `broker-3`), and every client of the
 variant is given the three in that order; a cluster's queue is declared through broker-1, where it lives (a classic
-queue) or has its first leader (a quorum queue). Its queues and Redis keys carry names of their own (a suffix and a
+queue) or has its first leader (a quorum queue), and the lab waits until a quorum queue has a serving member on
+every node (cluster.py). Its queues and Redis keys carry names of their own (a suffix and a
 prefix with the run's id), written down in the run's record before they exist (runs.py); the standing lab's queue
 variant uses the exact names, `cache-invalidation` and friends.
 """
@@ -89,6 +90,8 @@ class Site:
     broker_version: str | None
     remember: Callable[[ServiceConfig], None]
     """Writes a variant's names into the run's record before they exist."""
+    await_members: Callable[[str], None] | None = None
+    """Waits until a quorum queue has a serving member on every node of the lab's own cluster."""
 
     @property
     def rabbitmq_url(self) -> str:
@@ -161,6 +164,8 @@ def _declare_on_first_node(site: Site, config: ServiceConfig) -> None:
         config.topology.declare(connection.channel())
     finally:
         connection.close()
+    if config.topology.queue_type == "quorum" and site.await_members is not None:
+        site.await_members(config.topology.queue)
 
 
 def _load(site: Site, config: ServiceConfig, knobs: Knobs, db: Database) -> LoadGenerator:

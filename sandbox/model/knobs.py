@@ -146,7 +146,7 @@ class BrokerKnobs:
     nodes: int = _choice_of_numbers(1, "RabbitMQ nodes: 1, or a cluster of 3 (targets broker-1, broker-2, broker-3)",
                                     (1, 3))
     queue_type: str = _choice("classic", "cache-invalidation's type: classic (lives on broker-1) or quorum "
-                                         "(replicated on every node; works while a majority is up)",
+                                         "(3 members by default, here one per node; works while a majority is up)",
                               ("classic", "quorum"))
     election_ms: float = _number(150.0, "a quorum queue's pause to elect a new leader when its leader's node is "
                                         "lost (measured on the lab: bench/sim_vs_lab.py)", "ms", 60_000)
@@ -158,6 +158,12 @@ class BrokerKnobs:
                                          "dead-letter exchange; reject-publish refuses the new one with a nack "
                                          "(only a publisher with confirms hears it)",
                             ("drop-head", "reject-publish"))
+    boot_s: float = _number(15.0, "seconds a revived node of a cluster takes to boot before it answers (the lab's "
+                                  "nodes: 6-9 s idle, 13-17 s under load; bench/cluster_pause.py)", "s", 600)
+    catch_up_s: float = _number(2.0, "seconds a revived node's quorum-queue member takes to catch up on the log it "
+                                     "missed before it counts toward a majority (bench/cluster_pause.py)", "s", 600)
+    peer_wait_s: float = _number(300.0, "how long a revived node waits for a peer it last saw running before it gives "
+                                        "up and stops (RabbitMQ: 10 tries of 30 s)", "s", 3_600)
 
 
 @dataclass(frozen=True)

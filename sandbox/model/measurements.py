@@ -99,6 +99,18 @@ class Measurements:
             counts["msg.lost_taken"] += n
         self.lost_by_cause[cause] = self.lost_by_cause.get(cause, 0) + n
 
+    def take_back(self, t: float, cause: str, n: int) -> None:
+        """`n` of the messages counted lost at `t` for `cause` turned up again: they were not lost after all."""
+        counts = self._at(t).counts
+        counts["msg.lost"] -= n
+        if cause in losses.TAKEN:
+            counts["msg.lost_taken"] -= n
+        left = self.lost_by_cause.get(cause, 0) - n
+        if left > 0:
+            self.lost_by_cause[cause] = left
+        else:
+            self.lost_by_cause.pop(cause, None)
+
     def close_second(self, second: int, gauges: Mapping[GaugeName, float]) -> None:
         """Record the gauges read at the end of `second`; the second is then final."""
         self._at(second).gauges = dict(gauges)

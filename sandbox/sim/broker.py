@@ -25,6 +25,8 @@ from sandbox.sim.cluster import Cluster, Node
 from sandbox.sim.context import Context
 from sandbox.sim.faults import DOWN, HUNG, UP, Faults
 
+PEER_POLL_S = 0.5  # how often a booting node looks for a peer it waits for
+
 
 class Message:
     """One `{"action": "invalidateCache", "keys": ["blogs:*"]}` (or a malformed one)."""
@@ -81,7 +83,7 @@ class Broker(Faults):
         self._next = 0
         knobs = ctx.knobs.broker
         self.quorum = knobs.queue_type == "quorum"
-        self.cluster = Cluster(self.quorum, self._node_changed) if knobs.nodes > 1 else None
+        self.cluster = Cluster(self.quorum, self._node_changed, self._boot) if knobs.nodes > 1 else None
         self._client: Node | None = self.cluster.client_node() if self.cluster else None
 
     # publishing ---------------------------------------------------------------
@@ -118,8 +120,12 @@ class Broker(Faults):
             return True
         if msg.persistent or self.quorum:
             delay_s += ctx.knobs.broker.fsync_ms / 1000.0
-        if self.cluster is not None:
-            delay_s += max(0.0, self.cluster.election_until_s - env.now)  # a leader election holds the confirm
+        if self.cluster is not None:  # a leader election, or a member catching up, holds the confirm
+            delay_s += max(0.0, self.cluster.election_until_s - env.now)
+            if delay_s > ctx.knobs.publish.timeout_s and self.cluster.queue_up():
+                yield env.timeout(ctx.knobs.publish.timeout_s)
+                self._sent(msg)  # the publisher gives up first
+                return False
         yield env.timeout(delay_s)
         if not self.queue_exists() and self.epoch == epoch and self.state == UP:
             self._sent(msg)  # the exclusive queue is gone with its consumer: the mandatory message comes back
@@ -347,6 +353,32 @@ class Broker(Faults):
 
     # a cluster's nodes ----------------------------------------------------------
 
+    def _boot(self, index: int) -> None:
+        self.ctx.env.process(self._booting(index))
+
+    def _booting(self, index: int) -> Generator[Any, Any, None]:
+        """broker-N boots, syncs with a peer it last saw running (waiting for one if none is up), and answers; its
+        quorum member counts toward a majority once caught up."""
+        cluster = self.cluster
+        assert cluster is not None
+        ctx, node, knobs = self.ctx, cluster.nodes[index], self.ctx.knobs.broker
+        boot, name = node.boots, f"broker-{index + 1}"
+        yield ctx.env.timeout(knobs.boot_s)
+        waited_from = ctx.env.now
+        while node.booting and node.boots == boot and not cluster.can_sync(index):
+            if ctx.env.now == waited_from:
+                ctx.log(f"{name} booted, and waits for a peer it last saw running "
+                        f"({', '.join(f'broker-{i + 1}' for i in sorted(node.peers))})")
+            if ctx.env.now - waited_from >= knobs.peer_wait_s:
+                node.booting = False
+                ctx.log(f"{name} gave up waiting for its peers after {knobs.peer_wait_s:g} s and stopped")
+                return
+            yield ctx.env.timeout(PEER_POLL_S)
+        if not node.booting or node.boots != boot:
+            return  # killed again while booting
+        cluster.caught_up_s[index] = ctx.env.now + (knobs.catch_up_s if self.quorum else 0.0)
+        node.answer()
+
     def _node_changed(self, index: int) -> None:
         """broker-N was killed or revived: clients move, the queue goes or comes back, a leader is elected."""
         cluster = self.cluster
@@ -358,6 +390,8 @@ class Broker(Faults):
         was_client, self._client = self._client, cluster.client_node()
         up = cluster.up(index)
         name = f"broker-{index + 1}"
+        if not up:
+            cluster.kill(index)
         if self._client is not was_client:
             self.epoch += 1  # unconfirmed publishes on the old connection are lost with it
             returned = self._take_back_unacked()
@@ -375,11 +409,14 @@ class Broker(Faults):
             if not up and index == cluster.leader and cluster.majority:
                 cluster.elect(now, ctx.knobs.broker.election_ms / 1000.0)
                 ctx.log(f"{name} (the quorum queue's leader) stopped: electing a new leader")
+            elif not up and cluster.majority:  # the majority left may count on a member still catching up
+                cluster.election_until_s = max(cluster.election_until_s, cluster.majority_from_s())
             elif up and cluster.majority and sum(cluster.up(i) for i in range(len(cluster.nodes))) == 2:
                 cluster.elect(now, ctx.knobs.broker.election_ms / 1000.0)
                 ctx.log(f"{name} is back: the quorum queue has a majority again")
             elif not cluster.majority:
-                ctx.log(f"{name} stopped: the quorum queue has no majority and stops taking messages")
+                ctx.log(f"{name} is back, but the quorum queue has no majority yet" if up else
+                        f"{name} stopped: the quorum queue has no majority and stops taking messages")
         elif index == 0:
             if not up:
                 kept, lost = self._store(returned)

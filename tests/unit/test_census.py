@@ -48,3 +48,44 @@ def test_losses_the_author_counted_are_not_found_again():
     lost = LostMessages()
     for _ in range(3):
         assert lost.check(census(10, consumed=5, counted_lost=5)) == 0
+
+
+def test_a_shortfall_that_turns_up_again_two_seconds_running_is_taken_back():
+    """A quorum queue without a leader answers 0 messages: 5 ready messages look lost until it has one again."""
+    lost = LostMessages()
+    assert [lost.check(census(20, consumed=15)), lost.check(census(20, consumed=15))] == [0, 5]
+    assert lost.check(census(20, consumed=15, ready=5)) == 0, "seen once: maybe a message counted twice"
+    assert lost.check(census(20, consumed=15, ready=5)) == -5
+    assert lost.found == 0
+
+
+def test_only_what_both_seconds_found_again_is_taken_back():
+    lost = LostMessages()
+    lost.check(census(20, consumed=10))
+    lost.check(census(20, consumed=10))
+    assert lost.found == 10
+    lost.check(census(20, consumed=14))
+    assert lost.check(census(20, consumed=17)) == -4, "4, then 7 turned up: both seconds agree on 4"
+    assert lost.found == 6
+
+
+def test_a_shortfall_that_does_not_shrink_twice_is_kept():
+    lost = LostMessages()
+    lost.check(census(20, consumed=10))
+    lost.check(census(20, consumed=10))
+    assert [lost.check(census(20, consumed=20)), lost.check(census(20, consumed=10))] == [0, 0]
+    assert lost.found == 10
+
+
+def test_a_place_that_cannot_be_read_neither_adds_nor_takes_back():
+    lost = LostMessages()
+    lost.check(census(20, consumed=10))
+    lost.check(census(20, consumed=10))
+    assert [lost.check(None), lost.check(census(20, consumed=20)), lost.check(None)] == [0, 0, 0]
+    assert lost.found == 10
+
+
+def test_messages_handled_twice_never_make_the_found_count_negative():
+    lost = LostMessages()
+    assert [lost.check(census(10, consumed=12)), lost.check(census(10, consumed=12))] == [0, 0]
+    assert lost.found == 0

@@ -5,6 +5,16 @@ A node is rabbitmq-server run by the lab (node.py's tools) under a name, ports a
 range (so a killed node finds its ports free when it starts again), its data and logs in the run's temporary folder,
 no plugins. The nodes start at once; nodes 2 and 3 then join node 1 (`rabbitmqctl stop_app; join_cluster; start_app`),
 so a queue declared through broker-1 lives there (a classic queue) or has its first leader there (a quorum queue).
+`start` returns only once `rabbitmqctl cluster_status` on broker-1 lists all three nodes as running: a quorum queue
+takes its members when it is declared (in 3.x; 4.x adds members later only with `rabbitmq-queues grow` or its
+membership reconciliation), so one declared before every node had joined would have fewer members than the cluster
+has nodes, and no majority with one node down. A member whose Raft server did not start at declare time (RabbitMQ
+accepts a quorum queue once a majority of its servers started) is as bad, so `await_members` waits until
+`rabbitmq-queues quorum_status` shows every member as a leader or follower.
+
+The nodes run at a higher priority than the lab's services (nice -5, when the lab may raise it): on its own machine a
+broker does not share two cores with its clients and their load, and a node that boots beside two busy loops
+answered after 22-36 s at the default priority against 13-17 s at nice -5.
 
 `kill` is SIGKILL. `revive` starts the node again with its folder, and it rejoins the cluster by itself; RabbitMQ
 takes seconds to boot (15-30 s on two cores under a scenario's load), so a revived node answers that much after
@@ -16,6 +26,9 @@ SIGKILL.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import shutil
 import socket
 import threading
 import time
@@ -31,8 +44,12 @@ from sandbox.live.processes.timers import Timers
 from sandbox.live.rabbitmq import node
 
 START_TIMEOUT_S = 120.0
+MEMBERS_TIMEOUT_S = 120.0
 POLL_S = 0.1
+STATUS_POLL_S = 1.0  # rabbitmqctl takes about a second itself: asked no more often than this
 NAME_PREFIX = "lab-"
+NODE_NICE = -5  # the nodes' priority, when the lab may raise it (root)
+RAFT_SERVING = ("leader", "follower")
 
 
 class NodeError(LabError):
@@ -80,7 +97,8 @@ class Node:
             # the VM in place of the script (exec, no shell in between), so it keeps the parent-death signal
             "RABBITMQ_ALLOW_INPUT": "true",
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-noinput -kernel inet_dist_use_interface {127,0,0,1}"}
-        return ServiceSpec(self.label, tuple(tools.argv("rabbitmq-server", die_with_parent=True)), env=env)
+        raised = ("nice", "-n", str(NODE_NICE)) if os.geteuid() == 0 and shutil.which("nice") else ()
+        return ServiceSpec(self.label, (*raised, *tools.argv("rabbitmq-server", die_with_parent=True)), env=env)
 
 
 def node_name(run_id: str, number: int) -> str:
@@ -104,6 +122,7 @@ class Cluster:
         self._timers = Timers()
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabbitmqctl")
         self._closed = False
+        self._answering = {n.number: False for n in self.nodes}
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -126,6 +145,7 @@ class Cluster:
             self.supervisor.start(each.spec(self.tools))
         for each in self.nodes:
             self._await(each, started + START_TIMEOUT_S)
+            self._answering[each.number] = True
         problems: list[str] = []
         joins = [threading.Thread(target=self._join, args=(each, problems), daemon=True) for each in self.nodes[1:]]
         for thread in joins:
@@ -134,7 +154,58 @@ class Cluster:
             thread.join(START_TIMEOUT_S)
         if problems:
             raise NodeError(problems[0])
+        self._await_all_running(time.monotonic() + START_TIMEOUT_S)
         return time.monotonic() - started
+
+    def running(self) -> set[str] | str:
+        """The nodes broker-1 sees running (`rabbitmqctl cluster_status`), or what went wrong asking."""
+        outcome = node.rabbitmqctl("cluster_status", "--formatter", "json", node=self.nodes[0].name)
+        if not outcome.ok:
+            return outcome.output
+        try:
+            return set(json.loads(outcome.output).get("running_nodes", ()))
+        except (ValueError, AttributeError):
+            return f"not JSON: {outcome.output[:200]}"
+
+    def _await_all_running(self, deadline: float) -> None:
+        names = {each.name for each in self.nodes}
+        while True:
+            running = self.running()
+            if isinstance(running, set) and names <= running:
+                return
+            if time.monotonic() > deadline:
+                said = f"these are not running: {', '.join(sorted(names - running))}" if isinstance(running, set) \
+                    else f"rabbitmqctl cluster_status: {running}"
+                raise NodeError(f"broker-1 did not see all {len(names)} nodes running within {START_TIMEOUT_S:g} s "
+                                f"of their joins ({said}; their logs: {self.folder})")
+            time.sleep(STATUS_POLL_S)
+
+    def members(self, queue: str) -> dict[str, str]:
+        """A quorum queue's members and each one's Raft state (`rabbitmq-queues quorum_status`); empty when unknown."""
+        outcome = node.tool("rabbitmq-queues", "quorum_status", queue, "--formatter", "json", node=self.nodes[0].name)
+        if not outcome.ok:
+            return {}
+        try:
+            rows = json.loads(outcome.output)
+            return {str(row["Node Name"]): str(row["Raft State"]) for row in rows}
+        except (ValueError, KeyError, TypeError):
+            return {}
+
+    def await_members(self, queue: str) -> None:
+        """Return once the quorum queue `queue` has a serving member on every node; NodeError after
+        MEMBERS_TIMEOUT_S."""
+        deadline = time.monotonic() + MEMBERS_TIMEOUT_S
+        names = {each.name for each in self.nodes}
+        while True:
+            members = self.members(queue)
+            serving = {name for name, state in members.items() if state in RAFT_SERVING}
+            if names <= serving:
+                return
+            if time.monotonic() > deadline:
+                raise NodeError(f"quorum queue {queue!r} has no serving member on "
+                                f"{', '.join(sorted(names - serving))} {MEMBERS_TIMEOUT_S:g} s after it was declared "
+                                f"(rabbitmq-queues quorum_status: {members or 'no answer'})")
+            time.sleep(STATUS_POLL_S)
 
     def _await(self, each: Node, deadline: float) -> None:
         """Return once the node's AMQP port answers; NodeError when it exits or the deadline passes."""
@@ -160,9 +231,16 @@ class Cluster:
     def alive(self, number: int) -> bool:
         return self.supervisor.alive(self.node(number).label)
 
+    def majority_answers(self) -> bool:
+        """More than half the nodes answer on their AMQP port (a revived node only once it has booted): what a quorum
+        queue needs to have a leader, and so a message count."""
+        answering = sum(self._answering[each.number] and self.alive(each.number) for each in self.nodes)
+        return answering * 2 > len(self.nodes)
+
     def kill(self, number: int) -> None:
         """SIGKILL: the node's connections close at once, its disk keeps what it had written."""
         with self._locks[number]:
+            self._answering[number] = False
             self.supervisor.kill(self.node(number).label)
 
     def revive(self, number: int) -> None:
@@ -182,6 +260,7 @@ class Cluster:
             if not self._closed:
                 self._log(str(exc))
             return
+        self._answering[number] = True
         self._log(f"{each.label} answers again, {time.monotonic() - began:.1f} s after it was started")
 
     def restart(self, number: int, down_s: float) -> None:

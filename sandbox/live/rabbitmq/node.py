@@ -98,6 +98,11 @@ def rabbitmqctl(*args: str, node: str | None = None, timeout_s: float = TIMEOUT_
     return _tool("rabbitmqctl", args, node, timeout_s)
 
 
+def tool(name: str, *args: str, node: str | None = None, timeout_s: float = TIMEOUT_S) -> Outcome:
+    """`name -q [-n node] args...` for another of RabbitMQ's tools (rabbitmq-queues, rabbitmq-diagnostics)."""
+    return _tool(name, args, node, timeout_s)
+
+
 def _tool(tool: str, args: tuple[str, ...], node: str | None, timeout_s: float) -> Outcome:
     found = tools()
     if found is None:
