@@ -66,7 +66,7 @@ def test_heartbeats_keep_flowing_while_a_slow_handler_works(channel, queue_name)
     finally:
         consumer.stop()
     assert consumer.stats.snapshot() | {"consumed": 1} == {
-        "consumed": 1, "redelivered": 0, "failed": 0, "dead_lettered": 0, "lost": 0, "reconnects": 0}
+        "consumed": 1, "redelivered": 0, "failed": 0, "dead_lettered": 0, "lost": 0, "reconnects": 0, "retried": 0}
 
 
 def test_the_consumer_reconnects_after_its_connection_drops_and_gets_the_unacked_message_again(channel, queue_name):
