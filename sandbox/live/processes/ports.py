@@ -9,28 +9,18 @@ from pathlib import Path
 _handed_out: set[int] = set()
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 FIXED_PORTS = range(20_000, 32_768)
-"""Where `fixed_port` looks: below Linux's default ephemeral range (32768-60999)."""
+"""Where `free_port` looks: below Linux's default ephemeral range (32768-60999)."""
 RABBITMQ_PORTS = frozenset({25_672})
 """A default RabbitMQ node's distribution port, left to it."""
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now and this process has not handed out before
-    (the kernel may offer a just-released port again, to a proxy binding port 0, say)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's ephemeral range, and never
+    handed out before by this process.
 
-
-def fixed_port() -> int:
-    """A free port on 127.0.0.1 below the kernel's ephemeral range, never handed out before by this process.
-
-    The kernel never picks such a port as the source port of an outgoing connection, so a server that is killed
-    and started again (a RabbitMQ node) finds its port free, with nothing held meanwhile."""
+    The kernel never picks such a port as the source port of an outgoing connection (nor for a bind to port 0), so
+    between the moment a port is chosen and the moment its server listens no client of this or another run on the
+    machine takes it, and a server that is killed and started again (a RabbitMQ node) finds its port free."""
     low = _ephemeral_low()
     stop = min(FIXED_PORTS.stop, low) if low > FIXED_PORTS.start + 1000 else FIXED_PORTS.stop
     while True:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.live.errors import LabError
-from sandbox.live.processes.ports import fixed_port
+from sandbox.live.processes.ports import free_port
 from sandbox.live.processes.supervisor import ServiceSpec, Supervisor
 from sandbox.live.processes.timers import Timers
 from sandbox.live.rabbitmq import node
@@ -114,7 +114,7 @@ class Cluster:
             raise NodeError("RabbitMQ is not installed here (no rabbitmq-server on PATH)")
         self.tools = found
         self.folder = folder
-        self.nodes = [Node(n, node_name(run_id, n), fixed_port(), fixed_port(), folder / f"broker-{n}")
+        self.nodes = [Node(n, node_name(run_id, n), free_port(), free_port(), folder / f"broker-{n}")
                       for n in range(1, count + 1)]
         self.supervisor = Supervisor(folder / "logs")
         self._log = log
