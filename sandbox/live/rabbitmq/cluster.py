@@ -43,6 +43,7 @@ from sandbox.live.processes.supervisor import ServiceSpec, Supervisor
 from sandbox.live.processes.timers import Timers
 from sandbox.live.rabbitmq import node
 
+JOIN_ATTEMPTS = 3
 START_TIMEOUT_S = 120.0
 MEMBERS_TIMEOUT_S = 120.0
 POLL_S = 0.1
@@ -219,12 +220,25 @@ class Cluster:
             time.sleep(POLL_S)
 
     def _join(self, each: Node, problems: list[str]) -> None:
+        """stop_app, join_cluster, start_app. On a busy machine RabbitMQ 3.10's join now and then aborts while
+        Mnesia copies the schema (`{aborted, {shutdown, ... sync_dump_log ...}}`): the node, still stopped and
+        holding nothing, is reset and asked again, up to JOIN_ATTEMPTS times."""
         first = self.nodes[0].name
-        for step in (("stop_app",), ("join_cluster", first), ("start_app",)):
-            outcome = node.rabbitmqctl(*step, node=each.name)
-            if not outcome.ok:
-                problems.append(f"RabbitMQ node {each.name} could not {' '.join(step)}: {outcome.output}")
+        if not self._step(each, problems, "stop_app"):
+            return
+        for attempt in range(1, JOIN_ATTEMPTS + 1):
+            if self._step(each, problems if attempt == JOIN_ATTEMPTS else [], "join_cluster", first):
+                break
+            if attempt == JOIN_ATTEMPTS or not self._step(each, problems, "reset"):
                 return
+        self._step(each, problems, "start_app")
+
+    @staticmethod
+    def _step(each: Node, problems: list[str], *step: str) -> bool:
+        outcome = node.rabbitmqctl(*step, node=each.name)
+        if not outcome.ok:
+            problems.append(f"RabbitMQ node {each.name} could not {' '.join(step)}: {outcome.output}")
+        return outcome.ok
 
     # faults ----------------------------------------------------------------------
 

@@ -83,3 +83,29 @@ def test_a_cluster_status_that_cannot_be_asked_says_why(lab_cluster, monkeypatch
     monkeypatch.setattr(node, "rabbitmqctl", lambda *args, **kw: node.Outcome(False, "timed out after 90 seconds"))
     with pytest.raises(NodeError, match="rabbitmqctl cluster_status: timed out after 90 seconds"):
         lab_cluster._await_all_running(deadline=0.0)
+
+
+def test_an_aborted_join_is_reset_and_asked_again_and_one_that_keeps_failing_is_one_problem(lab_cluster, monkeypatch):
+    """RabbitMQ 3.10's join can abort in Mnesia's schema copy on a busy machine (a fresh-clone CI run met it)."""
+    calls: list[tuple[str, ...]] = []
+    failing_joins = [1]
+
+    def rabbitmqctl(*args: str, **_options: object) -> node.Outcome:
+        calls.append(args)
+        if args[0] == "join_cluster" and failing_joins[0] > 0:
+            failing_joins[0] -= 1
+            return node.Outcome(False, "{aborted, {shutdown, sync_dump_log}}")
+        return node.Outcome(True, "")
+
+    monkeypatch.setattr(node, "rabbitmqctl", rabbitmqctl)
+    problems: list[str] = []
+    lab_cluster._join(lab_cluster.nodes[1], problems)
+    assert problems == []
+    assert [c[0] for c in calls] == ["stop_app", "join_cluster", "reset", "join_cluster", "start_app"]
+
+    calls.clear()
+    failing_joins[0] = cluster_module.JOIN_ATTEMPTS
+    lab_cluster._join(lab_cluster.nodes[2], problems)
+    steps = [c[0] for c in calls]
+    assert steps.count("join_cluster") == cluster_module.JOIN_ATTEMPTS and "start_app" not in steps
+    assert len(problems) == 1 and "could not join_cluster" in problems[0]
