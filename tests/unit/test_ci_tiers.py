@@ -49,7 +49,7 @@ def test_the_pytest_tiers_split_the_tests_by_marker_and_get_the_extra_arguments(
     markers = [t.argv[t.argv.index("-m", 2) + 1] for t in (fast, live, browser)]
     assert markers == ["not live and not browser", "live and not browser", "browser"], "each test in exactly one"
     assert all(t.argv[-3:] == ("tests/unit", "-k", "breaker") for t in (fast, live, browser))
-    assert [t.argv[t.argv.index("-n") + 1] if "-n" in t.argv else "1" for t in (fast, live, browser)] == ["2", "2", "1"]
+    assert [t.argv[t.argv.index("-n") + 1] if "-n" in t.argv else "1" for t in (fast, live, browser)] == ["2", "1", "1"]
 
 
 def test_dev_test_runs_the_tiers_and_ci_runs_dev_test():
